@@ -1,0 +1,45 @@
+// The device's plugged-block bitmap with word-level range operations, so that
+// a 1 TiB device with 2 MiB blocks (524,288 blocks) costs 8,192 words and a
+// range query touches one word per 64 blocks.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace vmemcheck {
+
+class BlockBitmap {
+ public:
+  explicit BlockBitmap(uint64_t blocks = 0);
+
+  uint64_t size() const { return blocks_; }
+  uint64_t count_set() const { return set_; }
+
+  // Ranges are [first, first + count) and must lie inside the bitmap
+  // (asserted): callers validate requests before touching blocks.
+  void set_range(uint64_t first, uint64_t count);
+  void clear_range(uint64_t first, uint64_t count);
+  void clear_all();
+  bool test(uint64_t block) const;
+  bool all_set(uint64_t first, uint64_t count) const;
+  bool none_set(uint64_t first, uint64_t count) const;
+  uint64_t count_set(uint64_t first, uint64_t count) const;
+
+  // First set / clear block at or after `from`, or size() if there is none.
+  uint64_t next_set(uint64_t from) const;
+  uint64_t next_clear(uint64_t from) const;
+
+  const std::vector<uint64_t>& words() const { return words_; }
+  friend bool operator==(const BlockBitmap&, const BlockBitmap&) = default;
+
+ private:
+  // Applies `op(word_index, mask)` to every word the range covers.
+  template <class Op>
+  void for_each_word(uint64_t first, uint64_t count, Op op) const;
+
+  uint64_t blocks_;
+  uint64_t set_ = 0;
+  std::vector<uint64_t> words_;
+};
+
+}  // namespace vmemcheck

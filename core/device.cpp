@@ -1,0 +1,308 @@
+#include "device.hpp"
+
+#include <cassert>
+
+#include <fmt/format.h>
+
+#include "decision.hpp"
+
+namespace vmemcheck {
+
+Result<std::unique_ptr<VirtioMemDevice>> VirtioMemDevice::create(const DeviceConfig& config,
+                                                                 uint64_t memslot_limit,
+                                                                 DeviceHandle handle,
+                                                                 MemslotBackend& backend,
+                                                                 uint32_t numa_nodes) {
+  if (!config.addr) return Error{fmt::format("device '{}': no address assigned", config.id)};
+  if (auto valid = validate(config, numa_nodes); !valid) return valid.error();
+  auto policy = make_memslot_policy(config);
+  const auto layout = policy->layout(config.region_size, config.block_size, memslot_limit);
+  std::unique_ptr<VirtioMemDevice> device(
+      new VirtioMemDevice(config, std::move(policy), layout, handle, backend));
+  // Realize: the usable region is computed from scratch (it may "shrink").
+  device->requested_ = config.requested_size;
+  device->usable_ = device->usable_for(config.requested_size);
+  if (auto mapped = device->reconcile(0, layout.count); !mapped) {
+    return Error{fmt::format("device '{}': mapping its memslots failed: {}", config.id,
+                             mapped.error().message)};
+  }
+  return device;
+}
+
+VirtioMemDevice::VirtioMemDevice(const DeviceConfig& config, std::unique_ptr<MemslotPolicy> policy,
+                                 MemslotLayout layout, DeviceHandle handle, MemslotBackend& backend)
+    : config_(config),
+      policy_(std::move(policy)),
+      layout_(layout),
+      handle_(handle),
+      backend_(backend),
+      bitmap_(config.region_size / config.block_size),
+      mapped_(layout.count, false) {}
+
+VirtioMemDevice::~VirtioMemDevice() {
+  SlotTransaction teardown;
+  for (uint64_t i = 0; i < layout_.count; ++i) {
+    if (mapped_[i]) teardown.unmap.push_back(slot(i));
+  }
+  // Unmapping cannot fail (backend contract). The backing memory stays: its
+  // owner detaches it (or hands it to a migration destination).
+  (void)backend_.apply(teardown);
+}
+
+SlotMapping VirtioMemDevice::slot(uint64_t index) const {
+  const uint64_t offset = layout_.offset(index);
+  return {handle_, index, addr() + offset, layout_.length(index), offset};
+}
+
+ConfigSpace VirtioMemDevice::config_space() const {
+  return {config_.block_size, config_.node, addr(),       config_.region_size,
+          usable_,            plugged_size(), requested_};
+}
+
+uint64_t VirtioMemDevice::usable_for(uint64_t requested) const {
+  return decision::usable_region_size<Word>(config_.region_size, config_.block_size, requested,
+                                            usable_extent(config_.arch));
+}
+
+bool VirtioMemDevice::range_valid(uint64_t gpa, uint16_t nb_blocks) const {
+  return decision::request_range_valid<Word>(addr(), usable_, config_.block_size, gpa, nb_blocks);
+}
+
+std::optional<Response> VirtioMemDevice::handle_raw(const DecodedRequest& request,
+                                                    uint64_t readable_bytes,
+                                                    uint64_t writable_bytes) {
+  if (needs_reset()) return std::nullopt;
+  if (readable_bytes < kRequestSize) {
+    enter_error_state(fmt::format("request too short: {} device-readable bytes, need {}",
+                                  readable_bytes, kRequestSize));
+    return std::nullopt;
+  }
+  if (writable_bytes < kResponseSize) {
+    enter_error_state(fmt::format("response buffer too short: {} device-writable bytes, need {}",
+                                  writable_bytes, kResponseSize));
+    return std::nullopt;
+  }
+  const auto known = request.known();
+  if (!known) {
+    enter_error_state(fmt::format("unknown request type {}", request.raw_type));
+    return std::nullopt;
+  }
+  return handle(*known);
+}
+
+std::optional<Response> VirtioMemDevice::handle(const Request& request) {
+  if (needs_reset()) return std::nullopt;
+  // size is computed in 64 bits and may wrap, like the device (DESIGN §6).
+  const uint64_t size = uint64_t{request.nb_blocks} * config_.block_size;
+  switch (request.type) {
+    case RequestType::Plug:
+      return range_valid(request.addr, request.nb_blocks) ? plug(request.addr, size)
+                                                          : Response{ResponseType::Error};
+    case RequestType::Unplug:
+      return range_valid(request.addr, request.nb_blocks) ? unplug(request.addr, size)
+                                                          : Response{ResponseType::Error};
+    case RequestType::UnplugAll: return unplug_all();
+    case RequestType::State:
+      return range_valid(request.addr, request.nb_blocks) ? state(request.addr, size)
+                                                          : Response{ResponseType::Error};
+  }
+  return std::nullopt;
+}
+
+void VirtioMemDevice::enter_error_state(std::string reason) {
+  if (!error_reason_) error_reason_ = std::move(reason);
+}
+
+void VirtioMemDevice::virtio_reset() { error_reason_.reset(); }
+
+// DESIGN §6 PLUG, steps 2-7. The range is valid.
+Response VirtioMemDevice::plug(uint64_t gpa, uint64_t size) {
+  const uint64_t offset = gpa - addr();
+  const uint64_t first_block = offset / config_.block_size;
+  const uint64_t blocks = size / config_.block_size;
+  if (plugged_size() + size > requested_) return {ResponseType::Nack};
+  if (!bitmap_.none_set(first_block, blocks)) return {ResponseType::Error};
+  if (busy_) return {ResponseType::Busy};
+  const auto touched = layout_.touched(offset, size);
+  // Activate before populating/notifying, so listeners see the memslot first.
+  bool failed = !activate(touched.first, touched.end);
+  if (!failed && !backend_.populate(handle_, offset, size)) {
+    // Roll back: with the bitmap unchanged, reconcile unmaps exactly the slots
+    // this request activated (they hold no plugged block).
+    (void)reconcile(touched.first, touched.end);
+    failed = true;
+  }
+  if (failed) {
+    (void)backend_.discard(handle_, offset, size);
+    return {ResponseType::Busy};
+  }
+  bitmap_.set_range(first_block, blocks);
+  return {ResponseType::Ack};
+}
+
+// DESIGN §6 UNPLUG, steps 3-7. The range is valid.
+Response VirtioMemDevice::unplug(uint64_t gpa, uint64_t size) {
+  const uint64_t offset = gpa - addr();
+  const uint64_t first_block = offset / config_.block_size;
+  const uint64_t blocks = size / config_.block_size;
+  if (!bitmap_.all_set(first_block, blocks)) return {ResponseType::Error};
+  if (busy_) return {ResponseType::Busy};
+  if (!backend_.discard(handle_, offset, size)) return {ResponseType::Busy};
+  bitmap_.clear_range(first_block, blocks);
+  // Deactivate what is now fully unplugged; partially covered slots that still
+  // hold plugged blocks stay. Unmapping cannot fail.
+  const auto touched = layout_.touched(offset, size);
+  (void)reconcile(touched.first, touched.end);
+  return {ResponseType::Ack};
+}
+
+// DESIGN §6 UNPLUG_ALL.
+Response VirtioMemDevice::unplug_all() {
+  if (bitmap_.count_set() != 0) {
+    if (busy_) return {ResponseType::Busy};
+    if (!backend_.discard(handle_, 0, config_.region_size)) return {ResponseType::Busy};
+    bitmap_.clear_all();
+  }
+  // The usable region may shrink here; one transaction deactivates what the
+  // emptied bitmap and the smaller usable region no longer need.
+  usable_ = usable_for(requested_);
+  (void)reconcile(0, layout_.count);
+  return {ResponseType::Ack};
+}
+
+Response VirtioMemDevice::state(uint64_t gpa, uint64_t size) const {
+  const uint64_t first_block = (gpa - addr()) / config_.block_size;
+  const uint64_t blocks = size / config_.block_size;
+  const uint64_t plugged = bitmap_.count_set(first_block, blocks);
+  const BlockState state = plugged == blocks ? BlockState::Plugged
+                           : plugged == 0    ? BlockState::Unplugged
+                                             : BlockState::Mixed;
+  return {ResponseType::Ack, state};
+}
+
+Status VirtioMemDevice::set_requested_size(uint64_t requested_size) {
+  if (requested_size % config_.block_size != 0) {
+    return Error{fmt::format("device '{}': requested-size {:#x} is not a multiple of block-size {}",
+                             config_.id, requested_size, format_size(config_.block_size))};
+  }
+  if (requested_size > config_.region_size) {
+    return Error{fmt::format("device '{}': requested-size {:#x} exceeds the region size {:#x}",
+                             config_.id, requested_size, config_.region_size)};
+  }
+  const uint64_t old_requested = requested_;
+  const uint64_t old_usable = usable_;
+  requested_ = requested_size;
+  // A host resize only lets the usable region grow.
+  usable_ = std::max(usable_, usable_for(requested_size));
+  if (auto mapped = reconcile(0, layout_.count); !mapped) {
+    requested_ = old_requested;
+    usable_ = old_usable;
+    return Error{fmt::format("device '{}': growing the usable region failed: {}", config_.id,
+                             mapped.error().message)};
+  }
+  return ok_status();
+}
+
+void VirtioMemDevice::system_reset() {
+  error_reason_.reset();
+  // Like UNPLUG_ALL; a BUSY answer (migration running) leaves memory plugged.
+  (void)unplug_all();
+}
+
+MigrationState VirtioMemDevice::save() const {
+  return {addr(), config_.region_size, config_.block_size, config_.node, usable_,
+          plugged_size(), requested_, bitmap_};
+}
+
+Status VirtioMemDevice::load(const MigrationState& s) {
+  const auto fail = [&](std::string message) -> Status {
+    return Error{fmt::format("device '{}': migration load failed: {}", config_.id, message)};
+  };
+  if (s.addr != addr()) return fail(fmt::format("addr {:#x} != {:#x}", s.addr, addr()));
+  if (s.region_size != config_.region_size) {
+    return fail(fmt::format("region size {:#x} != {:#x}", s.region_size, config_.region_size));
+  }
+  if (s.block_size != config_.block_size) {
+    return fail(fmt::format("block size {:#x} != {:#x}", s.block_size, config_.block_size));
+  }
+  if (s.node != config_.node) return fail(fmt::format("node {} != {}", s.node, config_.node));
+  if (s.bitmap.size() != bitmap_.size()) {
+    return fail(fmt::format("bitmap of {} blocks, device has {}", s.bitmap.size(), bitmap_.size()));
+  }
+  if (s.plugged_size != s.bitmap.count_set() * s.block_size) {
+    return fail(fmt::format("plugged size {:#x} disagrees with the bitmap ({} blocks)",
+                            s.plugged_size, s.bitmap.count_set()));
+  }
+  if (s.usable_region_size > s.region_size || s.usable_region_size % s.block_size != 0 ||
+      s.requested_size > s.region_size || s.requested_size % s.block_size != 0) {
+    return fail("usable or requested size out of range or unaligned");
+  }
+  const uint64_t usable_blocks = s.usable_region_size / s.block_size;
+  if (s.bitmap.next_set(usable_blocks) != s.bitmap.size()) {
+    return fail("a plugged block lies outside the usable region");
+  }
+  if (bitmap_.count_set() != 0) return fail("the destination device has plugged memory");
+
+  // Everything unplugged on the source reads as zero on the destination.
+  for (uint64_t block = s.bitmap.next_clear(0); block < s.bitmap.size();) {
+    const uint64_t end = s.bitmap.next_set(block);
+    if (auto discarded = backend_.discard(handle_, block * s.block_size, (end - block) * s.block_size);
+        !discarded) {
+      return fail(discarded.error().message);
+    }
+    block = s.bitmap.next_clear(end);
+  }
+  const auto old_usable = usable_;
+  const auto old_requested = requested_;
+  bitmap_ = s.bitmap;
+  usable_ = s.usable_region_size;
+  requested_ = s.requested_size;
+  if (auto mapped = reconcile(0, layout_.count); !mapped) {
+    bitmap_.clear_all();
+    usable_ = old_usable;
+    requested_ = old_requested;
+    return fail(mapped.error().message);
+  }
+  return ok_status();
+}
+
+bool VirtioMemDevice::slot_wanted(uint64_t index) const {
+  switch (policy_->map_rule()) {
+    case MapRule::WholeRegion: return true;
+    case MapRule::UsableRegion:
+      return decision::slot_mapped_by_usable_region<Word>(layout_.offset(index), usable_);
+    case MapRule::PluggedBlocks:
+      return !bitmap_.none_set(layout_.offset(index) / config_.block_size,
+                               layout_.length(index) / config_.block_size);
+  }
+  return true;
+}
+
+Status VirtioMemDevice::reconcile(uint64_t first, uint64_t end) {
+  SlotTransaction transaction;
+  for (uint64_t i = first; i < end; ++i) {
+    const bool wanted = slot_wanted(i);
+    if (wanted && !mapped_[i]) transaction.map.push_back(slot(i));
+    if (!wanted && mapped_[i]) transaction.unmap.push_back(slot(i));
+  }
+  return commit(transaction);
+}
+
+Status VirtioMemDevice::activate(uint64_t first, uint64_t end) {
+  SlotTransaction transaction;
+  for (uint64_t i = first; i < end; ++i) {
+    if (!mapped_[i]) transaction.map.push_back(slot(i));
+  }
+  return commit(transaction);
+}
+
+Status VirtioMemDevice::commit(const SlotTransaction& transaction) {
+  if (transaction.empty()) return ok_status();
+  if (auto applied = backend_.apply(transaction); !applied) return applied;
+  for (const auto& s : transaction.unmap) mapped_[s.index] = false;
+  for (const auto& s : transaction.map) mapped_[s.index] = true;
+  mapped_count_ = mapped_count_ + transaction.map.size() - transaction.unmap.size();
+  return ok_status();
+}
+
+}  // namespace vmemcheck

@@ -1,0 +1,66 @@
+// A virtio-mem device's host-side configuration (its QEMU properties) and the
+// validation that refuses a bad one with a message naming the problem.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "result.hpp"
+#include "units.hpp"
+
+namespace vmemcheck {
+
+// How the device's region is cut into memslots and which of them are mapped
+// (memslot_policy.hpp has the rules of each).
+enum class MemslotMode {
+  Static,    // one memslot, the whole region always mapped (QEMU's old default)
+  Count,     // v1 (seed 002): memslots=N, slots mapped while inside the usable region
+  Multiple,  // v2 (seed 001): multiple-memslots=on, count decided from the machine's limit
+  Dynamic,   // v4 (seeds 000/003/004): dynamic-memslots=on, slots mapped while holding plugged blocks
+  Fixed,     // Firecracker: fixed-size slots, mapped while holding plugged blocks
+};
+
+enum class Arch { X86_64, Arm64, S390x };
+
+struct DeviceConfig {
+  std::string id = "vmem0";
+  std::string memdev = "mem0";
+  std::optional<uint64_t> addr;  // unset: the machine assigns one
+  uint64_t region_size = 0;
+  uint64_t block_size = 2 * MiB;
+  uint64_t requested_size = 0;
+  uint16_t node = 0;
+  uint64_t page_size = 4 * KiB;  // the memory backend's page size
+  Arch arch = Arch::X86_64;
+  bool acpi = true;  // ACPI_PXM is offered when the machine has ACPI
+  bool unplugged_inaccessible = true;
+  bool persistent_suspend = false;
+  MemslotMode mode = MemslotMode::Static;
+  uint32_t memslots = 1;                  // Count mode: the user's memslot count
+  uint64_t fixed_slot_size = 128 * MiB;   // Fixed mode: the slot size
+
+  friend bool operator==(const DeviceConfig&, const DeviceConfig&) = default;
+};
+
+// Guest-physical addresses on x86-64 (and our KVM guests) have at most 52 bits;
+// devices must end below this, which also keeps every size sum in 64 bits.
+inline constexpr uint64_t kMaxGuestPhysical = uint64_t{1} << 52;
+// Largest user memslot count of v1 (seed 002: "we limit the number of memslots to 1024").
+inline constexpr uint32_t kMaxUserMemslots = 1024;
+
+// The bytes past requested_size the usable region extends (DESIGN §6).
+uint64_t usable_extent(Arch arch);
+// The feature bits the device offers.
+uint64_t offered_features(const DeviceConfig& config);
+
+// DESIGN §6 "Device configuration errors". `numa_nodes` is the machine's node
+// count. The address is checked only when set.
+Status validate(const DeviceConfig& config, uint32_t numa_nodes);
+
+std::string_view name(MemslotMode mode);
+std::optional<MemslotMode> parse_memslot_mode(std::string_view text);
+std::string_view name(Arch arch);
+std::optional<Arch> parse_arch(std::string_view text);
+
+}  // namespace vmemcheck

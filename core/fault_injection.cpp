@@ -1,0 +1,58 @@
+#include "fault_injection.hpp"
+
+#include <fmt/format.h>
+
+namespace vmemcheck {
+
+bool FaultInjectingBackend::fire(FaultKind kind) {
+  auto& countdown = armed_[index(kind)];
+  if (!countdown) return false;
+  if (*countdown > 0) {
+    --*countdown;
+    return false;
+  }
+  countdown.reset();
+  ++injected_;
+  return true;
+}
+
+Status FaultInjectingBackend::attach(DeviceHandle device, uint64_t region_size) {
+  if (fire(FaultKind::Attach)) return Error{"injected fault: attach"};
+  return inner_.attach(device, region_size);
+}
+
+Status FaultInjectingBackend::apply(const SlotTransaction& transaction) {
+  if (!transaction.map.empty() && fire(FaultKind::Map)) {
+    return Error{fmt::format("injected fault: map of {} memslot(s)", transaction.map.size())};
+  }
+  return inner_.apply(transaction);
+}
+
+Status FaultInjectingBackend::discard(DeviceHandle device, uint64_t offset, uint64_t size) {
+  if (fire(FaultKind::Discard)) return Error{"injected fault: discard"};
+  return inner_.discard(device, offset, size);
+}
+
+Status FaultInjectingBackend::populate(DeviceHandle device, uint64_t offset, uint64_t size) {
+  if (fire(FaultKind::Populate)) return Error{"injected fault: populate"};
+  return inner_.populate(device, offset, size);
+}
+
+std::string_view name(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::Map: return "map";
+    case FaultKind::Populate: return "populate";
+    case FaultKind::Discard: return "discard";
+    case FaultKind::Attach: return "attach";
+  }
+  return "?";
+}
+
+std::optional<FaultKind> parse_fault_kind(std::string_view text) {
+  for (auto kind : {FaultKind::Map, FaultKind::Populate, FaultKind::Discard, FaultKind::Attach}) {
+    if (name(kind) == text) return kind;
+  }
+  return std::nullopt;
+}
+
+}  // namespace vmemcheck

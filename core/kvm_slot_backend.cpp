@@ -1,0 +1,179 @@
+#include "kvm_slot_backend.hpp"
+
+#include <cassert>
+
+#include <fmt/format.h>
+
+namespace vmemcheck {
+
+KvmSlotBackend::KvmSlotBackend(KvmVm& vm, HostMemory& host, KvmBackendOptions options)
+    : vm_(vm), host_(host), options_(options), id_used_(vm.max_memslots(), false) {
+  for (uint32_t id = 0; id < options_.reserved_slots && id < id_used_.size(); ++id) id_used_[id] = true;
+}
+
+KvmSlotBackend::~KvmSlotBackend() {
+  std::vector<Step> log;
+  while (!mapped_.empty()) (void)unmap_one(mapped_.begin()->second.mapping, log);
+  for (const auto& [device, backing] : backing_) host_.release(backing.first, backing.second);
+}
+
+Status KvmSlotBackend::attach(DeviceHandle device, uint64_t region_size) {
+  if (backing_.contains(device)) return Error{fmt::format("device handle {} attached twice", device)};
+  auto hva = host_.allocate(region_size);
+  if (!hva) return hva.error();
+  backing_[device] = {*hva, region_size};
+  return ok_status();
+}
+
+void KvmSlotBackend::detach(DeviceHandle device) {
+  const auto it = backing_.find(device);
+  if (it == backing_.end()) return;
+  host_.release(it->second.first, it->second.second);
+  backing_.erase(it);
+}
+
+std::optional<uint64_t> KvmSlotBackend::device_hva(DeviceHandle device) const {
+  const auto it = backing_.find(device);
+  if (it == backing_.end()) return std::nullopt;
+  return it->second.first;
+}
+
+std::optional<uint32_t> KvmSlotBackend::free_id() const {
+  for (uint32_t id = 0; id < id_used_.size(); ++id) {
+    if (!id_used_[id]) return id;
+  }
+  return std::nullopt;
+}
+
+uint32_t KvmSlotBackend::free_slots() const {
+  uint32_t free = 0;
+  for (bool used : id_used_) free += used ? 0 : 1;
+  return free;
+}
+
+KvmRegion KvmSlotBackend::region_of(const Mapped& slot, uint32_t address_space, bool remove) const {
+  const uint64_t hva = backing_.at(slot.mapping.device).first + slot.mapping.backing_offset;
+  return {kvm_slot_id(address_space, slot.id), options_.flags, slot.mapping.gpa,
+          remove ? 0 : slot.mapping.size, hva};
+}
+
+Status KvmSlotBackend::set_slot(const Mapped& slot, bool remove) {
+  const uint32_t spaces = options_.smm ? 2 : 1;
+  for (uint32_t as = 0; as < spaces; ++as) {
+    const KvmRegion region = region_of(slot, as, remove);
+    ++ioctl_calls_;
+    if (const int rc = vm_.set_user_memory_region(region); rc != 0) {
+      // Keep the address spaces in step: undo the first space's half.
+      if (as == 1) {
+        ++ioctl_calls_;
+        (void)vm_.set_user_memory_region(region_of(slot, 0, !remove));
+      }
+      return Error{fmt::format("{} failed: {}", describe(region), errno_name(rc))};
+    }
+  }
+  return ok_status();
+}
+
+Status KvmSlotBackend::map_one(const SlotMapping& mapping, std::vector<Step>& log) {
+  if (!backing_.contains(mapping.device)) {
+    return Error{fmt::format("device handle {} has no backing memory", mapping.device)};
+  }
+  const auto key = std::pair{mapping.device, mapping.index};
+  if (mapped_.contains(key)) {
+    return Error{fmt::format("memslot {} of device {} is already mapped", mapping.index, mapping.device)};
+  }
+  const auto id = free_id();
+  if (!id) return Error{fmt::format("no free KVM memslot (KVM_CAP_NR_MEMSLOTS = {})", vm_.max_memslots())};
+  const Mapped slot{*id, mapping};
+  if (auto set = set_slot(slot, false); !set) return set;
+  id_used_[*id] = true;
+  mapped_[key] = slot;
+  by_gpa_[mapping.gpa] = key;
+  log.push_back({true, slot});
+  return ok_status();
+}
+
+Status KvmSlotBackend::unmap_one(const SlotMapping& mapping, std::vector<Step>& log) {
+  const auto it = mapped_.find({mapping.device, mapping.index});
+  if (it == mapped_.end()) {
+    return Error{fmt::format("memslot {} of device {} is not mapped", mapping.index, mapping.device)};
+  }
+  const Mapped slot = it->second;
+  if (auto set = set_slot(slot, true); !set) return set;
+  id_used_[slot.id] = false;
+  by_gpa_.erase(slot.mapping.gpa);
+  mapped_.erase(it);
+  log.push_back({false, slot});
+  return ok_status();
+}
+
+void KvmSlotBackend::undo(std::vector<Step>& log) {
+  std::vector<Step> ignored;
+  for (auto step = log.rbegin(); step != log.rend(); ++step) {
+    // Undoing restores a state KVM accepted a moment ago; it cannot fail.
+    const Status undone = step->mapped ? unmap_one(step->slot.mapping, ignored)
+                                       : map_one(step->slot.mapping, ignored);
+    assert(undone.ok());
+    (void)undone;
+  }
+  log.clear();
+}
+
+Status KvmSlotBackend::apply(const SlotTransaction& transaction) {
+  std::vector<Step> log;
+  for (const auto& mapping : transaction.unmap) {
+    if (auto done = unmap_one(mapping, log); !done) {
+      undo(log);
+      return done;
+    }
+  }
+  for (const auto& mapping : transaction.map) {
+    if (auto done = map_one(mapping, log); !done) {
+      undo(log);
+      return done;
+    }
+  }
+  return ok_status();
+}
+
+Status KvmSlotBackend::discard(DeviceHandle device, uint64_t offset, uint64_t size) {
+  const auto it = backing_.find(device);
+  if (it == backing_.end() || offset > it->second.second || size > it->second.second - offset) {
+    return Error{fmt::format("discard [{:#x}, +{:#x}) outside device {}'s backing", offset, size, device)};
+  }
+  return host_.discard(it->second.first + offset, size);
+}
+
+Status KvmSlotBackend::populate(DeviceHandle device, uint64_t offset, uint64_t size) {
+  const auto it = backing_.find(device);
+  if (it == backing_.end() || offset > it->second.second || size > it->second.second - offset) {
+    return Error{fmt::format("populate [{:#x}, +{:#x}) outside device {}'s backing", offset, size, device)};
+  }
+  return host_.populate(it->second.first + offset, size);
+}
+
+const KvmSlotBackend::Mapped* KvmSlotBackend::find_gpa(uint64_t gpa) const {
+  auto it = by_gpa_.upper_bound(gpa);
+  if (it == by_gpa_.begin()) return nullptr;
+  --it;
+  const Mapped& slot = mapped_.at(it->second);
+  return gpa - slot.mapping.gpa < slot.mapping.size ? &slot : nullptr;
+}
+
+bool KvmSlotBackend::read(uint64_t gpa, std::span<uint8_t> bytes) {
+  // Accesses may not straddle memslots: a vCPU access would be split by KVM
+  // and we want each probe to name one slot.
+  const Mapped* slot = find_gpa(gpa);
+  if (!slot || bytes.size() > slot->mapping.gpa + slot->mapping.size - gpa) return false;
+  host_.read(backing_.at(slot->mapping.device).first + slot->mapping.backing_offset + (gpa - slot->mapping.gpa), bytes);
+  return true;
+}
+
+bool KvmSlotBackend::write(uint64_t gpa, std::span<const uint8_t> bytes) {
+  const Mapped* slot = find_gpa(gpa);
+  if (!slot || bytes.size() > slot->mapping.gpa + slot->mapping.size - gpa) return false;
+  host_.write(backing_.at(slot->mapping.device).first + slot->mapping.backing_offset + (gpa - slot->mapping.gpa), bytes);
+  return true;
+}
+
+}  // namespace vmemcheck

@@ -1,0 +1,93 @@
+// The machine-level memory-device core: several memory devices in one
+// device-memory area (address assignment, alignment), the machine-wide
+// memslot budget (soft limit, reservations, vhost), over one KVM VM.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "device.hpp"
+#include "fault_injection.hpp"
+#include "host_memory.hpp"
+#include "kvm_slot_backend.hpp"
+#include "kvm_vm.hpp"
+
+namespace vmemcheck {
+
+// DESIGN §6: memory devices share at most 256 memslots when deciding
+// automatically, and only decide on several when at least 509 are free.
+inline constexpr uint32_t kMemslotSoftLimit = 256;
+inline constexpr uint32_t kMemslotSafeMax = 509;
+
+struct MachineConfig {
+  uint64_t device_memory_base = 0x140000000;  // pc: after 4 GiB of boot RAM, 1 GiB aligned
+  uint64_t device_memory_size = 2 * TiB;
+  uint32_t numa_nodes = 1;
+  uint32_t reserved_memslots = 8;  // boot memory, PCI BARs, ROMs: not memory devices
+  bool smm = false;                // mirror memslots into the SMM address space
+  friend bool operator==(const MachineConfig&, const MachineConfig&) = default;
+};
+
+struct VhostBackend {
+  std::string name;
+  uint32_t max_memslots = 0;
+};
+
+// The machine's memslot accounting at one moment.
+struct MemslotBudget {
+  uint64_t max = 0;       // min over KVM and vhost backends
+  uint64_t free = 0;      // min over backends of max - used (incl. other consumers)
+  uint64_t required = 0;  // memslots promised to memory devices
+  uint64_t used = 0;      // memory-device memslots mapped now
+  uint64_t reserved() const { return required - used; }
+};
+
+class Machine {
+ public:
+  Machine(MachineConfig config, KvmVm& vm, HostMemory& host);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  // Pre-plug and plug of a memory device: memslot decision, budget check,
+  // address assignment (first fit when the config has none), realize.
+  Result<VirtioMemDevice*> add_device(DeviceConfig config);
+  // Hot-remove: only with nothing plugged and requested-size 0.
+  Status remove_device(const std::string& id);
+  Status add_vhost(VhostBackend vhost);
+  // Replaces a device by a fresh one of `config` (same id and address) that
+  // loads the migrated state of the old one: a migration whose destination
+  // may differ in its memslot setting.
+  Status migrate_device(const std::string& id, DeviceConfig destination);
+  void system_reset();
+
+  VirtioMemDevice* find(const std::string& id) const;
+  std::vector<VirtioMemDevice*> devices() const;
+  MemslotBudget budget() const;
+  // The limit an automatically deciding device of `size` bytes would get now.
+  uint64_t auto_memslot_limit(uint64_t size) const;
+  bool has_auto_multi_memslot_device() const;
+
+  const MachineConfig& config() const { return config_; }
+  FaultInjectingBackend& backend() { return faults_; }
+  KvmSlotBackend& kvm_backend() { return kvm_backend_; }
+  GuestMemory& guest_memory() { return kvm_backend_; }
+  const std::vector<VhostBackend>& vhosts() const { return vhosts_; }
+
+ private:
+  Result<uint64_t> assign_address(const DeviceConfig& config) const;
+  uint64_t used_region_size() const;
+  uint32_t decided_memslots(const DeviceConfig& config) const;
+
+  MachineConfig config_;
+  KvmVm& vm_;
+  KvmSlotBackend kvm_backend_;
+  FaultInjectingBackend faults_;
+  std::vector<VhostBackend> vhosts_;
+  std::vector<std::unique_ptr<VirtioMemDevice>> devices_;
+  DeviceHandle next_handle_ = 0;
+};
+
+}  // namespace vmemcheck

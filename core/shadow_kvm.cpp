@@ -1,0 +1,144 @@
+#include "shadow_kvm.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace vmemcheck {
+namespace {
+
+// x86 KVM_MEM_MAX_NR_PAGES: npages must fit the 31-bit field of the memslot.
+constexpr uint64_t kMaxSlotPages = (uint64_t{1} << 31) - 1;
+// Highest user-space address access_ok() accepts on x86-64 (TASK_SIZE_MAX).
+constexpr uint64_t kTaskSizeMax = (uint64_t{1} << 47) - 4096;
+
+// Pages of one level a slot spans, as KVM's __kvm_mmu_slot_lpages().
+uint64_t level_pages(uint64_t first_gfn, uint64_t npages, unsigned level_shift) {
+  const uint64_t last = first_gfn + npages - 1;
+  return (last >> level_shift) - (first_gfn >> level_shift) + 1;
+}
+
+}  // namespace
+
+SlotMetadata& SlotMetadata::operator+=(const SlotMetadata& other) {
+  rmap += other.rmap;
+  gfn_track += other.gfn_track;
+  lpage_info += other.lpage_info;
+  dirty_bitmaps += other.dirty_bitmaps;
+  return *this;
+}
+
+SlotMetadata slot_metadata(uint64_t gpa, uint64_t size, const MetadataModel& model) {
+  SlotMetadata m;
+  if (size == 0) return m;
+  const uint64_t gfn = gpa >> 12;
+  const uint64_t npages = size >> 12;
+  const uint64_t pages_4k = npages;
+  const uint64_t pages_2m = level_pages(gfn, npages, 9);
+  const uint64_t pages_1g = level_pages(gfn, npages, 18);
+  if (!model.tdp_mmu) m.rmap = 8 * (pages_4k + pages_2m + pages_1g);
+  m.gfn_track = 2 * pages_4k;
+  m.lpage_info = 4 * (pages_2m + pages_1g);
+  // Two bitmaps of one bit per page, each rounded up to whole longs.
+  if (model.dirty_logging) m.dirty_bitmaps = 2 * ((npages + 63) / 64) * 8;
+  return m;
+}
+
+ShadowKvm::ShadowKvm(KvmLimits limits, MetadataModel model) : limits_(limits), model_(model) {}
+
+int ShadowKvm::set_user_memory_region(const KvmRegion& region) {
+  ++calls_;
+  return validate_and_apply(region);
+}
+
+// The checks of kvm_vm_ioctl_set_memory_region() and __kvm_set_memory_region()
+// in Linux 6.1, in their order, plus x86's max-gfn check.
+int ShadowKvm::validate_and_apply(const KvmRegion& r) {
+  const uint32_t as_id = r.slot >> 16;
+  const uint32_t id = r.slot & 0xffff;
+  const uint64_t page_mask = limits_.page_size - 1;
+  if (id >= limits_.max_memslots) return -EINVAL;
+  if (r.flags & ~(kKvmMemLogDirtyPages | kKvmMemReadonly)) return -EINVAL;
+  if (r.memory_size & page_mask) return -EINVAL;
+  if (r.guest_phys_addr & page_mask) return -EINVAL;
+  if ((r.userspace_addr & page_mask) || r.userspace_addr > kTaskSizeMax ||
+      r.memory_size > kTaskSizeMax - r.userspace_addr) {
+    return -EINVAL;
+  }
+  if (as_id >= limits_.address_spaces) return -EINVAL;
+  if (r.guest_phys_addr + r.memory_size < r.guest_phys_addr) return -EINVAL;
+  if ((r.memory_size >> 12) > kMaxSlotPages) return -EINVAL;
+
+  const auto old = slots_.find(r.slot);
+  if (r.memory_size == 0) {
+    if (old == slots_.end()) return -EINVAL;
+    slots_.erase(old);
+    return 0;
+  }
+  bool moves_or_creates = true;
+  if (old != slots_.end()) {
+    const KvmRegion& o = old->second;
+    if (r.userspace_addr != o.userspace_addr || r.memory_size != o.memory_size ||
+        ((r.flags ^ o.flags) & kKvmMemReadonly)) {
+      return -EINVAL;
+    }
+    if (r.guest_phys_addr == o.guest_phys_addr) {
+      if (r.flags == o.flags) return 0;
+      moves_or_creates = false;  // a flags-only change
+    }
+  }
+  if (moves_or_creates) {
+    // x86: the last gfn must be addressable with the guest's physical address bits.
+    const uint64_t last_gfn = (r.guest_phys_addr + r.memory_size - 1) >> 12;
+    if (last_gfn >= (uint64_t{1} << (limits_.phys_bits - 12))) return -EINVAL;
+    for (const auto& [key, other] : slots_) {
+      if (key == r.slot || (key >> 16) != as_id) continue;
+      const bool overlaps = r.guest_phys_addr < other.guest_phys_addr + other.memory_size &&
+                            other.guest_phys_addr < r.guest_phys_addr + r.memory_size;
+      if (overlaps) return -EEXIST;
+    }
+  }
+  slots_[r.slot] = r;
+  return 0;
+}
+
+std::vector<KvmRegion> ShadowKvm::slots() const {
+  std::vector<KvmRegion> out;
+  out.reserve(slots_.size());
+  for (const auto& [key, region] : slots_) out.push_back(region);
+  return out;
+}
+
+uint64_t ShadowKvm::slot_count() const { return slots_.size(); }
+
+SlotMetadata ShadowKvm::metadata() const {
+  SlotMetadata total;
+  for (const auto& [key, r] : slots_) {
+    MetadataModel model = model_;
+    model.dirty_logging = model.dirty_logging || (r.flags & kKvmMemLogDirtyPages);
+    total += slot_metadata(r.guest_phys_addr, r.memory_size, model);
+  }
+  return total;
+}
+
+std::string describe(const KvmRegion& r) {
+  return fmt::format("KVM_SET_USER_MEMORY_REGION(slot={}:{}, flags={:#x}, gpa={:#x}, size={:#x}, hva={:#x})",
+                     r.slot >> 16, r.slot & 0xffff, r.flags, r.guest_phys_addr, r.memory_size,
+                     r.userspace_addr);
+}
+
+std::string errno_name(int negative_errno) {
+  switch (-negative_errno) {
+    case 0: return "0";
+    case EINVAL: return "-EINVAL";
+    case EEXIST: return "-EEXIST";
+    case ENOMEM: return "-ENOMEM";
+    case EFAULT: return "-EFAULT";
+    case ENOSPC: return "-ENOSPC";
+    case EIO: return "-EIO";
+    default: return fmt::format("-{} ({})", -negative_errno, std::strerror(-negative_errno));
+  }
+}
+
+}  // namespace vmemcheck
