@@ -18,7 +18,7 @@ Result<std::unique_ptr<VirtioMemDevice>> VirtioMemDevice::create(const DeviceCon
   auto policy = make_memslot_policy(config);
   const auto layout = policy->layout(config.region_size, config.block_size, memslot_limit);
   std::unique_ptr<VirtioMemDevice> device(
-      new VirtioMemDevice(config, std::move(policy), layout, handle, backend));
+      new VirtioMemDevice(config, std::move(policy), layout, memslot_limit, handle, backend));
   // Realize: the usable region is computed from scratch (it may "shrink").
   device->requested_ = config.requested_size;
   device->usable_ = device->usable_for(config.requested_size);
@@ -30,10 +30,12 @@ Result<std::unique_ptr<VirtioMemDevice>> VirtioMemDevice::create(const DeviceCon
 }
 
 VirtioMemDevice::VirtioMemDevice(const DeviceConfig& config, std::unique_ptr<MemslotPolicy> policy,
-                                 MemslotLayout layout, DeviceHandle handle, MemslotBackend& backend)
+                                 MemslotLayout layout, uint64_t memslot_limit, DeviceHandle handle,
+                                 MemslotBackend& backend)
     : config_(config),
       policy_(std::move(policy)),
       layout_(layout),
+      memslot_limit_(memslot_limit),
       handle_(handle),
       backend_(backend),
       bitmap_(config.region_size / config.block_size),

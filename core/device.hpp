@@ -64,6 +64,7 @@ class VirtioMemDevice {
   const DeviceConfig& config() const { return config_; }
   const MemslotPolicy& policy() const { return *policy_; }
   const MemslotLayout& layout() const { return layout_; }
+  uint64_t memslot_limit() const { return memslot_limit_; }
   const BlockBitmap& bitmap() const { return bitmap_; }
   ConfigSpace config_space() const;
   uint64_t addr() const { return *config_.addr; }
@@ -79,7 +80,8 @@ class VirtioMemDevice {
 
  private:
   VirtioMemDevice(const DeviceConfig& config, std::unique_ptr<MemslotPolicy> policy,
-                  MemslotLayout layout, DeviceHandle handle, MemslotBackend& backend);
+                  MemslotLayout layout, uint64_t memslot_limit, DeviceHandle handle,
+                  MemslotBackend& backend);
 
   Response plug(uint64_t gpa, uint64_t size);
   Response unplug(uint64_t gpa, uint64_t size);
@@ -99,6 +101,7 @@ class VirtioMemDevice {
   DeviceConfig config_;
   std::unique_ptr<MemslotPolicy> policy_;
   MemslotLayout layout_;
+  uint64_t memslot_limit_;
   DeviceHandle handle_;
   MemslotBackend& backend_;
   BlockBitmap bitmap_;

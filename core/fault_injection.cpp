@@ -4,37 +4,41 @@
 
 namespace vmemcheck {
 
-bool FaultInjectingBackend::fire(FaultKind kind) {
-  auto& countdown = armed_[index(kind)];
-  if (!countdown) return false;
-  if (*countdown > 0) {
-    --*countdown;
-    return false;
+bool FaultInjectingBackend::fire(FaultKind kind, DeviceHandle device) {
+  for (const auto& key : {std::pair{kind, std::optional<DeviceHandle>(device)},
+                         std::pair{kind, std::optional<DeviceHandle>()}}) {
+    const auto it = armed_.find(key);
+    if (it == armed_.end()) continue;
+    if (it->second > 0) {
+      --it->second;
+      return false;
+    }
+    armed_.erase(it);
+    ++injected_;
+    return true;
   }
-  countdown.reset();
-  ++injected_;
-  return true;
+  return false;
 }
 
 Status FaultInjectingBackend::attach(DeviceHandle device, uint64_t region_size) {
-  if (fire(FaultKind::Attach)) return Error{"injected fault: attach"};
+  if (fire(FaultKind::Attach, device)) return Error{"injected fault: attach"};
   return inner_.attach(device, region_size);
 }
 
 Status FaultInjectingBackend::apply(const SlotTransaction& transaction) {
-  if (!transaction.map.empty() && fire(FaultKind::Map)) {
+  if (!transaction.map.empty() && fire(FaultKind::Map, transaction.map.front().device)) {
     return Error{fmt::format("injected fault: map of {} memslot(s)", transaction.map.size())};
   }
   return inner_.apply(transaction);
 }
 
 Status FaultInjectingBackend::discard(DeviceHandle device, uint64_t offset, uint64_t size) {
-  if (fire(FaultKind::Discard)) return Error{"injected fault: discard"};
+  if (fire(FaultKind::Discard, device)) return Error{"injected fault: discard"};
   return inner_.discard(device, offset, size);
 }
 
 Status FaultInjectingBackend::populate(DeviceHandle device, uint64_t offset, uint64_t size) {
-  if (fire(FaultKind::Populate)) return Error{"injected fault: populate"};
+  if (fire(FaultKind::Populate, device)) return Error{"injected fault: populate"};
   return inner_.populate(device, offset, size);
 }
 

@@ -2,7 +2,7 @@
 // fuzzers can check that the core rolls back and stays consistent.
 #pragma once
 
-#include <array>
+#include <map>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -20,10 +20,16 @@ class FaultInjectingBackend final : public MemslotBackend {
  public:
   explicit FaultInjectingBackend(MemslotBackend& inner) : inner_(inner) {}
 
-  // The (skip + 1)-th next call of `kind` fails; later calls succeed again.
-  void arm(FaultKind kind, uint32_t skip = 0) { armed_[index(kind)] = skip; }
-  void disarm_all() { armed_ = {}; }
-  bool armed(FaultKind kind) const { return armed_[index(kind)].has_value(); }
+  // The (skip + 1)-th next call of `kind` (for `device` only, when given)
+  // fails; later calls succeed again.
+  // Each (kind, device) pair has its own countdown; arming again replaces it.
+  void arm(FaultKind kind, uint32_t skip = 0, std::optional<DeviceHandle> device = std::nullopt) {
+    armed_[{kind, device}] = skip;
+  }
+  void disarm_all() { armed_.clear(); }
+  bool armed(FaultKind kind, std::optional<DeviceHandle> device = std::nullopt) const {
+    return armed_.contains({kind, device});
+  }
   uint64_t injected() const { return injected_; }
 
   Status attach(DeviceHandle device, uint64_t region_size) override;
@@ -34,12 +40,12 @@ class FaultInjectingBackend final : public MemslotBackend {
   Status populate(DeviceHandle device, uint64_t offset, uint64_t size) override;
 
  private:
-  static size_t index(FaultKind kind) { return static_cast<size_t>(kind); }
-  // Counts down an armed fault; true when this call must fail.
-  bool fire(FaultKind kind);
+  // Counts down the fault armed for this device, then the one for any device;
+  // true when this call must fail.
+  bool fire(FaultKind kind, DeviceHandle device);
 
   MemslotBackend& inner_;
-  std::array<std::optional<uint32_t>, kFaultKinds> armed_{};
+  std::map<std::pair<FaultKind, std::optional<DeviceHandle>>, uint32_t> armed_;
   uint64_t injected_ = 0;
 };
 

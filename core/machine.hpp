@@ -73,6 +73,7 @@ class Machine {
   const MachineConfig& config() const { return config_; }
   FaultInjectingBackend& backend() { return faults_; }
   KvmSlotBackend& kvm_backend() { return kvm_backend_; }
+  const KvmSlotBackend& kvm_backend() const { return kvm_backend_; }
   GuestMemory& guest_memory() { return kvm_backend_; }
   const std::vector<VhostBackend>& vhosts() const { return vhosts_; }
 

@@ -1,0 +1,249 @@
+#include "reference_model.hpp"
+
+#include <algorithm>
+
+namespace vmemcheck {
+namespace {
+// 128-bit arithmetic makes overflow impossible instead of reasoned about.
+__extension__ using u128 = unsigned __int128;
+
+uint64_t round_up(u128 value, uint64_t to) { return static_cast<uint64_t>((value + to - 1) / to * to); }
+}  // namespace
+
+ReferenceModel::ReferenceModel(const DeviceConfig& config, uint64_t memslot_limit)
+    : config_(config), plugged_(config.region_size / config.block_size, false) {
+  const uint64_t region = config.region_size;
+  // Layout, straight from DESIGN §1/§6 and the seeds.
+  switch (config.mode) {
+    case MemslotMode::Static:
+      rule_ = Rule::Whole;
+      slot_size_ = region;
+      break;
+    case MemslotMode::Count: {
+      rule_ = Rule::Usable;
+      const uint64_t align = std::max<uint64_t>(config.block_size, 128 * MiB);
+      const uint64_t per_slot = static_cast<uint64_t>((u128{region} + config.memslots - 1) / config.memslots);
+      slot_size_ = std::max(round_up(per_slot, align), align);
+      if (config.memslots <= 1) slot_size_ = region;
+      break;
+    }
+    case MemslotMode::Multiple:
+    case MemslotMode::Dynamic: {
+      rule_ = (config.mode == MemslotMode::Dynamic || config.unplugged_inaccessible) ? Rule::Plugged
+                                                                                      : Rule::Usable;
+      if (memslot_limit <= 1) {
+        slot_size_ = region;
+      } else {
+        slot_size_ = std::max(round_up(region / memslot_limit, config.block_size),
+                              std::max<uint64_t>(config.block_size, GiB));
+      }
+      break;
+    }
+    case MemslotMode::Fixed:
+      rule_ = Rule::Plugged;
+      slot_size_ = config.fixed_slot_size;
+      break;
+  }
+  slot_size_ = std::min(slot_size_, region);
+  slot_count_ = 0;
+  for (u128 offset = 0; offset < region; offset += slot_size_) ++slot_count_;
+  requested_ = config.requested_size;
+  usable_ = usable_for(requested_);
+  for (uint64_t slot = 0; slot < slot_count_; ++slot) {
+    if (slot_wanted(slot)) mapped_.insert(slot);
+  }
+}
+
+uint64_t ReferenceModel::usable_for(uint64_t requested) const {
+  if (requested == 0) return 0;
+  const u128 wanted = u128{requested} + usable_extent(config_.arch);
+  return round_up(std::min<u128>(config_.region_size, wanted), config_.block_size);
+}
+
+bool ReferenceModel::in_usable(uint64_t gpa, uint64_t size) const {
+  const u128 start = gpa;
+  const u128 end = u128{gpa} + size;
+  return gpa % config_.block_size == 0 && size != 0 && end <= UINT64_MAX &&
+         start >= *config_.addr && end <= u128{*config_.addr} + usable_;
+}
+
+bool ReferenceModel::slot_has_plugged(uint64_t slot) const {
+  const uint64_t blocks_per_slot = slot_size_ / config_.block_size;
+  for (uint64_t b = slot * blocks_per_slot; b < std::min<uint64_t>((slot + 1) * blocks_per_slot, plugged_.size()); ++b) {
+    if (plugged_[b]) return true;
+  }
+  return false;
+}
+
+bool ReferenceModel::slot_wanted(uint64_t slot) const {
+  switch (rule_) {
+    case Rule::Whole: return true;
+    case Rule::Usable: return slot * slot_size_ < usable_;
+    case Rule::Plugged: return slot_has_plugged(slot);
+  }
+  return true;
+}
+
+std::set<uint64_t> ReferenceModel::slots_of(uint64_t offset, uint64_t size) const {
+  std::set<uint64_t> slots;
+  for (uint64_t slot = 0; slot < slot_count_; ++slot) {
+    const u128 start = u128{slot} * slot_size_;
+    const u128 end = std::min<u128>(start + slot_size_, config_.region_size);
+    if (start < u128{offset} + size && offset < end) slots.insert(slot);
+  }
+  return slots;
+}
+
+std::set<uint64_t> ReferenceModel::all_slots() const { return slots_of(0, config_.region_size); }
+
+bool ReferenceModel::fails(FaultKind kind) {
+  auto& armed = armed_[static_cast<size_t>(kind)];
+  if (!armed) return false;
+  if (*armed > 0) {
+    --*armed;
+    return false;
+  }
+  armed.reset();
+  return true;
+}
+
+bool ReferenceModel::sync_slots(const std::set<uint64_t>& slots, bool map_every_slot) {
+  uint64_t maps = 0;
+  uint64_t unmaps = 0;
+  for (uint64_t slot : slots) {
+    const bool wanted = map_every_slot || slot_wanted(slot);
+    if (!mapped_.contains(slot) && wanted) ++maps;
+    if (mapped_.contains(slot) && !wanted) ++unmaps;
+  }
+  if (maps > 0 && fails(FaultKind::Map)) return false;
+  // The batch unmaps first, so its unmaps free ids for its maps.
+  if (maps > 0 && maps > free_memslots_ + unmaps) return false;
+  for (uint64_t slot : slots) {
+    if (map_every_slot || slot_wanted(slot)) {
+      mapped_.insert(slot);
+    } else {
+      mapped_.erase(slot);
+    }
+  }
+  return true;
+}
+
+std::optional<Response> ReferenceModel::raw_request(uint16_t raw_type, uint64_t addr, uint16_t nb_blocks,
+                                                    uint64_t readable_bytes, uint64_t writable_bytes) {
+  if (broken_) return std::nullopt;
+  if (readable_bytes < 24 || writable_bytes < 10 || raw_type > 3) {
+    broken_ = true;
+    return std::nullopt;
+  }
+  return request({static_cast<RequestType>(raw_type), addr, nb_blocks});
+}
+
+std::optional<Response> ReferenceModel::request(const Request& r) {
+  if (broken_) return std::nullopt;
+  // 64-bit product, wrapping like the device.
+  const uint64_t size = uint64_t{r.nb_blocks} * config_.block_size;
+  switch (r.type) {
+    case RequestType::Plug:
+      if (!in_usable(r.addr, size)) return Response{ResponseType::Error};
+      return plug(r.addr, size);
+    case RequestType::Unplug:
+      if (!in_usable(r.addr, size)) return Response{ResponseType::Error};
+      return unplug(r.addr, size);
+    case RequestType::UnplugAll: return unplug_all();
+    case RequestType::State: {
+      if (!in_usable(r.addr, size)) return Response{ResponseType::Error};
+      uint64_t count = 0;
+      const uint64_t first = (r.addr - *config_.addr) / config_.block_size;
+      for (uint64_t b = first; b < first + size / config_.block_size; ++b) count += plugged_[b] ? 1 : 0;
+      const uint64_t blocks = size / config_.block_size;
+      return Response{ResponseType::Ack, count == blocks ? BlockState::Plugged
+                                         : count == 0    ? BlockState::Unplugged
+                                                         : BlockState::Mixed};
+    }
+  }
+  return std::nullopt;
+}
+
+Response ReferenceModel::plug(uint64_t gpa, uint64_t size) {
+  const uint64_t first = (gpa - *config_.addr) / config_.block_size;
+  const uint64_t blocks = size / config_.block_size;
+  const uint64_t plugged_bytes = static_cast<uint64_t>(std::count(plugged_.begin(), plugged_.end(), true)) * config_.block_size;
+  if (u128{plugged_bytes} + size > requested_) return {ResponseType::Nack};
+  for (uint64_t b = first; b < first + blocks; ++b) {
+    if (plugged_[b]) return {ResponseType::Error};
+  }
+  if (busy_) return {ResponseType::Busy};
+  const auto touched = slots_of(gpa - *config_.addr, size);
+  // Dynamic rules activate every touched slot before populating.
+  bool failed = rule_ == Rule::Plugged ? !sync_slots(touched, true) : false;
+  if (!failed && fails(FaultKind::Populate)) {
+    sync_slots(touched, false);  // unmaps only, cannot fail
+    failed = true;
+  }
+  if (failed) {
+    (void)fails(FaultKind::Discard);  // the rollback's discard; its result is ignored
+    return {ResponseType::Busy};
+  }
+  for (uint64_t b = first; b < first + blocks; ++b) plugged_[b] = true;
+  return {ResponseType::Ack};
+}
+
+Response ReferenceModel::unplug(uint64_t gpa, uint64_t size) {
+  const uint64_t first = (gpa - *config_.addr) / config_.block_size;
+  const uint64_t blocks = size / config_.block_size;
+  for (uint64_t b = first; b < first + blocks; ++b) {
+    if (!plugged_[b]) return {ResponseType::Error};
+  }
+  if (busy_) return {ResponseType::Busy};
+  if (fails(FaultKind::Discard)) return {ResponseType::Busy};
+  for (uint64_t b = first; b < first + blocks; ++b) plugged_[b] = false;
+  sync_slots(slots_of(gpa - *config_.addr, size), false);
+  return {ResponseType::Ack};
+}
+
+Response ReferenceModel::unplug_all() {
+  const bool any = std::find(plugged_.begin(), plugged_.end(), true) != plugged_.end();
+  if (any) {
+    if (busy_) return {ResponseType::Busy};
+    if (fails(FaultKind::Discard)) return {ResponseType::Busy};
+    std::fill(plugged_.begin(), plugged_.end(), false);
+  }
+  usable_ = usable_for(requested_);  // may shrink
+  sync_slots(all_slots(), false);
+  return {ResponseType::Ack};
+}
+
+bool ReferenceModel::resize(uint64_t requested) {
+  if (requested % config_.block_size != 0 || requested > config_.region_size) return false;
+  const uint64_t old_usable = usable_;
+  usable_ = std::max(usable_, usable_for(requested));  // grows only
+  if (!sync_slots(all_slots(), false)) {
+    usable_ = old_usable;
+    return false;
+  }
+  requested_ = requested;
+  return true;
+}
+
+void ReferenceModel::restore(const std::vector<bool>& plugged, uint64_t usable, uint64_t requested) {
+  plugged_ = plugged;
+  usable_ = usable;
+  requested_ = requested;
+  mapped_.clear();
+  for (uint64_t slot = 0; slot < slot_count_; ++slot) {
+    if (slot_wanted(slot)) mapped_.insert(slot);
+  }
+}
+
+void ReferenceModel::system_reset() {
+  broken_ = false;
+  (void)unplug_all();
+}
+
+ConfigSpace ReferenceModel::config_space() const {
+  const uint64_t plugged = static_cast<uint64_t>(std::count(plugged_.begin(), plugged_.end(), true));
+  return {config_.block_size, config_.node, *config_.addr, config_.region_size, usable_,
+          plugged * config_.block_size, requested_};
+}
+
+}  // namespace vmemcheck

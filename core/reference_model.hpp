@@ -1,0 +1,84 @@
+// The reference model: an obviously-correct, per-block, slow model of one
+// virtio-mem device and of which of its memslots must be mapped, written from
+// DESIGN §3/§6 and sharing no code with the device (no decision.hpp, no
+// bitmap words): 128-bit arithmetic instead of overflow reasoning, one bool
+// per block, loops instead of formulas. Fuzzers and property tests run it
+// beside the core and compare after every step.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "device_config.hpp"
+#include "fault_injection.hpp"
+#include "wire.hpp"
+
+namespace vmemcheck {
+
+class ReferenceModel {
+ public:
+  // `config` must be valid and have an address; `memslot_limit` is the limit
+  // the machine handed to an automatic policy.
+  ReferenceModel(const DeviceConfig& config, uint64_t memslot_limit);
+
+  std::optional<Response> request(const Request& request);
+  std::optional<Response> raw_request(uint16_t raw_type, uint64_t addr, uint16_t nb_blocks,
+                                      uint64_t readable_bytes, uint64_t writable_bytes);
+  void transport_error() { broken_ = true; }
+  void virtio_reset() { broken_ = false; }
+  // Returns false (and changes nothing) when the new size is invalid or the
+  // backend refuses to map what the grown usable region needs.
+  bool resize(uint64_t requested);
+  void system_reset();
+  // The destination side of a migration: state as the source had it, slots
+  // mapped as this model's rule wants them.
+  void restore(const std::vector<bool>& plugged, uint64_t usable, uint64_t requested);
+  void set_busy(bool busy) { busy_ = busy; }
+  // The next call of this kind fails (skip calls first), as FaultInjectingBackend.
+  void arm(FaultKind kind, uint32_t skip) { armed_[static_cast<size_t>(kind)] = skip; }
+  // KVM memslot ids free right now on the machine (shared with other devices
+  // and consumers): an activation needing more fails like a refused map.
+  void set_free_memslots(uint64_t free) { free_memslots_ = free; }
+  void disarm_all() {
+    for (auto& armed : armed_) armed.reset();
+  }
+
+  uint64_t slot_size() const { return slot_size_; }
+  uint64_t slot_count() const { return slot_count_; }
+  std::set<uint64_t> mapped() const { return mapped_; }
+  ConfigSpace config_space() const;
+  bool needs_reset() const { return broken_; }
+  const std::vector<bool>& blocks() const { return plugged_; }
+
+ private:
+  enum class Rule { Whole, Usable, Plugged };
+  uint64_t usable_for(uint64_t requested) const;
+  bool in_usable(uint64_t gpa, uint64_t size) const;
+  bool slot_has_plugged(uint64_t slot) const;
+  bool slot_wanted(uint64_t slot) const;
+  // Returns false when a map was refused (fault); nothing changed then.
+  bool sync_slots(const std::set<uint64_t>& slots, bool map_every_slot);
+  std::set<uint64_t> slots_of(uint64_t offset, uint64_t size) const;
+  std::set<uint64_t> all_slots() const;
+  bool fails(FaultKind kind);
+  Response plug(uint64_t gpa, uint64_t size);
+  Response unplug(uint64_t gpa, uint64_t size);
+  Response unplug_all();
+
+  DeviceConfig config_;
+  Rule rule_;
+  uint64_t slot_size_ = 0;
+  uint64_t slot_count_ = 0;
+  std::vector<bool> plugged_;
+  uint64_t usable_ = 0;
+  uint64_t requested_ = 0;
+  bool busy_ = false;
+  bool broken_ = false;
+  std::set<uint64_t> mapped_;
+  std::optional<uint32_t> armed_[kFaultKinds];
+  uint64_t free_memslots_ = UINT64_MAX;
+};
+
+}  // namespace vmemcheck

@@ -1,0 +1,504 @@
+#include "scenario.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "units.hpp"
+
+namespace vmemcheck::scenario {
+namespace {
+
+std::vector<std::string_view> split_words(std::string_view line) {
+  std::vector<std::string_view> words;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    const size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > start) words.push_back(line.substr(start, i - start));
+  }
+  return words;
+}
+
+Result<uint64_t> size_value(std::string_view key, std::string_view value) {
+  if (auto parsed = parse_size(value)) return *parsed;
+  return Error{fmt::format("{}: '{}' is not a size (examples: 4096, 0x1000, 2M, 1G, 1T)", key, value)};
+}
+
+template <class Int>
+Result<Int> int_value(std::string_view key, std::string_view value) {
+  Int parsed{};
+  int base = 10;
+  std::string_view digits = value;
+  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+    base = 16;
+    digits.remove_prefix(2);
+  }
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), parsed, base);
+  if (error != std::errc() || end != digits.data() + digits.size() || digits.empty()) {
+    return Error{fmt::format("{}: '{}' is not a number in range", key, value)};
+  }
+  return parsed;
+}
+
+Result<bool> switch_value(std::string_view key, std::string_view value) {
+  if (value == "on" || value == "true" || value == "yes") return true;
+  if (value == "off" || value == "false" || value == "no") return false;
+  return Error{fmt::format("{}: '{}' is neither on nor off", key, value)};
+}
+
+Result<Address> address_value(std::string_view key, std::string_view value) {
+  const bool relative = !value.empty() && value[0] == '+';
+  auto parsed = size_value(key, relative ? value.substr(1) : value);
+  if (!parsed) return parsed.error();
+  return Address{*parsed, relative};
+}
+
+Result<std::pair<std::string_view, std::string_view>> key_value(std::string_view word) {
+  const size_t eq = word.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    return Error{fmt::format("expected KEY=VALUE, got '{}'", word)};
+  }
+  return std::pair{word.substr(0, eq), word.substr(eq + 1)};
+}
+
+std::string on_off(bool value) { return value ? "on" : "off"; }
+
+std::string address_text(const Address& a) {
+  return a.relative ? "+" + format_size(a.value) : fmt::format("{:#x}", a.value);
+}
+
+// Parses one operation from its words (without "=> ...").
+Result<Op> parse_op(const std::vector<std::string_view>& w) {
+  const std::string_view verb = w[0];
+  const auto need = [&](size_t count, std::string_view usage) -> Status {
+    if (w.size() < count) return Error{fmt::format("'{}' needs: {}", verb, usage)};
+    return ok_status();
+  };
+  const auto options_from = [&](size_t first, auto&& apply) -> Status {
+    for (size_t i = first; i < w.size(); ++i) {
+      auto kv = key_value(w[i]);
+      if (!kv) return kv.error();
+      if (auto applied = apply(kv->first, kv->second); !applied) return applied;
+    }
+    return ok_status();
+  };
+#define VMEM_TRY(expr)                 \
+  if (auto status_ = (expr); !status_) \
+  return status_.error()
+
+  if (verb == "machine") {
+    ConfigureMachine m;
+    VMEM_TRY(options_from(1, [&](std::string_view k, std::string_view v) -> Status {
+      const auto set_size = [&](uint64_t& field) -> Status {
+        auto s = size_value(k, v);
+        if (!s) return s.error();
+        field = *s;
+        return ok_status();
+      };
+      const auto set_u32 = [&](uint32_t& field) -> Status {
+        auto n = int_value<uint32_t>(k, v);
+        if (!n) return n.error();
+        field = *n;
+        return ok_status();
+      };
+      const auto set_switch = [&](bool& field) -> Status {
+        auto b = switch_value(k, v);
+        if (!b) return b.error();
+        field = *b;
+        return ok_status();
+      };
+      if (k == "base") return set_size(m.machine.device_memory_base);
+      if (k == "size") return set_size(m.machine.device_memory_size);
+      if (k == "numa-nodes") return set_u32(m.machine.numa_nodes);
+      if (k == "reserved-memslots") return set_u32(m.machine.reserved_memslots);
+      if (k == "smm") return set_switch(m.machine.smm);
+      if (k == "kvm-memslots") return set_u32(m.kvm.max_memslots);
+      if (k == "phys-bits") return set_u32(m.kvm.phys_bits);
+      if (k == "tdp-mmu") return set_switch(m.metadata.tdp_mmu);
+      if (k == "dirty-logging") return set_switch(m.metadata.dirty_logging);
+      return Error{fmt::format("unknown machine option '{}'", k)};
+    }));
+    if (m.machine.numa_nodes == 0) return Error{"numa-nodes must be at least 1"};
+    if (m.kvm.phys_bits < 32 || m.kvm.phys_bits > 52) return Error{"phys-bits must be within 32..52"};
+    if (m.kvm.max_memslots == 0 || m.kvm.max_memslots > 32767) {
+      return Error{"kvm-memslots must be within 1..32767"};
+    }
+    if (m.machine.device_memory_base > kMaxGuestPhysical ||
+        m.machine.device_memory_size > kMaxGuestPhysical - m.machine.device_memory_base) {
+      return Error{"the device-memory area ends beyond the 52-bit guest-physical address space"};
+    }
+    return Op{m};
+  }
+  if (verb == "device") {
+    VMEM_TRY(need(2, "device ID size=SIZE [options]"));
+    AddDevice d;
+    d.config.id = std::string(w[1]);
+    d.config.memdev = "";
+    bool has_size = false;
+    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view v) -> Status {
+      has_size = has_size || k == "size";
+      return apply_device_option(d.config, k, v);
+    }));
+    if (!has_size) return Error{"device: size=SIZE is required"};
+    return Op{d};
+  }
+  if (verb == "plug" || verb == "unplug" || verb == "state") {
+    VMEM_TRY(need(4, fmt::format("{} ID ADDR NB_BLOCKS", verb)));
+    if (w.size() > 4) return Error{fmt::format("'{}' takes 3 arguments, got {}", verb, w.size() - 1)};
+    GuestRequest r;
+    r.device = std::string(w[1]);
+    r.type = verb == "plug" ? RequestType::Plug : verb == "unplug" ? RequestType::Unplug : RequestType::State;
+    auto addr = address_value("ADDR", w[2]);
+    if (!addr) return addr.error();
+    r.addr = *addr;
+    auto nb = int_value<uint16_t>("NB_BLOCKS (0..65535)", w[3]);
+    if (!nb) return nb.error();
+    r.nb_blocks = *nb;
+    return Op{r};
+  }
+  if (verb == "unplug-all") {
+    VMEM_TRY(need(2, "unplug-all ID"));
+    return Op{GuestRequest{std::string(w[1]), RequestType::UnplugAll, {}, 0}};
+  }
+  if (verb == "raw") {
+    VMEM_TRY(need(2, "raw ID type=N [addr=ADDR] [nb=N] [readable=N] [writable=N]"));
+    RawRequest r;
+    r.device = std::string(w[1]);
+    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view v) -> Status {
+      if (k == "type") {
+        auto n = int_value<uint16_t>(k, v);
+        if (!n) return n.error();
+        r.type = *n;
+      } else if (k == "addr") {
+        auto a = address_value(k, v);
+        if (!a) return a.error();
+        r.addr = *a;
+      } else if (k == "nb") {
+        auto n = int_value<uint16_t>(k, v);
+        if (!n) return n.error();
+        r.nb_blocks = *n;
+      } else if (k == "readable" || k == "writable") {
+        auto n = int_value<uint64_t>(k, v);
+        if (!n) return n.error();
+        (k == "readable" ? r.readable : r.writable) = *n;
+      } else {
+        return Error{fmt::format("unknown raw option '{}'", k)};
+      }
+      return ok_status();
+    }));
+    return Op{r};
+  }
+  if (verb == "resize") {
+    VMEM_TRY(need(3, "resize ID SIZE"));
+    auto size = size_value("SIZE", w[2]);
+    if (!size) return size.error();
+    return Op{Resize{std::string(w[1]), *size}};
+  }
+  if (verb == "reset") return Op{SystemReset{}};
+  if (verb == "virtio-reset") {
+    VMEM_TRY(need(2, "virtio-reset ID"));
+    return Op{VirtioReset{std::string(w[1])}};
+  }
+  if (verb == "busy") {
+    VMEM_TRY(need(3, "busy ID on|off"));
+    auto b = switch_value("busy", w[2]);
+    if (!b) return b.error();
+    return Op{SetBusy{std::string(w[1]), *b}};
+  }
+  if (verb == "remove") {
+    VMEM_TRY(need(2, "remove ID"));
+    return Op{RemoveDevice{std::string(w[1])}};
+  }
+  if (verb == "migrate") {
+    VMEM_TRY(need(2, "migrate ID [destination device options]"));
+    Migrate m;
+    m.device = std::string(w[1]);
+    DeviceConfig probe;
+    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view v) -> Status {
+      if (k == "size" || k == "addr" || k == "block") {
+        return Error{fmt::format("migrate: '{}' must match the source; only memslot options may differ", k)};
+      }
+      if (auto applied = apply_device_option(probe, k, v); !applied) return applied;
+      m.overrides.emplace_back(std::string(k), std::string(v));
+      return ok_status();
+    }));
+    return Op{m};
+  }
+  if (verb == "fail") {
+    VMEM_TRY(need(2, "fail map|populate|discard|attach [device=ID] [skip=N]"));
+    InjectFault f;
+    auto kind = parse_fault_kind(w[1]);
+    if (!kind) return Error{fmt::format("unknown fault '{}' (map, populate, discard, attach)", w[1])};
+    f.kind = *kind;
+    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view v) -> Status {
+      if (k == "device") {
+        f.device = std::string(v);
+      } else if (k == "skip") {
+        auto n = int_value<uint32_t>(k, v);
+        if (!n) return n.error();
+        f.skip = *n;
+      } else {
+        return Error{fmt::format("unknown fail option '{}'", k)};
+      }
+      return ok_status();
+    }));
+    // Faults target one device so the reference model of that device can follow.
+    if (f.kind != FaultKind::Attach && !f.device) {
+      return Error{fmt::format("fail {}: device=ID is required", name(f.kind))};
+    }
+    return Op{f};
+  }
+  if (verb == "vhost") {
+    VMEM_TRY(need(3, "vhost NAME max=N"));
+    AddVhost v;
+    v.vhost.name = std::string(w[1]);
+    bool has_max = false;
+    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view value) -> Status {
+      if (k != "max") return Error{fmt::format("unknown vhost option '{}'", k)};
+      auto n = int_value<uint32_t>(k, value);
+      if (!n) return n.error();
+      v.vhost.max_memslots = *n;
+      has_max = true;
+      return ok_status();
+    }));
+    if (!has_max) return Error{"vhost: max=N is required"};
+    return Op{v};
+  }
+  if (verb == "write" || verb == "read") {
+    VMEM_TRY(need(verb == "write" ? 4 : 3, verb == "write" ? "write ID ADDR VALUE" : "read ID ADDR"));
+    GuestAccess a;
+    a.device = std::string(w[1]);
+    auto addr = address_value("ADDR", w[2]);
+    if (!addr) return addr.error();
+    a.addr = *addr;
+    if (verb == "write") {
+      auto value = int_value<uint64_t>("VALUE", w[3]);
+      if (!value) return value.error();
+      a.write_value = *value;
+    }
+    return Op{a};
+  }
+  if (verb == "mtree") return Op{ShowMtree{}};
+  if (verb == "slots") return Op{ShowSlots{}};
+  if (verb == "expect") {
+    Expect e;
+    size_t first = 1;
+    if (w.size() > 1 && w[1].find('=') == std::string_view::npos) {
+      e.device = std::string(w[1]);
+      first = 2;
+    }
+    VMEM_TRY(options_from(first, [&](std::string_view k, std::string_view v) -> Status {
+      e.checks.emplace_back(std::string(k), std::string(v));
+      return ok_status();
+    }));
+    if (e.checks.empty()) return Error{"expect: give at least one KEY=VALUE"};
+    return Op{e};
+  }
+#undef VMEM_TRY
+  return Error{fmt::format("unknown operation '{}'", verb)};
+}
+
+}  // namespace
+
+Status apply_device_option(DeviceConfig& c, std::string_view k, std::string_view v) {
+  const auto set_size = [&](uint64_t& field) -> Status {
+    auto s = size_value(k, v);
+    if (!s) return s.error();
+    field = *s;
+    return ok_status();
+  };
+  const auto set_switch = [&](bool& field) -> Status {
+    auto b = switch_value(k, v);
+    if (!b) return b.error();
+    field = *b;
+    return ok_status();
+  };
+  if (k == "size") return set_size(c.region_size);
+  if (k == "block") return set_size(c.block_size);
+  if (k == "requested") return set_size(c.requested_size);
+  if (k == "page-size") return set_size(c.page_size);
+  if (k == "slot-size") return set_size(c.fixed_slot_size);
+  if (k == "addr") {
+    uint64_t addr = 0;
+    if (auto set = set_size(addr); !set) return set;
+    c.addr = addr;
+    return ok_status();
+  }
+  if (k == "node") {
+    auto n = int_value<uint16_t>(k, v);
+    if (!n) return n.error();
+    c.node = *n;
+    return ok_status();
+  }
+  if (k == "memslots") {
+    auto n = int_value<uint32_t>(k, v);
+    if (!n) return n.error();
+    c.memslots = *n;
+    return ok_status();
+  }
+  if (k == "memdev") {
+    c.memdev = std::string(v);
+    return ok_status();
+  }
+  if (k == "mode") {
+    auto mode = parse_memslot_mode(v);
+    if (!mode) return Error{fmt::format("mode: '{}' is not static, count, multiple, dynamic or fixed", v)};
+    c.mode = *mode;
+    return ok_status();
+  }
+  if (k == "arch") {
+    auto arch = parse_arch(v);
+    if (!arch) return Error{fmt::format("arch: '{}' is not x86_64, arm64 or s390x", v)};
+    c.arch = *arch;
+    return ok_status();
+  }
+  if (k == "unplugged-inaccessible") return set_switch(c.unplugged_inaccessible);
+  if (k == "acpi") return set_switch(c.acpi);
+  if (k == "persistent-suspend") return set_switch(c.persistent_suspend);
+  return Error{fmt::format("unknown device option '{}'", k)};
+}
+
+Result<Scenario> parse(std::string_view text, std::string_view name) {
+  Scenario scenario;
+  scenario.name = std::string(name);
+  int line_number = 0;
+  size_t position = 0;
+  while (position <= text.size()) {
+    const size_t newline = text.find('\n', position);
+    std::string_view line = text.substr(position, newline == std::string_view::npos ? std::string_view::npos : newline - position);
+    position = newline == std::string_view::npos ? text.size() + 1 : newline + 1;
+    ++line_number;
+    if (const size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    std::optional<std::string> expected;
+    if (const size_t arrow = line.find("=>"); arrow != std::string_view::npos) {
+      std::string outcome;
+      for (auto word : split_words(line.substr(arrow + 2))) outcome += (outcome.empty() ? "" : " ") + std::string(word);
+      if (outcome.empty()) return Error{fmt::format("{}:{}: '=>' must be followed by the expected outcome", name, line_number)};
+      expected = outcome;
+      line = line.substr(0, arrow);
+    }
+    const auto words = split_words(line);
+    if (words.empty()) {
+      if (expected) return Error{fmt::format("{}:{}: '=>' without an operation", name, line_number)};
+      continue;
+    }
+    auto op = parse_op(words);
+    if (!op) return Error{fmt::format("{}:{}: {}", name, line_number, op.error().message)};
+    scenario.steps.push_back({std::move(*op), std::move(expected), line_number});
+  }
+  return scenario;
+}
+
+Result<Scenario> parse_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{fmt::format("{}: cannot open the file", path)};
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) return Error{fmt::format("{}: read error", path)};
+  const std::string text = buffer.str();
+  if (text.find('\0') != std::string::npos) {
+    return Error{fmt::format("{}: binary data, not a text scenario (convert it with 'vmemcheck convert')", path)};
+  }
+  return parse(text, path);
+}
+
+namespace {
+
+std::string device_options(const DeviceConfig& c) {
+  const DeviceConfig d;
+  std::string out = fmt::format("size={}", format_size(c.region_size));
+  if (c.block_size != d.block_size) out += " block=" + format_size(c.block_size);
+  if (c.requested_size != d.requested_size) out += " requested=" + format_size(c.requested_size);
+  if (c.addr) out += fmt::format(" addr={:#x}", *c.addr);
+  if (c.node != d.node) out += fmt::format(" node={}", c.node);
+  if (!c.memdev.empty()) out += " memdev=" + c.memdev;
+  if (c.mode != d.mode) out += fmt::format(" mode={}", name(c.mode));
+  if (c.memslots != d.memslots) out += fmt::format(" memslots={}", c.memslots);
+  if (c.fixed_slot_size != d.fixed_slot_size) out += " slot-size=" + format_size(c.fixed_slot_size);
+  if (c.unplugged_inaccessible != d.unplugged_inaccessible) out += " unplugged-inaccessible=" + on_off(c.unplugged_inaccessible);
+  if (c.page_size != d.page_size) out += " page-size=" + format_size(c.page_size);
+  if (c.arch != d.arch) out += fmt::format(" arch={}", name(c.arch));
+  if (c.acpi != d.acpi) out += " acpi=" + on_off(c.acpi);
+  if (c.persistent_suspend != d.persistent_suspend) out += " persistent-suspend=" + on_off(c.persistent_suspend);
+  return out;
+}
+
+struct TextOf {
+  std::string operator()(const ConfigureMachine& m) const {
+    const ConfigureMachine d;
+    std::string out = "machine";
+    if (m.machine.device_memory_base != d.machine.device_memory_base) out += fmt::format(" base={:#x}", m.machine.device_memory_base);
+    if (m.machine.device_memory_size != d.machine.device_memory_size) out += " size=" + format_size(m.machine.device_memory_size);
+    if (m.machine.numa_nodes != d.machine.numa_nodes) out += fmt::format(" numa-nodes={}", m.machine.numa_nodes);
+    if (m.machine.reserved_memslots != d.machine.reserved_memslots) out += fmt::format(" reserved-memslots={}", m.machine.reserved_memslots);
+    if (m.machine.smm != d.machine.smm) out += " smm=" + on_off(m.machine.smm);
+    if (m.kvm.max_memslots != d.kvm.max_memslots) out += fmt::format(" kvm-memslots={}", m.kvm.max_memslots);
+    if (m.kvm.phys_bits != d.kvm.phys_bits) out += fmt::format(" phys-bits={}", m.kvm.phys_bits);
+    if (m.metadata.tdp_mmu != d.metadata.tdp_mmu) out += " tdp-mmu=" + on_off(m.metadata.tdp_mmu);
+    if (m.metadata.dirty_logging != d.metadata.dirty_logging) out += " dirty-logging=" + on_off(m.metadata.dirty_logging);
+    return out;
+  }
+  std::string operator()(const AddDevice& a) const { return fmt::format("device {} {}", a.config.id, device_options(a.config)); }
+  std::string operator()(const RemoveDevice& r) const { return "remove " + r.device; }
+  std::string operator()(const GuestRequest& r) const {
+    switch (r.type) {
+      case RequestType::Plug: return fmt::format("plug {} {} {}", r.device, address_text(r.addr), r.nb_blocks);
+      case RequestType::Unplug: return fmt::format("unplug {} {} {}", r.device, address_text(r.addr), r.nb_blocks);
+      case RequestType::State: return fmt::format("state {} {} {}", r.device, address_text(r.addr), r.nb_blocks);
+      case RequestType::UnplugAll: return "unplug-all " + r.device;
+    }
+    return "?";
+  }
+  std::string operator()(const RawRequest& r) const {
+    return fmt::format("raw {} type={} addr={} nb={} readable={} writable={}", r.device, r.type,
+                       address_text(r.addr), r.nb_blocks, r.readable, r.writable);
+  }
+  std::string operator()(const Resize& r) const { return fmt::format("resize {} {}", r.device, format_size(r.requested)); }
+  std::string operator()(const SystemReset&) const { return "reset"; }
+  std::string operator()(const VirtioReset& r) const { return "virtio-reset " + r.device; }
+  std::string operator()(const SetBusy& b) const { return fmt::format("busy {} {}", b.device, on_off(b.busy)); }
+  std::string operator()(const Migrate& m) const {
+    std::string out = "migrate " + m.device;
+    for (const auto& [k, v] : m.overrides) out += fmt::format(" {}={}", k, v);
+    return out;
+  }
+  std::string operator()(const InjectFault& f) const {
+    std::string out = fmt::format("fail {}", name(f.kind));
+    if (f.device) out += " device=" + *f.device;
+    if (f.skip) out += fmt::format(" skip={}", f.skip);
+    return out;
+  }
+  std::string operator()(const AddVhost& v) const { return fmt::format("vhost {} max={}", v.vhost.name, v.vhost.max_memslots); }
+  std::string operator()(const GuestAccess& a) const {
+    if (a.write_value) return fmt::format("write {} {} {:#x}", a.device, address_text(a.addr), *a.write_value);
+    return fmt::format("read {} {}", a.device, address_text(a.addr));
+  }
+  std::string operator()(const ShowMtree&) const { return "mtree"; }
+  std::string operator()(const ShowSlots&) const { return "slots"; }
+  std::string operator()(const Expect& e) const {
+    std::string out = "expect";
+    if (e.device) out += " " + *e.device;
+    for (const auto& [k, v] : e.checks) out += fmt::format(" {}={}", k, v);
+    return out;
+  }
+};
+
+}  // namespace
+
+std::string to_text(const Op& op) { return std::visit(TextOf{}, op); }
+
+std::string to_text(const Scenario& scenario) {
+  std::string out;
+  for (const Step& step : scenario.steps) {
+    out += to_text(step.op);
+    if (step.expected) out += " => " + *step.expected;
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace vmemcheck::scenario

@@ -1,0 +1,162 @@
+// The scenario language: one list of operations that people write as text
+// (tests/scenarios/*.vmem), that fuzz inputs decode into, that the replay
+// tool prints, and that Z3 counterexamples are written as.
+//
+// Text form, one operation per line, '#' starts a comment:
+//   machine [base=ADDR] [size=SIZE] [numa-nodes=N] [reserved-memslots=N] [smm=on|off]
+//           [kvm-memslots=N] [phys-bits=N] [tdp-mmu=on|off] [dirty-logging=on|off]
+//   device ID size=SIZE [block=SIZE] [requested=SIZE] [addr=ADDR] [node=N] [memdev=NAME]
+//           [mode=static|count|multiple|dynamic|fixed] [memslots=N] [slot-size=SIZE]
+//           [unplugged-inaccessible=on|off] [page-size=SIZE] [arch=x86_64|arm64|s390x]
+//           [acpi=on|off] [persistent-suspend=on|off]
+//   plug ID ADDR NB | unplug ID ADDR NB | state ID ADDR NB | unplug-all ID
+//   raw ID type=N [addr=ADDR] [nb=N] [readable=N] [writable=N]
+//   resize ID SIZE | reset | virtio-reset ID | busy ID on|off | remove ID
+//   migrate ID [device options of the destination]
+//   fail map|populate|discard|attach [device=ID] [skip=N]
+//   vhost NAME max=N
+//   write ID ADDR VALUE | read ID ADDR
+//   mtree | slots
+//   expect [ID] KEY=VALUE...
+// ADDR is a guest-physical address, or "+OFFSET" relative to the device.
+// Any operation may end in "=> OUTCOME": the run fails unless the outcome
+// starts with it (e.g. "=> ACK", "=> ACK MIXED", "=> error", "=> unmapped").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "device_config.hpp"
+#include "fault_injection.hpp"
+#include "machine.hpp"
+#include "result.hpp"
+#include "shadow_kvm.hpp"
+#include "wire.hpp"
+
+namespace vmemcheck::scenario {
+
+// A guest-physical address, absolute or relative to a device's base.
+struct Address {
+  uint64_t value = 0;
+  bool relative = false;
+  friend bool operator==(const Address&, const Address&) = default;
+};
+
+struct ConfigureMachine {
+  MachineConfig machine;
+  KvmLimits kvm;
+  MetadataModel metadata;
+  friend bool operator==(const ConfigureMachine&, const ConfigureMachine&) = default;
+};
+struct AddDevice {
+  DeviceConfig config;
+  friend bool operator==(const AddDevice&, const AddDevice&) = default;
+};
+struct RemoveDevice {
+  std::string device;
+  friend bool operator==(const RemoveDevice&, const RemoveDevice&) = default;
+};
+struct GuestRequest {
+  std::string device;
+  RequestType type = RequestType::State;
+  Address addr;
+  uint16_t nb_blocks = 0;
+  friend bool operator==(const GuestRequest&, const GuestRequest&) = default;
+};
+// A request chain as the transport saw it; may be a protocol violation.
+struct RawRequest {
+  std::string device;
+  uint16_t type = 0;
+  Address addr;
+  uint16_t nb_blocks = 0;
+  uint64_t readable = kRequestSize;
+  uint64_t writable = kResponseSize;
+  friend bool operator==(const RawRequest&, const RawRequest&) = default;
+};
+struct Resize {
+  std::string device;
+  uint64_t requested = 0;
+  friend bool operator==(const Resize&, const Resize&) = default;
+};
+struct SystemReset {
+  friend bool operator==(const SystemReset&, const SystemReset&) = default;
+};
+struct VirtioReset {
+  std::string device;
+  friend bool operator==(const VirtioReset&, const VirtioReset&) = default;
+};
+struct SetBusy {
+  std::string device;
+  bool busy = false;
+  friend bool operator==(const SetBusy&, const SetBusy&) = default;
+};
+// Options given on the line, applied over the source device's configuration.
+struct Migrate {
+  std::string device;
+  std::vector<std::pair<std::string, std::string>> overrides;
+  friend bool operator==(const Migrate&, const Migrate&) = default;
+};
+struct InjectFault {
+  FaultKind kind = FaultKind::Map;
+  std::optional<std::string> device;
+  uint32_t skip = 0;
+  friend bool operator==(const InjectFault&, const InjectFault&) = default;
+};
+struct AddVhost {
+  VhostBackend vhost;
+  friend bool operator==(const AddVhost& a, const AddVhost& b) {
+    return a.vhost.name == b.vhost.name && a.vhost.max_memslots == b.vhost.max_memslots;
+  }
+};
+// A vCPU-style 8-byte access (invariant 7).
+struct GuestAccess {
+  std::string device;
+  Address addr;
+  std::optional<uint64_t> write_value;  // unset: a read
+  friend bool operator==(const GuestAccess&, const GuestAccess&) = default;
+};
+struct ShowMtree {
+  friend bool operator==(const ShowMtree&, const ShowMtree&) = default;
+};
+struct ShowSlots {
+  friend bool operator==(const ShowSlots&, const ShowSlots&) = default;
+};
+struct Expect {
+  std::optional<std::string> device;
+  std::vector<std::pair<std::string, std::string>> checks;
+  friend bool operator==(const Expect&, const Expect&) = default;
+};
+
+using Op = std::variant<ConfigureMachine, AddDevice, RemoveDevice, GuestRequest, RawRequest, Resize,
+                        SystemReset, VirtioReset, SetBusy, Migrate, InjectFault, AddVhost,
+                        GuestAccess, ShowMtree, ShowSlots, Expect>;
+
+struct Step {
+  Op op;
+  std::optional<std::string> expected;  // "=> OUTCOME"
+  int line = 0;                         // 1-based source line, 0 when decoded from bytes
+  friend bool operator==(const Step&, const Step&) = default;
+};
+
+struct Scenario {
+  std::string name;  // file name or "<input>"
+  std::vector<Step> steps;
+};
+
+// Parses the text form. Errors read "NAME:LINE: problem".
+Result<Scenario> parse(std::string_view text, std::string_view name);
+Result<Scenario> parse_file(const std::string& path);
+
+// The text form of one operation (without "=> ..."); parse(to_text(op)) == op.
+std::string to_text(const Op& op);
+std::string to_text(const Scenario& scenario);
+
+// Applies "key=value" device options (as on a device line) to a config.
+Status apply_device_option(DeviceConfig& config, std::string_view key, std::string_view value);
+
+}  // namespace vmemcheck::scenario

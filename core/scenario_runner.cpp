@@ -1,0 +1,433 @@
+#include "scenario_runner.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "invariants.hpp"
+#include "mtree.hpp"
+#include "units.hpp"
+
+namespace vmemcheck::scenario {
+namespace {
+
+std::string outcome_of(const std::optional<Response>& response) {
+  if (!response) return "none (device needs reset)";
+  if (response->type == ResponseType::Ack && response->state != BlockState::Plugged) {
+    return fmt::format("{} {}", name(response->type), name(response->state));
+  }
+  return std::string(name(response->type));
+}
+
+std::string outcome_of(const Status& status) { return status ? "ok" : "error: " + status.error().message; }
+
+std::string index_list(const std::set<uint64_t>& indices) {
+  if (indices.empty()) return "none";
+  std::string out;
+  for (auto it = indices.begin(); it != indices.end();) {
+    const uint64_t first = *it;
+    uint64_t last = first;
+    while (++it != indices.end() && *it == last + 1) last = *it;
+    out += (out.empty() ? "" : ",") + (first == last ? fmt::format("{}", first) : fmt::format("{}-{}", first, last));
+  }
+  return out;
+}
+
+std::set<uint64_t> mapped_set(const VirtioMemDevice& device) {
+  std::set<uint64_t> mapped;
+  for (uint64_t i = 0; i < device.layout().count; ++i) {
+    if (device.slot_mapped(i)) mapped.insert(i);
+  }
+  return mapped;
+}
+
+std::string config_text(const ConfigSpace& c) {
+  return fmt::format("usable={:#x} plugged={:#x} requested={:#x}", c.usable_region_size, c.plugged_size,
+                     c.requested_size);
+}
+
+}  // namespace
+
+Runner::Runner(RunOptions options) : options_(options) {}
+Runner::~Runner() = default;
+
+const ReferenceModel* Runner::model(const std::string& device) const {
+  const auto it = models_.find(device);
+  return it == models_.end() ? nullptr : &it->second;
+}
+
+ReferenceModel* Runner::model_of(const std::string& id) {
+  const auto it = models_.find(id);
+  return it == models_.end() ? nullptr : &it->second;
+}
+
+VirtioMemDevice* Runner::device(const std::string& id) const { return machine_ ? machine_->find(id) : nullptr; }
+
+void Runner::ensure_machine(const ConfigureMachine& config) {
+  kvm_ = std::make_unique<ShadowKvm>(config.kvm, config.metadata);
+  host_ = std::make_unique<SparseHostMemory>();
+  machine_ = std::make_unique<Machine>(config.machine, *kvm_, *host_);
+}
+
+std::optional<uint64_t> Runner::resolve(const std::string& id, const Address& addr) const {
+  if (!addr.relative) return addr.value;
+  const VirtioMemDevice* d = device(id);
+  if (!d) return std::nullopt;
+  return d->addr() + addr.value;  // wraps like any guest value would
+}
+
+// One visitor per operation kind; each starts with what it exercises.
+struct Runner::Execute {
+  Runner& r;
+  StepReport& report;
+
+  std::string missing(const std::string& id) const { return fmt::format("error: no device '{}'", id); }
+
+  void operator()(const ConfigureMachine& m) {
+    if (r.machine_ && !r.machine_->devices().empty()) {
+      report.outcome = "error: 'machine' must come before the first device";
+      return;
+    }
+    r.ensure_machine(m);
+    report.outcome = "ok";
+  }
+  // Pre-plug and plug of a memory device; the model starts from the same config and limit.
+  void operator()(const AddDevice& a) {
+    if (!r.machine_) r.ensure_machine({});
+    auto added = r.machine_->add_device(a.config);
+    if (!added) {
+      report.outcome = "error: " + added.error().message;
+      return;
+    }
+    const VirtioMemDevice& d = **added;
+    report.outcome = fmt::format("ok addr={:#x} memslots={} slot-size={}", d.addr(), d.layout().count,
+                                 format_size(d.layout().slot_size));
+    r.models_.erase(a.config.id);
+    r.models_.emplace(a.config.id, ReferenceModel(d.config(), d.memslot_limit()));
+  }
+  void operator()(const RemoveDevice& rm) {
+    if (!r.machine_) {
+      report.outcome = missing(rm.device);
+      return;
+    }
+    const Status removed = r.machine_->remove_device(rm.device);
+    if (removed) r.models_.erase(rm.device);
+    report.outcome = outcome_of(removed);
+  }
+  // A guest request, on the core and on the model.
+  void operator()(const GuestRequest& g) {
+    VirtioMemDevice* d = r.device(g.device);
+    if (!d) {
+      report.outcome = missing(g.device);
+      return;
+    }
+    const Request request{g.type, *r.resolve(g.device, g.addr), g.nb_blocks};
+    const auto response = d->handle(request);
+    report.outcome = outcome_of(response);
+    if (ReferenceModel* model = r.model_of(g.device); model && r.options_.check_model) {
+      const auto expected = model->request(request);
+      if (expected != response) {
+        report.problems.push_back(fmt::format("response mismatch on device '{}': core {}, model {}",
+                                              g.device, outcome_of(response), outcome_of(expected)));
+      }
+    }
+  }
+  void operator()(const RawRequest& raw) {
+    VirtioMemDevice* d = r.device(raw.device);
+    if (!d) {
+      report.outcome = missing(raw.device);
+      return;
+    }
+    const uint64_t addr = *r.resolve(raw.device, raw.addr);
+    const auto response = d->handle_raw({raw.type, addr, raw.nb_blocks}, raw.readable, raw.writable);
+    report.outcome = outcome_of(response);
+    if (d->needs_reset()) report.outcome += ": " + *d->error_reason();
+    if (ReferenceModel* model = r.model_of(raw.device); model && r.options_.check_model) {
+      const auto expected = model->raw_request(raw.type, addr, raw.nb_blocks, raw.readable, raw.writable);
+      if (expected != response) {
+        report.problems.push_back(fmt::format("response mismatch on device '{}': core {}, model {}",
+                                              raw.device, outcome_of(response), outcome_of(expected)));
+      }
+    }
+  }
+  // Host resize (QMP requested-size).
+  void operator()(const Resize& rs) {
+    VirtioMemDevice* d = r.device(rs.device);
+    if (!d) {
+      report.outcome = missing(rs.device);
+      return;
+    }
+    const Status resized = d->set_requested_size(rs.requested);
+    report.outcome = outcome_of(resized);
+    if (ReferenceModel* model = r.model_of(rs.device); model && r.options_.check_model) {
+      if (model->resize(rs.requested) != resized.ok()) {
+        report.problems.push_back(fmt::format("resize of '{}': core {}, model {}", rs.device,
+                                              resized ? "accepted" : "refused", resized ? "refused" : "accepted"));
+      }
+    }
+  }
+  void operator()(const SystemReset&) {
+    if (r.machine_) r.machine_->system_reset();
+    for (auto& [id, model] : r.models_) model.system_reset();
+    report.outcome = "ok";
+  }
+  void operator()(const VirtioReset& v) {
+    VirtioMemDevice* d = r.device(v.device);
+    if (!d) {
+      report.outcome = missing(v.device);
+      return;
+    }
+    d->virtio_reset();
+    if (ReferenceModel* model = r.model_of(v.device)) model->virtio_reset();
+    report.outcome = "ok";
+  }
+  void operator()(const SetBusy& b) {
+    VirtioMemDevice* d = r.device(b.device);
+    if (!d) {
+      report.outcome = missing(b.device);
+      return;
+    }
+    d->set_busy(b.busy);
+    if (ReferenceModel* model = r.model_of(b.device)) model->set_busy(b.busy);
+    report.outcome = "ok";
+  }
+  // Migration into a destination whose memslot options may differ.
+  void operator()(const Migrate& m) {
+    VirtioMemDevice* d = r.device(m.device);
+    if (!d) {
+      report.outcome = missing(m.device);
+      return;
+    }
+    DeviceConfig destination = d->config();
+    for (const auto& [key, value] : m.overrides) {
+      if (auto applied = apply_device_option(destination, key, value); !applied) {
+        report.outcome = "error: " + applied.error().message;
+        return;
+      }
+    }
+    // Migration's own backend calls are not modelled step by step: armed
+    // faults are dropped on both sides first.
+    r.machine_->backend().disarm_all();
+    for (auto& [id, model] : r.models_) model.disarm_all();
+    const Status migrated = r.machine_->migrate_device(m.device, destination);
+    report.outcome = outcome_of(migrated);
+    if (!migrated) return;
+    const VirtioMemDevice* fresh = r.device(m.device);
+    ReferenceModel* old_model = r.model_of(m.device);
+    if (!fresh || !old_model) return;
+    ReferenceModel next(fresh->config(), fresh->memslot_limit());
+    const ConfigSpace source = old_model->config_space();
+    next.restore(old_model->blocks(), source.usable_region_size, source.requested_size);
+    r.models_.erase(m.device);
+    r.models_.emplace(m.device, std::move(next));
+  }
+  void operator()(const InjectFault& f) {
+    if (!r.machine_) r.ensure_machine({});
+    std::optional<DeviceHandle> handle;
+    if (f.device) {
+      VirtioMemDevice* d = r.device(*f.device);
+      if (!d) {
+        report.outcome = missing(*f.device);
+        return;
+      }
+      handle = d->handle_id();
+      if (ReferenceModel* model = r.model_of(*f.device)) model->arm(f.kind, f.skip);
+    }
+    r.machine_->backend().arm(f.kind, f.skip, handle);
+    report.outcome = "armed";
+  }
+  void operator()(const AddVhost& v) {
+    if (!r.machine_) r.ensure_machine({});
+    report.outcome = outcome_of(r.machine_->add_vhost(v.vhost));
+  }
+  // A vCPU's 8-byte access; checks invariant 7 against the model's view.
+  void operator()(const GuestAccess& a) {
+    const VirtioMemDevice* d = r.device(a.device);
+    if (!d) {
+      report.outcome = missing(a.device);
+      return;
+    }
+    const uint64_t gpa = *r.resolve(a.device, a.addr);
+    uint8_t bytes[8] = {};
+    bool accessible = false;
+    if (a.write_value) {
+      std::memcpy(bytes, &*a.write_value, sizeof bytes);
+      accessible = r.machine_->guest_memory().write(gpa, bytes);
+      report.outcome = accessible ? "ok" : "unmapped";
+    } else {
+      accessible = r.machine_->guest_memory().read(gpa, bytes);
+      uint64_t value = 0;
+      std::memcpy(&value, bytes, sizeof value);
+      report.outcome = accessible ? fmt::format("{:#x}", value) : "unmapped";
+    }
+    const ReferenceModel* model = r.model_of(a.device);
+    const uint64_t offset = gpa - d->addr();
+    if (!model || gpa < d->addr() || offset >= d->config().region_size || offset % 8 != 0) return;
+    const bool mapped = model->mapped().contains(offset / model->slot_size());
+    const bool plugged = model->blocks()[offset / d->config().block_size];
+    if (accessible != mapped) {
+      report.problems.push_back(fmt::format("invariant 7 broken: GPA {:#x} of '{}' is {}accessible, but its memslot "
+                                            "should {}be mapped", gpa, a.device, accessible ? "" : "in",
+                                            mapped ? "" : "not "));
+    }
+    if (!accessible) return;
+    if (a.write_value) {
+      r.written_[gpa] = {*a.write_value, plugged};
+      return;
+    }
+    uint64_t value = 0;
+    std::memcpy(&value, bytes, sizeof value);
+    const auto it = r.written_.find(gpa);
+    if (plugged && (it == r.written_.end() || it->second.defined)) {
+      const uint64_t expected = it == r.written_.end() ? 0 : it->second.value;
+      if (value != expected) {
+        report.problems.push_back(fmt::format("invariant 7 broken: plugged GPA {:#x} of '{}' reads {:#x}, "
+                                              "expected {:#x}", gpa, a.device, value, expected));
+      }
+    }
+  }
+  void operator()(const ShowMtree&) {
+    if (!r.machine_) r.ensure_machine({});
+    report.output = render_mtree(*r.machine_);
+    report.outcome = "ok";
+  }
+  void operator()(const ShowSlots&) {
+    if (!r.machine_) r.ensure_machine({});
+    for (const KvmRegion& region : r.kvm_->slots()) report.output += describe(region) + "\n";
+    const SlotMetadata meta = r.kvm_->metadata();
+    report.output += fmt::format("{} KVM memslots, metadata {} ({} bytes)\n", r.kvm_->slot_count(),
+                                 format_size_approx(static_cast<double>(meta.total())), meta.total());
+    report.outcome = "ok";
+  }
+  void operator()(const Expect& e) {
+    report.outcome = r.check_expectations(e);
+    if (report.outcome != "ok") report.problems.push_back("expectation failed: " + report.outcome.substr(7));
+  }
+};
+
+std::string Runner::check_expectations(const Expect& e) const {
+  std::vector<std::string> failures;
+  const auto compare = [&](const std::string& key, const std::string& want, const std::string& got) {
+    if (want != got) failures.push_back(fmt::format("{}: expected {}, got {}", key, want, got));
+  };
+  const auto size_text = [](std::string_view text) {
+    const auto parsed = parse_size(text);
+    return parsed ? fmt::format("{:#x}", *parsed) : std::string(text);
+  };
+  if (e.device) {
+    const VirtioMemDevice* d = device(*e.device);
+    if (!d) return fmt::format("error: no device '{}'", *e.device);
+    const ConfigSpace c = d->config_space();
+    for (const auto& [key, want] : e.checks) {
+      if (key == "mapped") compare(key, want, index_list(mapped_set(*d)));
+      else if (key == "mapped-count") compare(key, want, fmt::format("{}", d->mapped_slot_count()));
+      else if (key == "memslots") compare(key, want, fmt::format("{}", d->layout().count));
+      else if (key == "slot-size") compare(key, size_text(want), fmt::format("{:#x}", d->layout().slot_size));
+      else if (key == "plugged") compare(key, size_text(want), fmt::format("{:#x}", c.plugged_size));
+      else if (key == "usable") compare(key, size_text(want), fmt::format("{:#x}", c.usable_region_size));
+      else if (key == "requested") compare(key, size_text(want), fmt::format("{:#x}", c.requested_size));
+      else if (key == "addr") compare(key, size_text(want), fmt::format("{:#x}", c.addr));
+      else if (key == "needs-reset") compare(key, want, d->needs_reset() ? "yes" : "no");
+      else failures.push_back(fmt::format("unknown device check '{}' (mapped, mapped-count, memslots, slot-size, "
+                                          "plugged, usable, requested, addr, needs-reset)", key));
+    }
+  } else {
+    for (const auto& [key, want] : e.checks) {
+      if (!machine_) {
+        failures.push_back("no machine yet");
+        break;
+      }
+      const MemslotBudget b = machine_->budget();
+      if (key == "kvm-slots") compare(key, want, fmt::format("{}", kvm_->slot_count()));
+      else if (key == "devices") compare(key, want, fmt::format("{}", machine_->devices().size()));
+      else if (key == "required") compare(key, want, fmt::format("{}", b.required));
+      else if (key == "used") compare(key, want, fmt::format("{}", b.used));
+      else if (key == "metadata") compare(key, size_text(want), fmt::format("{:#x}", kvm_->metadata().total()));
+      else failures.push_back(fmt::format("unknown machine check '{}' (kvm-slots, devices, required, used, metadata)", key));
+    }
+  }
+  if (failures.empty()) return "ok";
+  std::string out = "error: ";
+  for (size_t i = 0; i < failures.size(); ++i) out += (i ? "; " : "") + failures[i];
+  return out;
+}
+
+void Runner::compare_with_models(StepReport& report) const {
+  if (!machine_) return;
+  for (const VirtioMemDevice* d : machine_->devices()) {
+    const auto it = models_.find(d->config().id);
+    if (it == models_.end()) continue;
+    const ReferenceModel& model = it->second;
+    const std::string& id = d->config().id;
+    if (d->config_space() != model.config_space()) {
+      report.problems.push_back(fmt::format("config mismatch on device '{}': core {}, model {}", id,
+                                            config_text(d->config_space()), config_text(model.config_space())));
+    }
+    if (d->needs_reset() != model.needs_reset()) {
+      report.problems.push_back(fmt::format("error-state mismatch on device '{}': core {}, model {}", id,
+                                            d->needs_reset() ? "needs reset" : "running",
+                                            model.needs_reset() ? "needs reset" : "running"));
+    }
+    if (d->layout().count != model.slot_count() || d->layout().slot_size != model.slot_size()) {
+      report.problems.push_back(fmt::format("layout mismatch on device '{}': core {} x {:#x}, model {} x {:#x}", id,
+                                            d->layout().count, d->layout().slot_size, model.slot_count(),
+                                            model.slot_size()));
+    } else if (mapped_set(*d) != model.mapped()) {
+      report.problems.push_back(fmt::format("mapped memslots mismatch on device '{}': core {}, model {}", id,
+                                            index_list(mapped_set(*d)), index_list(model.mapped())));
+    }
+  }
+}
+
+void Runner::forget_unplugged_writes() {
+  if (!machine_) {
+    written_.clear();
+    return;
+  }
+  for (auto it = written_.begin(); it != written_.end();) {
+    bool keep = false;
+    for (const VirtioMemDevice* d : machine_->devices()) {
+      if (it->first < d->addr() || it->first - d->addr() >= d->config().region_size) continue;
+      const uint64_t block = (it->first - d->addr()) / d->config().block_size;
+      // A discarded (unplugged) block forgets its data; a plugged one keeps it.
+      keep = d->bitmap().test(block);
+      if (!keep) break;
+    }
+    it = keep ? std::next(it) : written_.erase(it);
+  }
+}
+
+StepReport Runner::step(const Step& s) {
+  StepReport report;
+  report.line = s.line;
+  report.op_text = to_text(s.op);
+  if (machine_) {
+    for (auto& [id, model] : models_) model.set_free_memslots(machine_->kvm_backend().free_slots());
+  }
+  std::visit(Execute{*this, report}, s.op);
+  forget_unplugged_writes();
+  if (options_.check_model) compare_with_models(report);
+  if (options_.check_invariants && machine_) {
+    for (auto& violation : check_invariants(*machine_, kvm_.get())) report.problems.push_back(std::move(violation));
+  }
+  if (s.expected && report.outcome.rfind(*s.expected, 0) != 0) {
+    report.problems.push_back(fmt::format("expected outcome '{}', got '{}'", *s.expected, report.outcome));
+  }
+  return report;
+}
+
+RunSummary run(const Scenario& scenario, RunOptions options, const std::function<void(const StepReport&)>& on_step) {
+  Runner runner(options);
+  RunSummary summary;
+  for (const Step& s : scenario.steps) {
+    const StepReport report = runner.step(s);
+    ++summary.steps;
+    summary.problems += report.problems.size();
+    if (on_step) on_step(report);
+  }
+  return summary;
+}
+
+}  // namespace vmemcheck::scenario

@@ -1,0 +1,78 @@
+// Executes scenarios on a machine over the shadow KVM model, and checks after
+// every step: the reference model (responses, config space, error state,
+// mapped memslots), DESIGN §3's invariants, the guest view (invariant 7) and
+// the step's own "=> OUTCOME" expectation.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host_memory.hpp"
+#include "machine.hpp"
+#include "reference_model.hpp"
+#include "scenario.hpp"
+#include "shadow_kvm.hpp"
+
+namespace vmemcheck::scenario {
+
+struct StepReport {
+  int line = 0;
+  std::string op_text;
+  std::string outcome;               // "ACK", "ok", "error: ...", "0x2a", "unmapped", ...
+  std::string output;                // what mtree/slots print
+  std::vector<std::string> problems;  // mismatches, broken invariants, failed expectations
+};
+
+struct RunOptions {
+  bool check_model = true;
+  bool check_invariants = true;
+};
+
+class Runner {
+ public:
+  explicit Runner(RunOptions options = {});
+  ~Runner();
+
+  StepReport step(const Step& step);
+
+  // Null until the first machine or device operation.
+  const Machine* machine() const { return machine_.get(); }
+  const ShadowKvm* kvm() const { return kvm_.get(); }
+  const ReferenceModel* model(const std::string& device) const;
+
+ private:
+  struct Written {
+    uint64_t value;
+    bool defined;  // false when written while unplugged: content is then unspecified
+  };
+  struct Execute;
+
+  void ensure_machine(const ConfigureMachine& config);
+  void compare_with_models(StepReport& report) const;
+  void forget_unplugged_writes();
+  std::optional<uint64_t> resolve(const std::string& device, const Address& addr) const;
+  VirtioMemDevice* device(const std::string& id) const;
+  ReferenceModel* model_of(const std::string& id);
+  std::string check_expectations(const Expect& expect) const;
+
+  RunOptions options_;
+  std::unique_ptr<ShadowKvm> kvm_;
+  std::unique_ptr<SparseHostMemory> host_;
+  std::unique_ptr<Machine> machine_;
+  std::map<std::string, ReferenceModel> models_;
+  std::map<uint64_t, Written> written_;  // gpa -> last 8-byte value written there
+};
+
+struct RunSummary {
+  size_t steps = 0;
+  size_t problems = 0;
+};
+
+// Runs every step; `on_step` sees each report as it is made.
+RunSummary run(const Scenario& scenario, RunOptions options,
+               const std::function<void(const StepReport&)>& on_step);
+
+}  // namespace vmemcheck::scenario

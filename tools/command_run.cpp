@@ -1,0 +1,46 @@
+// vmemcheck run FILE: executes a text scenario and prints each step.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "scenario_runner.hpp"
+
+namespace vmemcheck::cli {
+
+Command add_run_command(CLI::App& app) {
+  struct Options {
+    std::string file;
+    bool quiet = false;
+    bool no_model = false;
+    bool no_invariants = false;
+  };
+  auto options = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "run",
+      "Run a scenario file: print each step's outcome (responses, errors), the 'mtree'/'slots'\n"
+      "views it asks for, and every problem found after the step: a reference-model mismatch,\n"
+      "a broken invariant, a failed '=> OUTCOME' or 'expect'. Exit status 1 when any problem.");
+  cmd->add_option("FILE", options->file, "Scenario file (text form, see core/scenario.hpp)")->required();
+  cmd->add_flag("-q,--quiet", options->quiet, "Print only views and problems");
+  cmd->add_flag("--no-model", options->no_model, "Do not compare against the reference model");
+  cmd->add_flag("--no-invariants", options->no_invariants, "Do not check DESIGN §3's invariants");
+  return [options]() {
+    auto parsed = scenario::parse_file(options->file);
+    if (!parsed) {
+      std::cerr << "vmemcheck run: " << parsed.error().message << "\n";
+      return 2;
+    }
+    const scenario::RunOptions run_options{!options->no_model, !options->no_invariants};
+    const auto summary = scenario::run(*parsed, run_options, [&](const scenario::StepReport& step) {
+      if (!options->quiet) fmt::print("{:>4}  {} -> {}\n", step.line, step.op_text, step.outcome);
+      if (!step.output.empty()) fmt::print("{}", step.output);
+      for (const auto& problem : step.problems) fmt::print("FAIL line {}: {}\n", step.line, problem);
+    });
+    fmt::print("{}: {} steps, {} problem{}\n", options->file, summary.steps, summary.problems,
+               summary.problems == 1 ? "" : "s");
+    return summary.problems == 0 ? 0 : 1;
+  };
+}
+
+}  // namespace vmemcheck::cli
