@@ -84,11 +84,15 @@ Status KvmSlotBackend::map_one(const SlotMapping& mapping, std::vector<Step>& lo
   }
   const auto id = free_id();
   if (!id) return Error{fmt::format("no free KVM memslot (KVM_CAP_NR_MEMSLOTS = {})", vm_.max_memslots())};
-  const Mapped slot{*id, mapping};
+  return install(Mapped{*id, mapping}, log);
+}
+
+Status KvmSlotBackend::install(const Mapped& slot, std::vector<Step>& log) {
   if (auto set = set_slot(slot, false); !set) return set;
-  id_used_[*id] = true;
+  id_used_[slot.id] = true;
+  const auto key = std::pair{slot.mapping.device, slot.mapping.index};
   mapped_[key] = slot;
-  by_gpa_[mapping.gpa] = key;
+  by_gpa_[slot.mapping.gpa] = key;
   log.push_back({true, slot});
   return ok_status();
 }
@@ -111,8 +115,10 @@ void KvmSlotBackend::undo(std::vector<Step>& log) {
   std::vector<Step> ignored;
   for (auto step = log.rbegin(); step != log.rend(); ++step) {
     // Undoing restores a state KVM accepted a moment ago; it cannot fail.
+    // An unmapped slot comes back under its old id, so the KVM slot table
+    // is exactly what it was.
     const Status undone = step->mapped ? unmap_one(step->slot.mapping, ignored)
-                                       : map_one(step->slot.mapping, ignored);
+                                       : install(step->slot, ignored);
     assert(undone.ok());
     (void)undone;
   }

@@ -59,6 +59,7 @@ class KvmSlotBackend final : public MemslotBackend, public GuestMemory {
   // Issues the calls for one address-space set; returns the failing call's error.
   Status set_slot(const Mapped& slot, bool remove);
   Status map_one(const SlotMapping& mapping, std::vector<Step>& log);
+  Status install(const Mapped& slot, std::vector<Step>& log);
   Status unmap_one(const SlotMapping& mapping, std::vector<Step>& log);
   void undo(std::vector<Step>& log);
   // The mapped slot holding `gpa`, if any.

@@ -89,15 +89,16 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
     }
   }
   if (moves_or_creates) {
-    // x86: the last gfn must be addressable with the guest's physical address bits.
-    const uint64_t last_gfn = (r.guest_phys_addr + r.memory_size - 1) >> 12;
-    if (last_gfn >= (uint64_t{1} << (limits_.phys_bits - 12))) return -EINVAL;
     for (const auto& [key, other] : slots_) {
       if (key == r.slot || (key >> 16) != as_id) continue;
       const bool overlaps = r.guest_phys_addr < other.guest_phys_addr + other.memory_size &&
                             other.guest_phys_addr < r.guest_phys_addr + r.memory_size;
       if (overlaps) return -EEXIST;
     }
+    // x86 checks the max gfn later, in kvm_arch_prepare_memory_region(): the
+    // last gfn must be addressable with the guest's physical address bits.
+    const uint64_t last_gfn = (r.guest_phys_addr + r.memory_size - 1) >> 12;
+    if (last_gfn >= (uint64_t{1} << (limits_.phys_bits - 12))) return -EINVAL;
   }
   slots_[r.slot] = r;
   return 0;

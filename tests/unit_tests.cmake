@@ -1,4 +1,13 @@
 set(VMEMCHECK_UNIT_TESTS
+  block_bitmap_test.cpp
+  decision_test.cpp
+  device_config_test.cpp
+  fault_injection_test.cpp
+  kvm_slot_backend_test.cpp
+  memslot_policy_test.cpp
+  shadow_kvm_test.cpp
+  units_test.cpp
+  wire_test.cpp
 )
 foreach(test_source ${VMEMCHECK_UNIT_TESTS})
   get_filename_component(test_name ${test_source} NAME_WE)
