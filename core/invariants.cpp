@@ -77,9 +77,7 @@ std::vector<std::string> check_invariants(const Machine& machine, const ShadowKv
     promised += device->layout().count;
   }
   const MemslotBudget budget = machine.budget();
-  if (machine.config().reserved_memslots + promised > budget.max &&
-      std::any_of(devices.begin(), devices.end(),
-                  [](const VirtioMemDevice* d) { return d->policy().decides_automatically(); })) {
+  if (machine.config().reserved_memslots + promised > budget.max) {
     out.push_back(fmt::format("invariant 5 broken: memory devices were promised {} memslots, with {} "
                               "reserved that exceeds the machine's {}", promised,
                               machine.config().reserved_memslots, budget.max));

@@ -66,6 +66,20 @@ uint64_t Machine::auto_memslot_limit(uint64_t size) const {
                                             kMemslotSoftLimit, kMemslotSafeMax);
 }
 
+// The limit a new device of this configuration gets, after checking that its
+// memslots fit next to those already promised to other memory devices.
+Result<uint64_t> Machine::memslot_limit_for(const DeviceConfig& config) const {
+  auto policy = make_memslot_policy(config);
+  const uint64_t limit = policy->decides_automatically() ? auto_memslot_limit(config.region_size) : 1;
+  const uint64_t memslots = policy->layout(config.region_size, config.block_size, limit).count;
+  const MemslotBudget b = budget();
+  if (b.free < memslots + b.reserved()) {
+    return Error{fmt::format("device '{}': insufficient free memslots ({}) for the device "
+                             "(requires {}, reserved {})", config.id, b.free, memslots, b.reserved())};
+  }
+  return limit;
+}
+
 bool Machine::has_auto_multi_memslot_device() const {
   return std::any_of(devices_.begin(), devices_.end(), [](const auto& device) {
     return device->policy().decides_automatically() && device->layout().count > 1;
@@ -118,21 +132,15 @@ Result<VirtioMemDevice*> Machine::add_device(DeviceConfig config) {
                              config.id, used_region_size(), config_.device_memory_size,
                              config.region_size)};
   }
-  auto policy = make_memslot_policy(config);
-  const uint64_t limit = policy->decides_automatically() ? auto_memslot_limit(config.region_size) : 1;
-  const uint64_t memslots = policy->layout(config.region_size, config.block_size, limit).count;
-  const MemslotBudget b = budget();
-  if (b.free < memslots + b.reserved()) {
-    return Error{fmt::format("device '{}': insufficient free memslots ({}) for the device "
-                             "(requires {}, reserved {})", config.id, b.free, memslots, b.reserved())};
-  }
+  const auto limit = memslot_limit_for(config);
+  if (!limit) return limit.error();
   auto addr = assign_address(config);
   if (!addr) return addr.error();
   config.addr = *addr;
   if (auto attached = faults_.attach(next_handle_, config.region_size); !attached) {
     return Error{fmt::format("device '{}': backing memory: {}", config.id, attached.error().message)};
   }
-  auto device = VirtioMemDevice::create(config, limit, next_handle_, faults_, config_.numa_nodes);
+  auto device = VirtioMemDevice::create(config, *limit, next_handle_, faults_, config_.numa_nodes);
   if (!device) {
     faults_.detach(next_handle_);
     return device.error();
@@ -189,6 +197,8 @@ Status Machine::migrate_device(const std::string& id, DeviceConfig destination) 
   const DeviceConfig source_config = source->config();
   const uint64_t source_limit = source->layout().count;
   const DeviceHandle handle = source->handle_id();
+  const std::optional<std::string> source_error = source->error_reason();
+  const bool source_busy = source->busy();
   source.reset();
   const auto recreate = [&](const DeviceConfig& config, uint64_t limit) -> Status {
     auto device = VirtioMemDevice::create(config, limit, handle, faults_, config_.numa_nodes);
@@ -197,15 +207,18 @@ Status Machine::migrate_device(const std::string& id, DeviceConfig destination) 
     devices_.insert(devices_.begin() + position, std::move(*device));
     return ok_status();
   };
-  auto policy = make_memslot_policy(destination);
-  const uint64_t limit = policy->decides_automatically() ? auto_memslot_limit(destination.region_size) : 1;
-  if (auto migrated = recreate(destination, limit); !migrated) {
+  const auto limit = memslot_limit_for(destination);
+  const Status migrated = limit ? recreate(destination, *limit) : Status{limit.error()};
+  if (!migrated) {
     // A failed incoming migration leaves the source running as it was.
     if (auto restored = recreate(source_config, source_limit); !restored) {
       kvm_backend_.detach(handle);
       return Error{fmt::format("{}; restoring the source failed too, device '{}' is gone: {}",
                                migrated.error().message, id, restored.error().message)};
     }
+    VirtioMemDevice& restored = *devices_[position];
+    if (source_error) restored.enter_error_state(*source_error);
+    restored.set_busy(source_busy);
     return migrated;
   }
   return ok_status();

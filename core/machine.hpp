@@ -68,6 +68,7 @@ class Machine {
   MemslotBudget budget() const;
   // The limit an automatically deciding device of `size` bytes would get now.
   uint64_t auto_memslot_limit(uint64_t size) const;
+  Result<uint64_t> memslot_limit_for(const DeviceConfig& config) const;
   bool has_auto_multi_memslot_device() const;
 
   const MachineConfig& config() const { return config_; }

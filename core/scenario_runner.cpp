@@ -381,7 +381,7 @@ void Runner::compare_with_models(StepReport& report) const {
   }
 }
 
-void Runner::forget_unplugged_writes() {
+void Runner::forget_discarded_writes() {
   if (!machine_) {
     written_.clear();
     return;
@@ -391,9 +391,11 @@ void Runner::forget_unplugged_writes() {
     for (const VirtioMemDevice* d : machine_->devices()) {
       if (it->first < d->addr() || it->first - d->addr() >= d->config().region_size) continue;
       const uint64_t block = (it->first - d->addr()) / d->config().block_size;
-      // A discarded (unplugged) block forgets its data; a plugged one keeps it.
-      keep = d->bitmap().test(block);
-      if (!keep) break;
+      // A block written while plugged and now unplugged was discarded and
+      // reads as zero again. A block the guest wrote while it was unplugged
+      // (but mapped) keeps undefined data: plugging does not clear it.
+      keep = d->bitmap().test(block) || !it->second.defined;
+      break;
     }
     it = keep ? std::next(it) : written_.erase(it);
   }
@@ -407,7 +409,7 @@ StepReport Runner::step(const Step& s) {
     for (auto& [id, model] : models_) model.set_free_memslots(machine_->kvm_backend().free_slots());
   }
   std::visit(Execute{*this, report}, s.op);
-  forget_unplugged_writes();
+  forget_discarded_writes();
   if (options_.check_model) compare_with_models(report);
   if (options_.check_invariants && machine_) {
     for (auto& violation : check_invariants(*machine_, kvm_.get())) report.problems.push_back(std::move(violation));

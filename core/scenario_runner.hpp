@@ -52,7 +52,7 @@ class Runner {
 
   void ensure_machine(const ConfigureMachine& config);
   void compare_with_models(StepReport& report) const;
-  void forget_unplugged_writes();
+  void forget_discarded_writes();
   std::optional<uint64_t> resolve(const std::string& device, const Address& addr) const;
   VirtioMemDevice* device(const std::string& id) const;
   ReferenceModel* model_of(const std::string& id);
