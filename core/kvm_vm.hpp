@@ -21,6 +21,8 @@ struct KvmRegion {
 inline constexpr uint32_t kKvmMemLogDirtyPages = 1u << 0;
 inline constexpr uint32_t kKvmMemReadonly = 1u << 1;
 inline constexpr uint32_t kSmmAddressSpace = 1;
+// KVM_MEM_MAX_NR_PAGES: one memslot covers at most 2^31 - 1 pages of 4 KiB.
+inline constexpr uint64_t kKvmMaxSlotBytes = ((uint64_t{1} << 31) - 1) * 4096;
 
 inline uint32_t kvm_slot_id(uint32_t address_space, uint32_t id) { return (address_space << 16) | id; }
 

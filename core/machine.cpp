@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "decision.hpp"
+#include "units.hpp"
 
 namespace vmemcheck {
 
@@ -71,7 +72,13 @@ uint64_t Machine::auto_memslot_limit(uint64_t size) const {
 Result<uint64_t> Machine::memslot_limit_for(const DeviceConfig& config) const {
   auto policy = make_memslot_policy(config);
   const uint64_t limit = policy->decides_automatically() ? auto_memslot_limit(config.region_size) : 1;
-  const uint64_t memslots = policy->layout(config.region_size, config.block_size, limit).count;
+  const MemslotLayout layout = policy->layout(config.region_size, config.block_size, limit);
+  const uint64_t memslots = layout.count;
+  // QEMU does not split a memslot for KVM on x86: a larger one cannot be mapped.
+  if (layout.slot_size > kKvmMaxSlotBytes) {
+    return Error{fmt::format("device '{}': its memslots of {} exceed KVM's maximum memslot size of {}",
+                             config.id, format_size(layout.slot_size), format_size(kKvmMaxSlotBytes))};
+  }
   const MemslotBudget b = budget();
   if (b.free < memslots + b.reserved()) {
     return Error{fmt::format("device '{}': insufficient free memslots ({}) for the device "

@@ -9,7 +9,6 @@ namespace vmemcheck {
 namespace {
 
 // x86 KVM_MEM_MAX_NR_PAGES: npages must fit the 31-bit field of the memslot.
-constexpr uint64_t kMaxSlotPages = (uint64_t{1} << 31) - 1;
 // Highest user-space address access_ok() accepts on x86-64 (TASK_SIZE_MAX).
 constexpr uint64_t kTaskSizeMax = (uint64_t{1} << 47) - 4096;
 
@@ -68,7 +67,7 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
   }
   if (as_id >= limits_.address_spaces) return -EINVAL;
   if (r.guest_phys_addr + r.memory_size < r.guest_phys_addr) return -EINVAL;
-  if ((r.memory_size >> 12) > kMaxSlotPages) return -EINVAL;
+  if (r.memory_size > kKvmMaxSlotBytes) return -EINVAL;
 
   const auto old = slots_.find(r.slot);
   if (r.memory_size == 0) {
