@@ -13,9 +13,11 @@
 namespace vmemcheck::scenario {
 namespace {
 
-std::string outcome_of(const std::optional<Response>& response) {
+// A STATE request's ACK carries the block state; other responses' state
+// field is meaningless and not shown.
+std::string outcome_of(const std::optional<Response>& response, bool state_request) {
   if (!response) return "none (device needs reset)";
-  if (response->type == ResponseType::Ack && response->state != BlockState::Plugged) {
+  if (response->type == ResponseType::Ack && state_request) {
     return fmt::format("{} {}", name(response->type), name(response->state));
   }
   return std::string(name(response->type));
@@ -125,12 +127,13 @@ struct Runner::Execute {
     }
     const Request request{g.type, *r.resolve(g.device, g.addr), g.nb_blocks};
     const auto response = d->handle(request);
-    report.outcome = outcome_of(response);
+    const bool is_state = g.type == RequestType::State;
+    report.outcome = outcome_of(response, is_state);
     if (ReferenceModel* model = r.model_of(g.device); model && r.options_.check_model) {
       const auto expected = model->request(request);
       if (expected != response) {
-        report.problems.push_back(fmt::format("response mismatch on device '{}': core {}, model {}",
-                                              g.device, outcome_of(response), outcome_of(expected)));
+        report.problems.push_back(fmt::format("response mismatch on device '{}': core {}, model {}", g.device,
+                                              outcome_of(response, is_state), outcome_of(expected, is_state)));
       }
     }
   }
@@ -142,13 +145,14 @@ struct Runner::Execute {
     }
     const uint64_t addr = *r.resolve(raw.device, raw.addr);
     const auto response = d->handle_raw({raw.type, addr, raw.nb_blocks}, raw.readable, raw.writable);
-    report.outcome = outcome_of(response);
+    const bool is_state = raw.type == static_cast<uint16_t>(RequestType::State);
+    report.outcome = outcome_of(response, is_state);
     if (d->needs_reset()) report.outcome += ": " + *d->error_reason();
     if (ReferenceModel* model = r.model_of(raw.device); model && r.options_.check_model) {
       const auto expected = model->raw_request(raw.type, addr, raw.nb_blocks, raw.readable, raw.writable);
       if (expected != response) {
         report.problems.push_back(fmt::format("response mismatch on device '{}': core {}, model {}",
-                                              raw.device, outcome_of(response), outcome_of(expected)));
+                                              raw.device, outcome_of(response, is_state), outcome_of(expected, is_state)));
       }
     }
   }
@@ -262,14 +266,23 @@ struct Runner::Execute {
       std::memcpy(&value, bytes, sizeof value);
       report.outcome = accessible ? fmt::format("{:#x}", value) : "unmapped";
     }
-    const ReferenceModel* model = r.model_of(a.device);
-    const uint64_t offset = gpa - d->addr();
-    if (!model || gpa < d->addr() || offset >= d->config().region_size || offset % 8 != 0) return;
+    // An unaligned write clobbers parts of two aligned words: their values
+    // are no longer known. Only aligned accesses are checked.
+    if (a.write_value && accessible && gpa % 8 != 0) {
+      r.written_[gpa & ~uint64_t{7}] = {0, false};
+      r.written_[(gpa & ~uint64_t{7}) + 8] = {0, false};
+    }
+    // The address may lie in another device than the one named (offsets wrap).
+    const VirtioMemDevice* owner = r.device_at(gpa);
+    const ReferenceModel* model = owner ? r.model_of(owner->config().id) : nullptr;
+    if (!model || gpa % 8 != 0) return;
+    const uint64_t offset = gpa - owner->addr();
+    const std::string& id = owner->config().id;
     const bool mapped = model->mapped().contains(offset / model->slot_size());
-    const bool plugged = model->blocks()[offset / d->config().block_size];
+    const bool plugged = model->blocks()[offset / owner->config().block_size];
     if (accessible != mapped) {
       report.problems.push_back(fmt::format("invariant 7 broken: GPA {:#x} of '{}' is {}accessible, but its memslot "
-                                            "should {}be mapped", gpa, a.device, accessible ? "" : "in",
+                                            "should {}be mapped", gpa, id, accessible ? "" : "in",
                                             mapped ? "" : "not "));
     }
     if (!accessible) return;
@@ -284,7 +297,7 @@ struct Runner::Execute {
       const uint64_t expected = it == r.written_.end() ? 0 : it->second.value;
       if (value != expected) {
         report.problems.push_back(fmt::format("invariant 7 broken: plugged GPA {:#x} of '{}' reads {:#x}, "
-                                              "expected {:#x}", gpa, a.device, value, expected));
+                                              "expected {:#x}", gpa, id, value, expected));
       }
     }
   }
@@ -381,22 +394,26 @@ void Runner::compare_with_models(StepReport& report) const {
   }
 }
 
+const VirtioMemDevice* Runner::device_at(uint64_t gpa) const {
+  if (!machine_) return nullptr;
+  for (const VirtioMemDevice* d : machine_->devices()) {
+    if (gpa >= d->addr() && gpa - d->addr() < d->config().region_size) return d;
+  }
+  return nullptr;
+}
+
 void Runner::forget_discarded_writes() {
   if (!machine_) {
     written_.clear();
     return;
   }
   for (auto it = written_.begin(); it != written_.end();) {
-    bool keep = false;
-    for (const VirtioMemDevice* d : machine_->devices()) {
-      if (it->first < d->addr() || it->first - d->addr() >= d->config().region_size) continue;
-      const uint64_t block = (it->first - d->addr()) / d->config().block_size;
-      // A block written while plugged and now unplugged was discarded and
-      // reads as zero again. A block the guest wrote while it was unplugged
-      // (but mapped) keeps undefined data: plugging does not clear it.
-      keep = d->bitmap().test(block) || !it->second.defined;
-      break;
-    }
+    // A block written while plugged and now unplugged was discarded and
+    // reads as zero again. A block the guest wrote while it was unplugged
+    // (but mapped) keeps undefined data: plugging does not clear it.
+    const VirtioMemDevice* d = device_at(it->first);
+    const bool keep = d && (d->bitmap().test((it->first - d->addr()) / d->config().block_size) ||
+                            !it->second.defined);
     it = keep ? std::next(it) : written_.erase(it);
   }
 }

@@ -52,6 +52,7 @@ class Runner {
 
   void ensure_machine(const ConfigureMachine& config);
   void compare_with_models(StepReport& report) const;
+  const VirtioMemDevice* device_at(uint64_t gpa) const;
   void forget_discarded_writes();
   std::optional<uint64_t> resolve(const std::string& device, const Address& addr) const;
   VirtioMemDevice* device(const std::string& id) const;
