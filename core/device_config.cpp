@@ -72,6 +72,13 @@ Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
   if (c.mode == MemslotMode::Dynamic && !c.unplugged_inaccessible) {
     return fail("'dynamic-memslots' set to 'on' requires 'unplugged-inaccessible' to be 'on'");
   }
+  // Options of another mode are refused rather than silently ignored.
+  if (c.mode != MemslotMode::Count && c.memslots != 1) {
+    return fail(fmt::format("memslots={} applies only to mode=count", c.memslots));
+  }
+  if (c.mode != MemslotMode::Fixed && c.fixed_slot_size != kDefaultFixedSlotSize) {
+    return fail(fmt::format("slot-size={} applies only to mode=fixed", format_size(c.fixed_slot_size)));
+  }
   if (c.mode == MemslotMode::Count && (c.memslots == 0 || c.memslots > kMaxUserMemslots)) {
     return fail(fmt::format("memslots={} is outside 1..{}", c.memslots, kMaxUserMemslots));
   }

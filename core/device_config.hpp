@@ -23,6 +23,9 @@ enum class MemslotMode {
 
 enum class Arch { X86_64, Arm64, S390x };
 
+// Firecracker's default memslot size for its virtio-mem device.
+inline constexpr uint64_t kDefaultFixedSlotSize = 128 * MiB;
+
 struct DeviceConfig {
   std::string id = "vmem0";
   std::string memdev = "mem0";
@@ -38,7 +41,7 @@ struct DeviceConfig {
   bool persistent_suspend = false;
   MemslotMode mode = MemslotMode::Static;
   uint32_t memslots = 1;                  // Count mode: the user's memslot count
-  uint64_t fixed_slot_size = 128 * MiB;   // Fixed mode: the slot size
+  uint64_t fixed_slot_size = kDefaultFixedSlotSize;  // Fixed mode: the slot size
 
   friend bool operator==(const DeviceConfig&, const DeviceConfig&) = default;
 };

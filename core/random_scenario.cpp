@@ -53,8 +53,8 @@ class Generator {
     d.config.mode = pick(std::vector{MemslotMode::Static, MemslotMode::Count, MemslotMode::Multiple,
                                      MemslotMode::Dynamic, MemslotMode::Fixed});
     d.config.unplugged_inaccessible = d.config.mode == MemslotMode::Multiple ? chance(2) : true;
-    d.config.memslots = static_cast<uint32_t>(1 + below(chance(2) ? 8 : 1024));
-    d.config.fixed_slot_size = d.config.block_size * (uint64_t{1} << below(8));
+    if (d.config.mode == MemslotMode::Count) d.config.memslots = static_cast<uint32_t>(1 + below(chance(2) ? 8 : 1024));
+    if (d.config.mode == MemslotMode::Fixed) d.config.fixed_slot_size = d.config.block_size * (uint64_t{1} << below(8));
     d.config.node = static_cast<uint16_t>(below(2));
     if (chance(16)) d.config.block_size += MiB;  // an invalid configuration, to be refused
     add(d);

@@ -205,6 +205,13 @@ struct Runner::Execute {
       return;
     }
     DeviceConfig destination = d->config();
+    // A destination of another mode does not inherit the source mode's options.
+    const bool mode_given = std::any_of(m.overrides.begin(), m.overrides.end(),
+                                        [](const auto& option) { return option.first == "mode"; });
+    if (mode_given) {
+      destination.memslots = DeviceConfig{}.memslots;
+      destination.fixed_slot_size = DeviceConfig{}.fixed_slot_size;
+    }
     for (const auto& [key, value] : m.overrides) {
       if (auto applied = apply_device_option(destination, key, value); !applied) {
         report.outcome = "error: " + applied.error().message;

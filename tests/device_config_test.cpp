@@ -176,10 +176,15 @@ TEST(DeviceConfig, MemslotCountOutOfRange) {
   EXPECT_EQ(error_of(config), "");
 }
 
-TEST(DeviceConfig, MemslotCountIgnoredOutsideCountMode) {
+TEST(DeviceConfig, OptionsOfAnotherModeAreRefused) {
   DeviceConfig config = good();
-  config.memslots = 0;
-  EXPECT_EQ(error_of(config), "");
+  ASSERT_NE(config.mode, MemslotMode::Count);
+  config.memslots = 8;
+  EXPECT_NE(error_of(config).find("memslots=8 applies only to mode=count"), std::string::npos);
+  config = good();
+  ASSERT_NE(config.mode, MemslotMode::Fixed);
+  config.fixed_slot_size = 256 * MiB;
+  EXPECT_NE(error_of(config).find("slot-size=256M applies only to mode=fixed"), std::string::npos);
 }
 
 TEST(DeviceConfig, FixedSlotSizeMustBeBlockMultiple) {
