@@ -33,6 +33,7 @@ struct MachineConfig {
 struct VhostBackend {
   std::string name;
   uint32_t max_memslots = 0;
+  friend bool operator==(const VhostBackend&, const VhostBackend&) = default;
 };
 
 // The machine's memslot accounting at one moment.

@@ -19,6 +19,7 @@ class Generator {
     ConfigureMachine machine;
     machine.machine.smm = chance(4);
     machine.machine.numa_nodes = 1 + below(2);
+    numa_nodes_ = machine.machine.numa_nodes;
     machine.machine.device_memory_size = 64 * TiB;
     if (chance(8)) machine.kvm.max_memslots = 16 + below(600);
     add(machine);
@@ -55,7 +56,7 @@ class Generator {
     d.config.unplugged_inaccessible = d.config.mode == MemslotMode::Multiple ? chance(2) : true;
     if (d.config.mode == MemslotMode::Count) d.config.memslots = static_cast<uint32_t>(1 + below(chance(2) ? 8 : 1024));
     if (d.config.mode == MemslotMode::Fixed) d.config.fixed_slot_size = d.config.block_size * (uint64_t{1} << below(8));
-    d.config.node = static_cast<uint16_t>(below(2));
+    d.config.node = static_cast<uint16_t>(below(chance(32) ? numa_nodes_ + 1 : numa_nodes_));  // rarely a missing node
     if (chance(16)) d.config.block_size += MiB;  // an invalid configuration, to be refused
     add(d);
     shapes_.push_back({id, d.config.region_size, d.config.block_size,
@@ -133,6 +134,7 @@ class Generator {
   RandomScenarioOptions options_;
   Scenario scenario_;
   std::vector<DeviceShape> shapes_;
+  uint64_t numa_nodes_ = 1;
 };
 
 }  // namespace

@@ -16,6 +16,7 @@ struct KvmLimits {
   uint32_t address_spaces = 2;    // x86: normal + SMM
   uint32_t phys_bits = 46;        // guest MAXPHYADDR (our TCG guests run -cpu max,phys-bits=46)
   uint64_t page_size = 4096;
+  friend bool operator==(const KvmLimits&, const KvmLimits&) = default;
 };
 
 // What KVM allocates per memslot on x86. Figures per seed 001/004:
@@ -26,6 +27,7 @@ struct KvmLimits {
 struct MetadataModel {
   bool tdp_mmu = true;
   bool dirty_logging = false;
+  friend bool operator==(const MetadataModel&, const MetadataModel&) = default;
 };
 
 struct SlotMetadata {
