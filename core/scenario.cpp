@@ -373,6 +373,15 @@ Result<Scenario> parse(std::string_view text, std::string_view name) {
     position = newline == std::string_view::npos ? text.size() + 1 : newline + 1;
     ++line_number;
     if (const size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF files
+    // Operations are ASCII; anything else is binary data or a mangled file.
+    for (size_t column = 0; column < line.size(); ++column) {
+      const auto byte = static_cast<unsigned char>(line[column]);
+      if ((byte < 0x20 && byte != '\t') || byte >= 0x7f) {
+        return Error{fmt::format("{}:{}:{}: byte {:#04x} is not part of a text scenario", name, line_number,
+                                 column + 1, byte)};
+      }
+    }
     std::optional<std::string> expected;
     if (const size_t arrow = line.find("=>"); arrow != std::string_view::npos) {
       std::string outcome;
@@ -401,7 +410,7 @@ Result<Scenario> parse_file(const std::string& path) {
   if (in.bad()) return Error{fmt::format("{}: read error", path)};
   const std::string text = buffer.str();
   if (text.find('\0') != std::string::npos) {
-    return Error{fmt::format("{}: binary data, not a text scenario (convert it with 'vmemcheck convert')", path)};
+    return Error{fmt::format("{}: binary data, not a text scenario", path)};
   }
   return parse(text, path);
 }

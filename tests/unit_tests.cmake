@@ -5,6 +5,7 @@ set(VMEMCHECK_UNIT_TESTS
   fault_injection_test.cpp
   kvm_slot_backend_test.cpp
   memslot_policy_test.cpp
+  scenario_test.cpp
   shadow_kvm_test.cpp
   units_test.cpp
   wire_test.cpp

@@ -28,7 +28,7 @@ Command add_soak_command(CLI::App& app) {
       "Run random scenarios (every memslot mode, faults, migrations, resets) on the core against\n"
       "the reference model and the invariants. Prints progress each second; writes each finding\n"
       "as FINDINGS/soak-SEED.vmem, replayable with 'vmemcheck run'. Exit status 1 on findings.");
-  cmd->add_option("--seconds", options->seconds, "Time budget")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--seconds", options->seconds, "Time budget in seconds")->check(positive_seconds_validator())->capture_default_str();
   cmd->add_option("--scenarios", options->scenarios, "Stop after this many scenarios (0: no limit)")->capture_default_str();
   cmd->add_option("--ops", options->ops, "Operations per scenario")->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--seed", options->seed, "First seed; scenario i uses seed + i")->capture_default_str();

@@ -16,6 +16,7 @@ Command add_soak_command(CLI::App& app);
 
 // Parses a size option ("2M", "1T", "0x1000") for CLI11.
 CLI::Validator size_validator();
+CLI::Validator positive_seconds_validator();
 uint64_t size_option(const std::string& text);
 
 }  // namespace vmemcheck::cli

@@ -1,6 +1,8 @@
 // vmemcheck: a fuzzing and formal-check testbed for virtio-mem and its KVM
 // memslots. This file only wires the subcommands together.
+#include <exception>
 #include <iostream>
+#include <string>
 #include <map>
 
 #include "commands.hpp"
@@ -14,6 +16,21 @@ CLI::Validator size_validator() {
         return parse_size(text) ? "" : "'" + text + "' is not a size (examples: 4096, 0x1000, 2M, 1G, 1T)";
       },
       "SIZE");
+}
+
+CLI::Validator positive_seconds_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double value = 0;
+        size_t used = 0;
+        try {
+          value = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        return used == text.size() && value > 0 ? "" : "'" + text + "' is not a positive number of seconds";
+      },
+      "SECONDS");
 }
 
 uint64_t size_option(const std::string& text) { return parse_size(text).value_or(0); }
@@ -31,6 +48,11 @@ int main(int argc, char** argv) {
   commands["run"] = add_run_command(app);
   commands["metadata"] = add_metadata_command(app);
   commands["soak"] = add_soak_command(app);
+  // CLI11 reports an unknown subcommand only as a missing one: name it.
+  if (argc > 1 && argv[1][0] != '-' && !commands.contains(argv[1])) {
+    std::cerr << "vmemcheck: unknown command '" << argv[1] << "' (run, metadata, soak; see --help)\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
