@@ -21,6 +21,19 @@ uint64_t offered_features(const DeviceConfig& config) {
   return features;
 }
 
+Status negotiate_features(const DeviceConfig& config, uint64_t driver_features) {
+  const uint64_t offered = offered_features(config);
+  if (driver_features & ~offered) {
+    return Error{fmt::format("device '{}': the driver accepted features {:#x} the device does not offer ({:#x})",
+                             config.id, driver_features & ~offered, offered)};
+  }
+  if ((offered & kFeatureUnpluggedInaccessible) && !(driver_features & kFeatureUnpluggedInaccessible)) {
+    return Error{fmt::format("device '{}': the driver does not accept VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE",
+                             config.id)};
+  }
+  return ok_status();
+}
+
 Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
   const auto fail = [&](std::string message) -> Status {
     return Error{fmt::format("device '{}': {}", c.id, message)};

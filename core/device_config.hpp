@@ -56,6 +56,10 @@ inline constexpr uint32_t kMaxUserMemslots = 1024;
 uint64_t usable_extent(Arch arch);
 // The feature bits the device offers.
 uint64_t offered_features(const DeviceConfig& config);
+// The driver's feature write (FEATURES_OK): it may only accept offered bits,
+// and a device offering UNPLUGGED_INACCESSIBLE refuses a driver that does not
+// accept it (such a driver might read unplugged memory).
+Status negotiate_features(const DeviceConfig& config, uint64_t driver_features);
 
 // DESIGN §6 "Device configuration errors". `numa_nodes` is the machine's node
 // count. The address is checked only when set.

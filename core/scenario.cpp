@@ -209,6 +209,12 @@ Result<Op> parse_op(const std::vector<std::string_view>& w) {
     if (!b) return b.error();
     return Op{SetBusy{std::string(w[1]), *b}};
   }
+  if (verb == "features") {
+    VMEM_TRY(need(3, "features ID BITS"));
+    auto bits = int_value<uint64_t>("BITS", w[2]);
+    if (!bits) return bits.error();
+    return Op{NegotiateFeatures{std::string(w[1]), *bits}};
+  }
   if (verb == "remove") {
     VMEM_TRY(need(2, "remove ID"));
     return Op{RemoveDevice{std::string(w[1])}};
@@ -469,6 +475,9 @@ struct TextOf {
   std::string operator()(const Resize& r) const { return fmt::format("resize {} {}", r.device, format_size(r.requested)); }
   std::string operator()(const SystemReset&) const { return "reset"; }
   std::string operator()(const VirtioReset& r) const { return "virtio-reset " + r.device; }
+  std::string operator()(const NegotiateFeatures& f) const {
+    return fmt::format("features {} {:#x}", f.device, f.driver_features);
+  }
   std::string operator()(const SetBusy& b) const { return fmt::format("busy {} {}", b.device, on_off(b.busy)); }
   std::string operator()(const Migrate& m) const {
     std::string out = "migrate " + m.device;

@@ -12,6 +12,7 @@
 //   plug ID ADDR NB | unplug ID ADDR NB | state ID ADDR NB | unplug-all ID
 //   raw ID type=N [addr=ADDR] [nb=N] [readable=N] [writable=N]
 //   resize ID SIZE | reset | virtio-reset ID | busy ID on|off | remove ID
+//   features ID BITS   (the driver's accepted feature bits)
 //   migrate ID [device options of the destination]
 //   fail map|populate|discard|attach [device=ID] [skip=N]
 //   vhost NAME max=N
@@ -95,6 +96,12 @@ struct SetBusy {
   bool busy = false;
   friend bool operator==(const SetBusy&, const SetBusy&) = default;
 };
+// The driver's feature negotiation.
+struct NegotiateFeatures {
+  std::string device;
+  uint64_t driver_features = 0;
+  friend bool operator==(const NegotiateFeatures&, const NegotiateFeatures&) = default;
+};
 // Options given on the line, applied over the source device's configuration.
 struct Migrate {
   std::string device;
@@ -133,7 +140,7 @@ struct Expect {
 };
 
 using Op = std::variant<ConfigureMachine, AddDevice, RemoveDevice, GuestRequest, RawRequest, Resize,
-                        SystemReset, VirtioReset, SetBusy, Migrate, InjectFault, AddVhost,
+                        SystemReset, VirtioReset, SetBusy, NegotiateFeatures, Migrate, InjectFault, AddVhost,
                         GuestAccess, ShowMtree, ShowSlots, Expect>;
 
 struct Step {

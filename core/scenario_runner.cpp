@@ -197,6 +197,10 @@ struct Runner::Execute {
     if (ReferenceModel* model = r.model_of(b.device)) model->set_busy(b.busy);
     report.outcome = "ok";
   }
+  void operator()(const NegotiateFeatures& f) {
+    const VirtioMemDevice* d = r.device(f.device);
+    report.outcome = d ? outcome_of(negotiate_features(d->config(), f.driver_features)) : missing(f.device);
+  }
   // Migration into a destination whose memslot options may differ.
   void operator()(const Migrate& m) {
     VirtioMemDevice* d = r.device(m.device);

@@ -222,6 +222,20 @@ TEST(DeviceConfig, OfferedFeatures) {
   EXPECT_EQ(offered_features(config), kFeaturePersistentSuspend);
 }
 
+TEST(DeviceConfig, FeatureNegotiation) {
+  DeviceConfig config = good();  // offers ACPI_PXM and UNPLUGGED_INACCESSIBLE
+  EXPECT_TRUE(negotiate_features(config, kFeatureAcpiPxm | kFeatureUnpluggedInaccessible));
+  EXPECT_TRUE(negotiate_features(config, kFeatureUnpluggedInaccessible));  // PXM is optional
+  const Status refused = negotiate_features(config, kFeatureAcpiPxm);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("does not accept VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE"), std::string::npos);
+  const Status unoffered = negotiate_features(config, kFeatureUnpluggedInaccessible | kFeaturePersistentSuspend);
+  ASSERT_FALSE(unoffered);
+  EXPECT_NE(unoffered.error().message.find("features 0x4 the device does not offer"), std::string::npos);
+  config.unplugged_inaccessible = false;
+  EXPECT_TRUE(negotiate_features(config, 0));
+}
+
 TEST(DeviceConfig, ModeNamesRoundTrip) {
   EXPECT_EQ(name(MemslotMode::Static), "static");
   EXPECT_EQ(name(MemslotMode::Count), "count");
