@@ -52,7 +52,8 @@ std::string config_text(const ConfigSpace& c) {
 
 }  // namespace
 
-Runner::Runner(RunOptions options) : options_(options) {}
+Runner::Runner(RunOptions options)
+    : options_(options), platform_(options.platform ? *options.platform : shadow_platform()) {}
 Runner::~Runner() = default;
 
 const ReferenceModel* Runner::model(const std::string& device) const {
@@ -67,10 +68,15 @@ ReferenceModel* Runner::model_of(const std::string& id) {
 
 VirtioMemDevice* Runner::device(const std::string& id) const { return machine_ ? machine_->find(id) : nullptr; }
 
-void Runner::ensure_machine(const ConfigureMachine& config) {
+Status Runner::start_machine(const ConfigureMachine& config) {
+  machine_.reset();
+  session_.reset();
   kvm_ = std::make_unique<ShadowKvm>(config.kvm, config.metadata);
-  host_ = std::make_unique<SparseHostMemory>();
-  machine_ = std::make_unique<Machine>(config.machine, *kvm_, *host_);
+  auto session = platform_.start(*kvm_, config.machine);
+  if (!session) return Error{fmt::format("platform '{}': {}", platform_.name(), session.error().message)};
+  session_ = std::move(*session);
+  machine_ = std::make_unique<Machine>(config.machine, session_->vm(), session_->host_memory());
+  return ok_status();
 }
 
 std::optional<uint64_t> Runner::resolve(const std::string& id, const Address& addr) const {
@@ -92,12 +98,10 @@ struct Runner::Execute {
       report.outcome = "error: 'machine' must come before the first device";
       return;
     }
-    r.ensure_machine(m);
-    report.outcome = "ok";
+    report.outcome = outcome_of(r.start_machine(m));
   }
   // Pre-plug and plug of a memory device; the model starts from the same config and limit.
   void operator()(const AddDevice& a) {
-    if (!r.machine_) r.ensure_machine({});
     auto added = r.machine_->add_device(a.config);
     if (!added) {
       report.outcome = "error: " + added.error().message;
@@ -239,7 +243,6 @@ struct Runner::Execute {
     r.models_.emplace(m.device, std::move(next));
   }
   void operator()(const InjectFault& f) {
-    if (!r.machine_) r.ensure_machine({});
     std::optional<DeviceHandle> handle;
     if (f.device) {
       VirtioMemDevice* d = r.device(*f.device);
@@ -254,7 +257,6 @@ struct Runner::Execute {
     report.outcome = "armed";
   }
   void operator()(const AddVhost& v) {
-    if (!r.machine_) r.ensure_machine({});
     report.outcome = outcome_of(r.machine_->add_vhost(v.vhost));
   }
   // A vCPU's 8-byte access; checks invariant 7 against the model's view.
@@ -269,10 +271,10 @@ struct Runner::Execute {
     bool accessible = false;
     if (a.write_value) {
       std::memcpy(bytes, &*a.write_value, sizeof bytes);
-      accessible = r.machine_->guest_memory().write(gpa, bytes);
+      accessible = r.guest_view().write(gpa, bytes);
       report.outcome = accessible ? "ok" : "unmapped";
     } else {
-      accessible = r.machine_->guest_memory().read(gpa, bytes);
+      accessible = r.guest_view().read(gpa, bytes);
       uint64_t value = 0;
       std::memcpy(&value, bytes, sizeof value);
       report.outcome = accessible ? fmt::format("{:#x}", value) : "unmapped";
@@ -313,12 +315,10 @@ struct Runner::Execute {
     }
   }
   void operator()(const ShowMtree&) {
-    if (!r.machine_) r.ensure_machine({});
     report.output = render_mtree(*r.machine_);
     report.outcome = "ok";
   }
   void operator()(const ShowSlots&) {
-    if (!r.machine_) r.ensure_machine({});
     for (const KvmRegion& region : r.kvm_->slots()) report.output += describe(region) + "\n";
     const SlotMetadata meta = r.kvm_->metadata();
     report.output += fmt::format("{} KVM memslots, metadata {} ({} bytes)\n", r.kvm_->slot_count(),
@@ -405,6 +405,11 @@ void Runner::compare_with_models(StepReport& report) const {
   }
 }
 
+GuestMemory& Runner::guest_view() {
+  GuestMemory* vcpu = session_->vcpu();
+  return vcpu ? *vcpu : machine_->guest_memory();
+}
+
 const VirtioMemDevice* Runner::device_at(uint64_t gpa) const {
   if (!machine_) return nullptr;
   for (const VirtioMemDevice* d : machine_->devices()) {
@@ -436,7 +441,18 @@ StepReport Runner::step(const Step& s) {
   if (machine_) {
     for (auto& [id, model] : models_) model.set_free_memslots(machine_->kvm_backend().free_slots());
   }
+  // Scenarios may start without a 'machine' line: they get the default one.
+  if (!machine_ && !std::holds_alternative<ConfigureMachine>(s.op)) {
+    if (const Status started = start_machine({}); !started) {
+      report.outcome = "error: " + started.error().message;
+      report.problems.push_back(report.outcome);
+      return report;
+    }
+  }
   std::visit(Execute{*this, report}, s.op);
+  if (session_) {
+    for (auto& mismatch : session_->take_mismatches()) report.problems.push_back("lockstep: " + mismatch);
+  }
   forget_discarded_writes();
   if (options_.check_model) compare_with_models(report);
   if (options_.check_invariants && machine_) {

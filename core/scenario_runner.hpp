@@ -12,6 +12,7 @@
 
 #include "host_memory.hpp"
 #include "machine.hpp"
+#include "platform.hpp"
 #include "reference_model.hpp"
 #include "scenario.hpp"
 #include "shadow_kvm.hpp"
@@ -29,6 +30,7 @@ struct StepReport {
 struct RunOptions {
   bool check_model = true;
   bool check_invariants = true;
+  Platform* platform = nullptr;  // null: the shadow model alone (shadow_platform())
 };
 
 class Runner {
@@ -50,8 +52,10 @@ class Runner {
   };
   struct Execute;
 
-  void ensure_machine(const ConfigureMachine& config);
+  Status start_machine(const ConfigureMachine& config);
   void compare_with_models(StepReport& report) const;
+  // How the guest sees memory: the platform's vCPU, else the memslots' host memory.
+  GuestMemory& guest_view();
   const VirtioMemDevice* device_at(uint64_t gpa) const;
   void forget_discarded_writes();
   std::optional<uint64_t> resolve(const std::string& device, const Address& addr) const;
@@ -60,8 +64,11 @@ class Runner {
   std::string check_expectations(const Expect& expect) const;
 
   RunOptions options_;
+  Platform& platform_;
+  // Destroyed bottom-up: the machine unmaps its memslots while the session's
+  // VM and the shadow still exist.
   std::unique_ptr<ShadowKvm> kvm_;
-  std::unique_ptr<SparseHostMemory> host_;
+  std::unique_ptr<PlatformSession> session_;
   std::unique_ptr<Machine> machine_;
   std::map<std::string, ReferenceModel> models_;
   std::map<uint64_t, Written> written_;  // gpa -> last 8-byte value written there
