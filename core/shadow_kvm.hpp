@@ -56,6 +56,7 @@ class ShadowKvm final : public KvmVm {
   SlotMetadata metadata() const;
   uint64_t calls() const { return calls_; }
   const MetadataModel& metadata_model() const { return model_; }
+  const KvmLimits& limits() const { return limits_; }
 
  private:
   int validate_and_apply(const KvmRegion& region);
