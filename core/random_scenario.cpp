@@ -1,5 +1,6 @@
 #include "random_scenario.hpp"
 
+#include <algorithm>
 #include <random>
 
 #include <fmt/format.h>
@@ -48,7 +49,10 @@ class Generator {
     d.config.id = id;
     d.config.memdev = "";
     d.config.block_size = MiB << below(chance(4) ? 11 : 3);  // 1 MiB .. 1 GiB, mostly <= 4 MiB
-    const uint64_t blocks = 1 + (chance(3) ? below(64) : below(options_.max_region_blocks));
+    uint64_t blocks = 1 + (chance(3) ? below(64) : below(options_.max_region_blocks));
+    if (options_.max_region_size != 0) {
+      blocks = std::max<uint64_t>(1, std::min(blocks, options_.max_region_size / d.config.block_size));
+    }
     d.config.region_size = blocks * d.config.block_size;
     d.config.requested_size = below(blocks + 1) / (chance(2) ? 4 : 1) * d.config.block_size;
     d.config.mode = pick(std::vector{MemslotMode::Static, MemslotMode::Count, MemslotMode::Multiple,

@@ -14,6 +14,9 @@ namespace vmemcheck::scenario {
 struct RandomScenarioOptions {
   uint64_t ops = 200;            // operations after the set-up
   uint64_t max_region_blocks = 16384;  // keeps the per-block reference model fast
+  // 0: no limit. Real KVM allocates metadata per mapped byte (about 0.5 GiB
+  // per TiB): lockstep runs in a small guest cap the device size.
+  uint64_t max_region_size = 0;
 };
 
 Scenario random_scenario(uint64_t seed, const RandomScenarioOptions& options = {});

@@ -53,6 +53,7 @@ constexpr uint64_t kPdpts = 0x2000;
 constexpr uint64_t kPml4Entries = 128;
 constexpr uint64_t kPresentWritable = 0x3;
 constexpr uint64_t kHugePage = 0x80;
+constexpr uint64_t kReach = kPml4Entries << 39;  // 2^46: the TCG guest's phys-bits
 
 void build_page_tables(uint8_t* memory) {
   auto* pml4 = reinterpret_cast<uint64_t*>(memory + kPml4);
@@ -139,6 +140,8 @@ Result<std::unique_ptr<VcpuProbe>> VcpuProbe::create(RealKvmVm& vm, uint32_t slo
 }
 
 Result<ProbeAccess> VcpuProbe::access(uint64_t op, uint64_t gpa, uint64_t value) {
+  // Beyond the identity map no guest can address the GPA: no memory there.
+  if (gpa > kReach - sizeof(uint64_t)) return ProbeAccess{0, true};
   kvm_regs regs{};
   regs.rip = 0;
   regs.rflags = 0x2;

@@ -24,12 +24,14 @@ TEST_F(Scenarios, GoldenAndRegressionScenariosRunInLockstep) {
 TEST_F(Scenarios, RandomSequencesRunInLockstep) {
   constexpr uint64_t kSequences = 1000;
   constexpr uint64_t kFirstSeed = 7'000'000;
+  // KVM's metadata for up to 3 devices x 2 address spaces must fit the guest's RAM.
+  constexpr uint64_t kMaxDeviceSize = uint64_t{64} << 30;
   KvmPlatform platform;
   scenario::RunOptions options;
   options.platform = &platform;
   uint64_t steps = 0;
   for (uint64_t seed = kFirstSeed; seed < kFirstSeed + kSequences; ++seed) {
-    const auto sequence = scenario::random_scenario(seed, {40, 4096});
+    const auto sequence = scenario::random_scenario(seed, {40, 4096, kMaxDeviceSize});
     scenario::Runner runner(options);
     for (const auto& step : sequence.steps) {
       const auto report = runner.step(step);
