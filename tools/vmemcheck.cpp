@@ -48,9 +48,10 @@ int main(int argc, char** argv) {
   commands["run"] = add_run_command(app);
   commands["metadata"] = add_metadata_command(app);
   commands["soak"] = add_soak_command(app);
+  commands["kvm-metadata"] = add_kvm_metadata_command(app);
   // CLI11 reports an unknown subcommand only as a missing one: name it.
   if (argc > 1 && argv[1][0] != '-' && !commands.contains(argv[1])) {
-    std::cerr << "vmemcheck: unknown command '" << argv[1] << "' (run, metadata, soak; see --help)\n";
+    std::cerr << "vmemcheck: unknown command '" << argv[1] << "' (run, metadata, soak, kvm-metadata; see --help)\n";
     return 2;
   }
   try {
