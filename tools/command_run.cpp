@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "kvm_platform.hpp"
+#include "real_kvm_vm.hpp"
 #include "scenario_runner.hpp"
 
 namespace vmemcheck::cli {
@@ -14,6 +16,7 @@ Command add_run_command(CLI::App& app) {
     bool quiet = false;
     bool no_model = false;
     bool no_invariants = false;
+    std::string platform = "shadow";
   };
   auto options = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
@@ -25,13 +28,26 @@ Command add_run_command(CLI::App& app) {
   cmd->add_flag("-q,--quiet", options->quiet, "Print only views and problems");
   cmd->add_flag("--no-model", options->no_model, "Do not compare against the reference model");
   cmd->add_flag("--no-invariants", options->no_invariants, "Do not check DESIGN §3's invariants");
+  cmd->add_option("--platform", options->platform,
+                  "shadow: the shadow KVM model; kvm: real /dev/kvm in lockstep with the shadow, with a vCPU "
+                  "reading guest memory")
+      ->check(CLI::IsMember({"shadow", "kvm"}))
+      ->capture_default_str();
   return [options]() {
     auto parsed = scenario::parse_file(options->file);
     if (!parsed) {
       std::cerr << "vmemcheck run: " << parsed.error().message << "\n";
       return 2;
     }
-    const scenario::RunOptions run_options{!options->no_model, !options->no_invariants};
+    kvm::KvmPlatform kvm_platform;
+    scenario::RunOptions run_options{!options->no_model, !options->no_invariants, nullptr};
+    if (options->platform == "kvm") {
+      if (const Status usable = kvm::kvm_usable(); !usable) {
+        std::cerr << "vmemcheck run: --platform kvm: " << usable.error().message << "\n";
+        return 2;
+      }
+      run_options.platform = &kvm_platform;
+    }
     const auto summary = scenario::run(*parsed, run_options, [&](const scenario::StepReport& step) {
       if (!options->quiet) fmt::print("{:>4}  {} -> {}\n", step.line, step.op_text, step.outcome);
       if (!step.output.empty()) fmt::print("{}", step.output);
