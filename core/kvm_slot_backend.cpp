@@ -182,4 +182,10 @@ bool KvmSlotBackend::write(uint64_t gpa, std::span<const uint8_t> bytes) {
   return true;
 }
 
+bool KvmSlotBackend::accessible(uint64_t gpa, uint64_t size) const {
+  if (size == 0) return true;
+  const Mapped* slot = find_gpa(gpa);
+  return slot && size <= slot->mapping.gpa + slot->mapping.size - gpa;
+}
+
 }  // namespace vmemcheck

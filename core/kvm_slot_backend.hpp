@@ -35,6 +35,7 @@ class KvmSlotBackend final : public MemslotBackend, public GuestMemory {
 
   bool read(uint64_t gpa, std::span<uint8_t> bytes) override;
   bool write(uint64_t gpa, std::span<const uint8_t> bytes) override;
+  bool accessible(uint64_t gpa, uint64_t size) const override;
 
   // Memslot ids still free for memory devices (per address space).
   uint32_t free_slots() const;
