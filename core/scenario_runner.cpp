@@ -67,10 +67,32 @@ ReferenceModel* Runner::model_of(const std::string& id) {
 
 VirtioMemDevice* Runner::device(const std::string& id) const { return machine_ ? machine_->find(id) : nullptr; }
 
+const Virtqueue* Runner::queue(const std::string& device) const {
+  const auto it = queues_.find(device);
+  return it == queues_.end() ? nullptr : &it->second;
+}
+
+// Boot RAM: below the device-memory area, at most 4 GiB (pc: the rest sits above 4 GiB).
+constexpr uint64_t kMaxBootRam = uint64_t{4} << 30;
+
 void Runner::ensure_machine(const ConfigureMachine& config) {
+  queues_.clear();
+  address_space_.reset();
+  dma_.reset();
+  machine_.reset();
   kvm_ = std::make_unique<ShadowKvm>(config.kvm, config.metadata);
   host_ = std::make_unique<SparseHostMemory>();
   machine_ = std::make_unique<Machine>(config.machine, *kvm_, *host_);
+  ram_ = std::make_unique<GuestRam>(0, std::min(config.machine.device_memory_base, kMaxBootRam));
+  dma_ = std::make_unique<DmaView>(*this, machine_->guest_memory());
+  address_space_ = std::make_unique<GuestAddressSpace>(*ram_, *dma_);
+}
+
+bool Runner::DmaView::write(uint64_t gpa, std::span<const uint8_t> bytes) {
+  if (!devices_.write(gpa, bytes)) return false;
+  if (bytes.empty()) return true;
+  for (uint64_t word = gpa & ~uint64_t{7}; word < gpa + bytes.size(); word += 8) runner_.written_[word] = {0, false};
+  return true;
 }
 
 std::optional<uint64_t> Runner::resolve(const std::string& id, const Address& addr) const {
@@ -115,7 +137,10 @@ struct Runner::Execute {
       return;
     }
     const Status removed = r.machine_->remove_device(rm.device);
-    if (removed) r.models_.erase(rm.device);
+    if (removed) {
+      r.models_.erase(rm.device);
+      r.queues_.erase(rm.device);
+    }
     report.outcome = outcome_of(removed);
   }
   // A guest request, on the core and on the model.
@@ -175,6 +200,7 @@ struct Runner::Execute {
   void operator()(const SystemReset&) {
     if (r.machine_) r.machine_->system_reset();
     for (auto& [id, model] : r.models_) model.system_reset();
+    for (auto& [id, queue] : r.queues_) queue.reset();
     report.outcome = "ok";
   }
   void operator()(const VirtioReset& v) {
@@ -185,6 +211,7 @@ struct Runner::Execute {
     }
     d->virtio_reset();
     if (ReferenceModel* model = r.model_of(v.device)) model->virtio_reset();
+    if (auto it = r.queues_.find(v.device); it != r.queues_.end()) it->second.reset();
     report.outcome = "ok";
   }
   void operator()(const SetBusy& b) {
@@ -310,6 +337,53 @@ struct Runner::Execute {
         report.problems.push_back(fmt::format("invariant 7 broken: plugged GPA {:#x} of '{}' reads {:#x}, "
                                               "expected {:#x}", gpa, id, value, expected));
       }
+    }
+  }
+  void operator()(const SetupQueue& q) {
+    if (!r.device(q.device)) {
+      report.outcome = missing(q.device);
+      return;
+    }
+    auto [it, added] = r.queues_.try_emplace(q.device, *r.address_space_);
+    report.outcome = outcome_of(it->second.configure(q.layout));
+  }
+  void operator()(const Poke& p) {
+    if (!r.machine_) r.ensure_machine({});
+    report.outcome = r.address_space_->write(p.gpa, p.bytes) ? "ok" : "unmapped";
+  }
+  // The device services its queue; the model answers the same chains.
+  void operator()(const Kick& k) {
+    VirtioMemDevice* d = r.device(k.device);
+    if (!d) {
+      report.outcome = missing(k.device);
+      return;
+    }
+    const auto it = r.queues_.find(k.device);
+    if (it == r.queues_.end()) {
+      report.outcome = "idle (no queue)";
+      return;
+    }
+    const KickResult kick = service_queue(it->second, *d);
+    ReferenceModel* model = r.model_of(k.device);
+    for (const ServicedChain& chain : kick.chains) {
+      const bool is_state = chain.request.raw_type == static_cast<uint16_t>(RequestType::State);
+      report.outcome += (report.outcome.empty() ? "" : ", ") + outcome_of(chain.response, is_state);
+      if (!model || !r.options_.check_model) continue;
+      const auto expected = model->raw_request(chain.request.raw_type, chain.request.addr, chain.request.nb_blocks,
+                                               chain.readable_bytes, chain.writable_bytes);
+      if (expected != chain.response) {
+        report.problems.push_back(fmt::format("response mismatch on device '{}', chain at head {}: core {}, model {}",
+                                              k.device, chain.head, outcome_of(chain.response, is_state),
+                                              outcome_of(expected, is_state)));
+      }
+    }
+    if (kick.fault) {
+      if (model) model->transport_error();
+      report.outcome += (report.outcome.empty() ? "" : "; ") + ("fault: " + *kick.fault);
+    } else if (kick.chains.empty()) {
+      report.outcome = d->needs_reset() ? "idle (device needs reset)" : "idle";
+    } else if (!kick.chains.back().response) {
+      report.outcome += ": " + *d->error_reason();
     }
   }
   void operator()(const ShowMtree&) {
