@@ -114,6 +114,12 @@ struct Runner::Execute {
       report.outcome = "error: 'machine' must come before the first device";
       return;
     }
+    // KVM ids for boot memory, PCI BARs and ROMs must exist, or the budget is negative.
+    if (m.machine.reserved_memslots > m.kvm.max_memslots) {
+      report.outcome = fmt::format("error: reserved-memslots {} exceed kvm-memslots {}", m.machine.reserved_memslots,
+                                   m.kvm.max_memslots);
+      return;
+    }
     r.ensure_machine(m);
     report.outcome = "ok";
   }
