@@ -55,6 +55,9 @@ class GuestMemory {
   virtual ~GuestMemory() = default;
   virtual bool read(uint64_t gpa, std::span<uint8_t> bytes) = 0;
   virtual bool write(uint64_t gpa, std::span<const uint8_t> bytes) = 0;
+  // Whether [gpa, gpa + size) can be accessed as one piece (what a device
+  // checks before it maps a descriptor's buffer). Size 0 is accessible.
+  virtual bool accessible(uint64_t gpa, uint64_t size) const = 0;
 };
 
 }  // namespace vmemcheck

@@ -8,7 +8,7 @@ namespace vmemcheck {
 
 KvmSlotBackend::KvmSlotBackend(KvmVm& vm, HostMemory& host, KvmBackendOptions options)
     : vm_(vm), host_(host), options_(options), id_used_(vm.max_memslots(), false) {
-  for (uint32_t id = 0; id < options_.reserved_slots && id < id_used_.size(); ++id) id_used_[id] = true;
+  for (uint32_t id = 0; id < options_.reserved_slots && id < id_used_.size(); ++id) mark_id(id, true);
 }
 
 KvmSlotBackend::~KvmSlotBackend() {
@@ -45,10 +45,13 @@ std::optional<uint32_t> KvmSlotBackend::free_id() const {
   return std::nullopt;
 }
 
-uint32_t KvmSlotBackend::free_slots() const {
-  uint32_t free = 0;
-  for (bool used : id_used_) free += used ? 0 : 1;
-  return free;
+// The runner asks before every step: a counter, not a scan of up to 32767 ids.
+uint32_t KvmSlotBackend::free_slots() const { return static_cast<uint32_t>(id_used_.size()) - ids_in_use_; }
+
+void KvmSlotBackend::mark_id(uint32_t id, bool used) {
+  if (id_used_[id] == used) return;
+  id_used_[id] = used;
+  ids_in_use_ = used ? ids_in_use_ + 1 : ids_in_use_ - 1;
 }
 
 KvmRegion KvmSlotBackend::region_of(const Mapped& slot, uint32_t address_space, bool remove) const {
@@ -89,7 +92,7 @@ Status KvmSlotBackend::map_one(const SlotMapping& mapping, std::vector<Step>& lo
 
 Status KvmSlotBackend::install(const Mapped& slot, std::vector<Step>& log) {
   if (auto set = set_slot(slot, false); !set) return set;
-  id_used_[slot.id] = true;
+  mark_id(slot.id, true);
   const auto key = std::pair{slot.mapping.device, slot.mapping.index};
   mapped_[key] = slot;
   by_gpa_[slot.mapping.gpa] = key;
@@ -104,7 +107,7 @@ Status KvmSlotBackend::unmap_one(const SlotMapping& mapping, std::vector<Step>& 
   }
   const Mapped slot = it->second;
   if (auto set = set_slot(slot, true); !set) return set;
-  id_used_[slot.id] = false;
+  mark_id(slot.id, false);
   by_gpa_.erase(slot.mapping.gpa);
   mapped_.erase(it);
   log.push_back({false, slot});
@@ -180,6 +183,12 @@ bool KvmSlotBackend::write(uint64_t gpa, std::span<const uint8_t> bytes) {
   if (!slot || bytes.size() > slot->mapping.gpa + slot->mapping.size - gpa) return false;
   host_.write(backing_.at(slot->mapping.device).first + slot->mapping.backing_offset + (gpa - slot->mapping.gpa), bytes);
   return true;
+}
+
+bool KvmSlotBackend::accessible(uint64_t gpa, uint64_t size) const {
+  if (size == 0) return true;
+  const Mapped* slot = find_gpa(gpa);
+  return slot && size <= slot->mapping.gpa + slot->mapping.size - gpa;
 }
 
 }  // namespace vmemcheck

@@ -35,6 +35,7 @@ class KvmSlotBackend final : public MemslotBackend, public GuestMemory {
 
   bool read(uint64_t gpa, std::span<uint8_t> bytes) override;
   bool write(uint64_t gpa, std::span<const uint8_t> bytes) override;
+  bool accessible(uint64_t gpa, uint64_t size) const override;
 
   // Memslot ids still free for memory devices (per address space).
   uint32_t free_slots() const;
@@ -71,7 +72,9 @@ class KvmSlotBackend final : public MemslotBackend, public GuestMemory {
   std::map<DeviceHandle, std::pair<uint64_t, uint64_t>> backing_;  // device -> (hva, size)
   std::map<std::pair<DeviceHandle, uint64_t>, Mapped> mapped_;     // (device, index) -> slot
   std::map<uint64_t, std::pair<DeviceHandle, uint64_t>> by_gpa_;   // gpa -> (device, index)
+  void mark_id(uint32_t id, bool used);
   std::vector<bool> id_used_;
+  uint32_t ids_in_use_ = 0;
   uint64_t ioctl_calls_ = 0;
 };
 

@@ -18,6 +18,15 @@
 
 namespace vmemcheck {
 
+// A vCPU's 8-byte loads and stores at guest-physical addresses. Each
+// answers false when the access exited to the VMM: no memslot there.
+class VcpuAccess {
+ public:
+  virtual ~VcpuAccess() = default;
+  virtual bool load(uint64_t gpa, uint64_t& value) = 0;
+  virtual bool store(uint64_t gpa, uint64_t value) = 0;
+};
+
 // One machine's lifetime on a platform.
 class PlatformSession {
  public:
@@ -26,9 +35,9 @@ class PlatformSession {
   // session's shadow model too, which invariant 6 reads.
   virtual KvmVm& vm() = 0;
   virtual HostMemory& host_memory() = 0;
-  // Guest accesses as a vCPU makes them; null: read the host memory behind
-  // the memslots directly.
-  virtual GuestMemory* vcpu() { return nullptr; }
+  // Guest accesses as a vCPU makes them; null: the runner reads the host
+  // memory behind the memslots instead.
+  virtual VcpuAccess* vcpu() { return nullptr; }
   // Disagreements between the platform and the shadow model since the last call.
   virtual std::vector<std::string> take_mismatches() { return {}; }
 };

@@ -10,141 +10,133 @@
 namespace vmemcheck::scenario {
 namespace {
 
-class Generator {
+class MtChoices final : public Choices {
  public:
-  Generator(uint64_t seed, const RandomScenarioOptions& options) : rng_(seed), options_(options) {}
-
-  Scenario make(uint64_t seed) {
-    Scenario s;
-    s.name = fmt::format("random-{}", seed);
-    ConfigureMachine machine;
-    machine.machine.smm = chance(4);
-    machine.machine.numa_nodes = 1 + below(2);
-    numa_nodes_ = machine.machine.numa_nodes;
-    machine.machine.device_memory_size = 64 * TiB;
-    if (chance(8)) machine.kvm.max_memslots = 16 + below(600);
-    add(machine);
-    const uint64_t devices = 1 + below(3);
-    for (uint64_t i = 0; i < devices; ++i) add_device(fmt::format("vmem{}", i));
-    for (uint64_t i = 0; i < options_.ops; ++i) add_op();
-    return std::move(scenario_);
-  }
+  explicit MtChoices(uint64_t seed) : rng_(seed) {}
+  uint64_t below(uint64_t n) override { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
 
  private:
-  struct DeviceShape {
-    std::string id;
-    uint64_t region;
-    uint64_t block;
-    uint64_t slot_hint;  // a slot size the device may use, for edge-biased addresses
-  };
-
-  uint64_t below(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
-  bool chance(uint64_t one_in) { return below(one_in) == 0; }
-  template <class T>
-  const T& pick(const std::vector<T>& items) { return items[below(items.size())]; }
-  void add(Op op) { scenario_.steps.push_back({std::move(op), std::nullopt, 0}); }
-
-  void add_device(const std::string& id) {
-    AddDevice d;
-    d.config.id = id;
-    d.config.memdev = "";
-    d.config.block_size = MiB << below(chance(4) ? 11 : 3);  // 1 MiB .. 1 GiB, mostly <= 4 MiB
-    uint64_t blocks = 1 + (chance(3) ? below(64) : below(options_.max_region_blocks));
-    if (options_.max_region_size != 0) {
-      blocks = std::max<uint64_t>(1, std::min(blocks, options_.max_region_size / d.config.block_size));
-    }
-    d.config.region_size = blocks * d.config.block_size;
-    d.config.requested_size = below(blocks + 1) / (chance(2) ? 4 : 1) * d.config.block_size;
-    d.config.mode = pick(std::vector{MemslotMode::Static, MemslotMode::Count, MemslotMode::Multiple,
-                                     MemslotMode::Dynamic, MemslotMode::Fixed});
-    d.config.unplugged_inaccessible = d.config.mode == MemslotMode::Multiple ? chance(2) : true;
-    if (d.config.mode == MemslotMode::Count) d.config.memslots = static_cast<uint32_t>(1 + below(chance(2) ? 8 : 1024));
-    if (d.config.mode == MemslotMode::Fixed) d.config.fixed_slot_size = d.config.block_size * (uint64_t{1} << below(8));
-    d.config.node = static_cast<uint16_t>(below(chance(32) ? numa_nodes_ + 1 : numa_nodes_));  // rarely a missing node
-    if (chance(16)) d.config.block_size += MiB;  // an invalid configuration, to be refused
-    add(d);
-    shapes_.push_back({id, d.config.region_size, d.config.block_size,
-                       std::max(d.config.fixed_slot_size, GiB)});
-  }
-
-  // Device-relative addresses near the interesting edges.
-  Address address(const DeviceShape& d) {
-    uint64_t offset = 0;
-    switch (below(6)) {
-      case 0: offset = below(d.region / d.block) * d.block; break;
-      case 1: offset = below(d.region / d.slot_hint + 1) * d.slot_hint; break;  // a slot start
-      case 2: offset = below(d.region / d.slot_hint + 1) * d.slot_hint - d.block; break;  // before a slot edge
-      case 3: offset = d.region - d.block * (1 + below(4)); break;  // region end
-      case 4: offset = below(d.region); break;  // often unaligned
-      default: offset = below(64) * d.block; break;  // the start, where plugs accumulate
-    }
-    if (chance(64)) return {~uint64_t{0} - below(4) * d.block, false};  // wraps
-    return {offset, true};
-  }
-
-  uint16_t nb_blocks(const DeviceShape& d) {
-    switch (below(5)) {
-      case 0: return 0;
-      case 1: return static_cast<uint16_t>(std::min<uint64_t>(65535, d.slot_hint / d.block + below(3)));
-      case 2: return static_cast<uint16_t>(below(65536));
-      default: return static_cast<uint16_t>(1 + below(8));
-    }
-  }
-
-  uint64_t size_for(const DeviceShape& d) {
-    const uint64_t blocks = d.region / d.block;
-    if (chance(16)) return below(d.region + 1);  // maybe unaligned: refused
-    return below(blocks + 1) * d.block;
-  }
-
-  void add_op() {
-    const DeviceShape& d = pick(shapes_);
-    const uint64_t choice = below(100);
-    if (choice < 30) add(GuestRequest{d.id, RequestType::Plug, address(d), nb_blocks(d)});
-    else if (choice < 50) add(GuestRequest{d.id, RequestType::Unplug, address(d), nb_blocks(d)});
-    else if (choice < 58) add(GuestRequest{d.id, RequestType::State, address(d), nb_blocks(d)});
-    else if (choice < 62) add(GuestRequest{d.id, RequestType::UnplugAll, {}, 0});
-    else if (choice < 72) add(Resize{d.id, size_for(d)});
-    else if (choice < 74) add(SystemReset{});
-    else if (choice < 77) add(SetBusy{d.id, chance(2)});
-    else if (choice < 82) {
-      add(InjectFault{pick(std::vector{FaultKind::Map, FaultKind::Populate, FaultKind::Discard}), d.id,
-                      static_cast<uint32_t>(below(3))});
-    } else if (choice < 85) {
-      Migrate m{d.id, {}};
-      m.overrides.emplace_back("mode", std::string(name(pick(std::vector{MemslotMode::Static, MemslotMode::Count,
-                                                                          MemslotMode::Multiple, MemslotMode::Dynamic,
-                                                                          MemslotMode::Fixed}))));
-      add(m);
-    } else if (choice < 87) {
-      RawRequest raw{d.id, static_cast<uint16_t>(below(6)), address(d), nb_blocks(d), kRequestSize, kResponseSize};
-      if (chance(2)) raw.readable = below(kRequestSize + 8);
-      if (chance(2)) raw.writable = below(kResponseSize + 4);
-      add(raw);
-    } else if (choice < 89) {
-      add(VirtioReset{d.id});
-    } else if (choice < 95) {
-      Address a = address(d);
-      a.value &= ~uint64_t{7};
-      add(GuestAccess{d.id, a, below(1u << 30) + 1});
-    } else {
-      Address a = address(d);
-      a.value &= ~uint64_t{7};
-      add(GuestAccess{d.id, a, std::nullopt});
-    }
-  }
-
   std::mt19937_64 rng_;
-  RandomScenarioOptions options_;
-  Scenario scenario_;
-  std::vector<DeviceShape> shapes_;
-  uint64_t numa_nodes_ = 1;
 };
 
 }  // namespace
 
+void ScenarioBuilder::add_machine() {
+  ConfigureMachine machine;
+  machine.machine.smm = chance(4);
+  machine.machine.numa_nodes = 1 + below(2);
+  numa_nodes_ = machine.machine.numa_nodes;
+  machine.machine.device_memory_size = 64 * TiB;
+  if (chance(8)) machine.kvm.max_memslots = 16 + below(600);
+  add(machine);
+}
+
+Scenario ScenarioBuilder::take(std::string name) {
+  Scenario s = std::move(scenario_);
+  s.name = std::move(name);
+  scenario_ = {};
+  return s;
+}
+
+AddDevice& ScenarioBuilder::add_device(const std::string& id) {
+  AddDevice d;
+  d.config.id = id;
+  d.config.memdev = "";
+  d.config.block_size = MiB << below(chance(4) ? 11 : 3);  // 1 MiB .. 1 GiB, mostly <= 4 MiB
+  uint64_t blocks = 1 + (chance(3) ? below(64) : below(options_.max_region_blocks));
+  if (options_.max_region_size != 0) {
+    blocks = std::max<uint64_t>(1, std::min(blocks, options_.max_region_size / d.config.block_size));
+  }
+  d.config.region_size = blocks * d.config.block_size;
+  d.config.requested_size = below(blocks + 1) / (chance(2) ? 4 : 1) * d.config.block_size;
+  d.config.mode = pick(std::vector{MemslotMode::Static, MemslotMode::Count, MemslotMode::Multiple,
+                                   MemslotMode::Dynamic, MemslotMode::Fixed});
+  d.config.unplugged_inaccessible = d.config.mode == MemslotMode::Multiple ? chance(2) : true;
+  if (d.config.mode == MemslotMode::Count) d.config.memslots = static_cast<uint32_t>(1 + below(chance(2) ? 8 : 1024));
+  if (d.config.mode == MemslotMode::Fixed) d.config.fixed_slot_size = d.config.block_size * (uint64_t{1} << below(8));
+  d.config.node = static_cast<uint16_t>(below(chance(32) ? numa_nodes_ + 1 : numa_nodes_));  // rarely a missing node
+  if (chance(16)) d.config.block_size += MiB;  // an invalid configuration, to be refused
+  scenario_.steps.push_back({d, std::nullopt, 0});
+  shapes_.push_back({id, d.config.region_size, d.config.block_size,
+                     std::max(d.config.fixed_slot_size, GiB)});
+  return std::get<AddDevice>(scenario_.steps.back().op);
+}
+
+// Device-relative addresses near the interesting edges.
+Address ScenarioBuilder::address(const DeviceShape& d) {
+  uint64_t offset = 0;
+  switch (below(6)) {
+    case 0: offset = below(d.region / d.block) * d.block; break;
+    case 1: offset = below(d.region / d.slot_hint + 1) * d.slot_hint; break;  // a slot start
+    case 2: offset = below(d.region / d.slot_hint + 1) * d.slot_hint - d.block; break;  // before a slot edge
+    case 3: offset = d.region - d.block * (1 + below(4)); break;  // region end
+    case 4: offset = below(d.region); break;  // often unaligned
+    default: offset = below(64) * d.block; break;  // the start, where plugs accumulate
+  }
+  if (chance(64)) return {~uint64_t{0} - below(4) * d.block, false};  // wraps
+  return {offset, true};
+}
+
+uint16_t ScenarioBuilder::nb_blocks(const DeviceShape& d) {
+  switch (below(5)) {
+    case 0: return 0;
+    case 1: return static_cast<uint16_t>(std::min<uint64_t>(65535, d.slot_hint / d.block + below(3)));
+    case 2: return static_cast<uint16_t>(below(65536));
+    default: return static_cast<uint16_t>(1 + below(8));
+  }
+}
+
+uint64_t ScenarioBuilder::size_for(const DeviceShape& d) {
+  const uint64_t blocks = d.region / d.block;
+  if (chance(16)) return below(d.region + 1);  // maybe unaligned: refused
+  return below(blocks + 1) * d.block;
+}
+
+void ScenarioBuilder::add_op() {
+  const DeviceShape& d = pick(shapes_);
+  const uint64_t choice = below(100);
+  if (choice < 30) add(GuestRequest{d.id, RequestType::Plug, address(d), nb_blocks(d)});
+  else if (choice < 50) add(GuestRequest{d.id, RequestType::Unplug, address(d), nb_blocks(d)});
+  else if (choice < 58) add(GuestRequest{d.id, RequestType::State, address(d), nb_blocks(d)});
+  else if (choice < 62) add(GuestRequest{d.id, RequestType::UnplugAll, {}, 0});
+  else if (choice < 72) add(Resize{d.id, size_for(d)});
+  else if (choice < 74) add(SystemReset{});
+  else if (choice < 77) add(SetBusy{d.id, chance(2)});
+  else if (choice < 82) {
+    add(InjectFault{pick(std::vector{FaultKind::Map, FaultKind::Populate, FaultKind::Discard}), d.id,
+                    static_cast<uint32_t>(below(3))});
+  } else if (choice < 85) {
+    Migrate m{d.id, {}};
+    m.overrides.emplace_back("mode", std::string(name(pick(std::vector{MemslotMode::Static, MemslotMode::Count,
+                                                                        MemslotMode::Multiple, MemslotMode::Dynamic,
+                                                                        MemslotMode::Fixed}))));
+    add(m);
+  } else if (choice < 87) {
+    RawRequest raw{d.id, static_cast<uint16_t>(below(6)), address(d), nb_blocks(d), kRequestSize, kResponseSize};
+    if (chance(2)) raw.readable = below(kRequestSize + 8);
+    if (chance(2)) raw.writable = below(kResponseSize + 4);
+    add(raw);
+  } else if (choice < 89) {
+    add(VirtioReset{d.id});
+  } else if (choice < 95) {
+    Address a = address(d);
+    a.value &= ~uint64_t{7};
+    add(GuestAccess{d.id, a, below(1u << 30) + 1});
+  } else {
+    Address a = address(d);
+    a.value &= ~uint64_t{7};
+    add(GuestAccess{d.id, a, std::nullopt});
+  }
+}
+
 Scenario random_scenario(uint64_t seed, const RandomScenarioOptions& options) {
-  return Generator(seed, options).make(seed);
+  MtChoices choices(seed);
+  ScenarioBuilder builder(choices, options);
+  builder.add_machine();
+  const uint64_t devices = 1 + builder.below(3);
+  for (uint64_t i = 0; i < devices; ++i) builder.add_device(fmt::format("vmem{}", i));
+  for (uint64_t i = 0; i < options.ops; ++i) builder.add_op();
+  return builder.take(fmt::format("random-{}", seed));
 }
 
 }  // namespace vmemcheck::scenario

@@ -2,10 +2,13 @@
 // device geometry over every memslot mode, then ops biased towards the
 // places bugs hide (usable-region and memslot edges, partial memslots,
 // faults, migrations between modes). Deterministic in the seed, so every
-// finding replays.
+// finding replays. The same builder, fed by fuzzer bytes instead of a PRNG,
+// is the op grammar of the fuzz decoder (fuzz_decoder.hpp).
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "scenario.hpp"
 
@@ -20,5 +23,53 @@ struct RandomScenarioOptions {
 };
 
 Scenario random_scenario(uint64_t seed, const RandomScenarioOptions& options = {});
+
+// Where the builder's choices come from.
+class Choices {
+ public:
+  virtual ~Choices() = default;
+  // A value in [0, n); n >= 1.
+  virtual uint64_t below(uint64_t n) = 0;
+};
+
+// Appends biased random operations to a scenario.
+class ScenarioBuilder {
+ public:
+  struct DeviceShape {
+    std::string id;
+    uint64_t region;
+    uint64_t block;
+    uint64_t slot_hint;  // a slot size the device may use, for edge-biased addresses
+  };
+
+  ScenarioBuilder(Choices& choices, const RandomScenarioOptions& options) : choices_(choices), options_(options) {}
+
+  void add(Op op) { scenario_.steps.push_back({std::move(op), std::nullopt, 0}); }
+  // A machine with random SMM, NUMA nodes and (rarely) a small KVM memslot limit.
+  void add_machine();
+  // A device of random geometry and memslot mode; rarely an invalid one.
+  AddDevice& add_device(const std::string& id);
+  // One operation on a random device added before.
+  void add_op();
+
+  // Device-relative addresses near the interesting edges (rarely an absolute, wrapping one).
+  Address address(const DeviceShape& d);
+  uint16_t nb_blocks(const DeviceShape& d);
+  uint64_t size_for(const DeviceShape& d);
+
+  uint64_t below(uint64_t n) { return choices_.below(n); }
+  bool chance(uint64_t one_in) { return below(one_in) == 0; }
+  template <class T>
+  const T& pick(const std::vector<T>& items) { return items[below(items.size())]; }
+  const std::vector<DeviceShape>& shapes() const { return shapes_; }
+  Scenario take(std::string name);
+
+ private:
+  Choices& choices_;
+  RandomScenarioOptions options_;
+  Scenario scenario_;
+  std::vector<DeviceShape> shapes_;
+  uint64_t numa_nodes_ = 1;
+};
 
 }  // namespace vmemcheck::scenario

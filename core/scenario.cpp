@@ -288,6 +288,48 @@ Result<Op> parse_op(const std::vector<std::string_view>& w) {
     }
     return Op{a};
   }
+  if (verb == "queue") {
+    VMEM_TRY(need(2, "queue ID [size=N] [desc=ADDR] [avail=ADDR] [used=ADDR]"));
+    SetupQueue q;
+    q.device = std::string(w[1]);
+    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view v) -> Status {
+      if (k == "size") {
+        auto n = int_value<uint16_t>(k, v);
+        if (!n) return n.error();
+        q.layout.size = *n;
+        return ok_status();
+      }
+      uint64_t* field = k == "desc" ? &q.layout.desc : k == "avail" ? &q.layout.avail : k == "used" ? &q.layout.used : nullptr;
+      if (!field) return Error{fmt::format("unknown queue option '{}' (size, desc, avail, used)", k)};
+      auto a = size_value(k, v);
+      if (!a) return a.error();
+      *field = *a;
+      return ok_status();
+    }));
+    return Op{q};
+  }
+  if (verb == "poke") {
+    VMEM_TRY(need(3, "poke ADDR HEXBYTES"));
+    if (w.size() > 3) return Error{fmt::format("'poke' takes 2 arguments, got {}", w.size() - 1)};
+    Poke p;
+    auto gpa = size_value("ADDR", w[1]);
+    if (!gpa) return gpa.error();
+    p.gpa = *gpa;
+    const std::string_view hex = w[2];
+    if (hex.size() % 2 != 0 || hex.size() / 2 > kMaxPokeBytes) {
+      return Error{fmt::format("HEXBYTES: an even number of hex digits, at most {} bytes", kMaxPokeBytes)};
+    }
+    for (size_t i = 0; i < hex.size(); i += 2) {
+      auto byte = int_value<uint8_t>("HEXBYTES", fmt::format("0x{}", hex.substr(i, 2)));
+      if (!byte) return byte.error();
+      p.bytes.push_back(*byte);
+    }
+    return Op{p};
+  }
+  if (verb == "kick") {
+    VMEM_TRY(need(2, "kick ID"));
+    return Op{Kick{std::string(w[1])}};
+  }
   if (verb == "mtree") return Op{ShowMtree{}};
   if (verb == "slots") return Op{ShowSlots{}};
   if (verb == "expect") {
@@ -495,6 +537,16 @@ struct TextOf {
     if (a.write_value) return fmt::format("write {} {} {:#x}", a.device, address_text(a.addr), *a.write_value);
     return fmt::format("read {} {}", a.device, address_text(a.addr));
   }
+  std::string operator()(const SetupQueue& q) const {
+    return fmt::format("queue {} size={} desc={:#x} avail={:#x} used={:#x}", q.device, q.layout.size, q.layout.desc,
+                       q.layout.avail, q.layout.used);
+  }
+  std::string operator()(const Poke& p) const {
+    std::string out = fmt::format("poke {:#x} ", p.gpa);
+    for (uint8_t byte : p.bytes) out += fmt::format("{:02x}", byte);
+    return out;
+  }
+  std::string operator()(const Kick& k) const { return "kick " + k.device; }
   std::string operator()(const ShowMtree&) const { return "mtree"; }
   std::string operator()(const ShowSlots&) const { return "slots"; }
   std::string operator()(const Expect& e) const {

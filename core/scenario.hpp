@@ -17,6 +17,9 @@
 //   fail map|populate|discard|attach [device=ID] [skip=N]
 //   vhost NAME max=N
 //   write ID ADDR VALUE | read ID ADDR
+//   queue ID [size=N] [desc=ADDR] [avail=ADDR] [used=ADDR]   (the driver sets up the virtqueue)
+//   poke ADDR HEXBYTES   (the driver writes bytes into guest memory: rings, descriptors, requests)
+//   kick ID              (the device services its virtqueue)
 //   mtree | slots
 //   expect [ID] KEY=VALUE...
 // ADDR is a guest-physical address, or "+OFFSET" relative to the device.
@@ -37,6 +40,7 @@
 #include "machine.hpp"
 #include "result.hpp"
 #include "shadow_kvm.hpp"
+#include "virtqueue.hpp"
 #include "wire.hpp"
 
 namespace vmemcheck::scenario {
@@ -127,6 +131,23 @@ struct GuestAccess {
   std::optional<uint64_t> write_value;  // unset: a read
   friend bool operator==(const GuestAccess&, const GuestAccess&) = default;
 };
+// The driver sets up (and enables) the device's virtqueue in guest RAM.
+struct SetupQueue {
+  std::string device;
+  QueueLayout layout;
+  friend bool operator==(const SetupQueue&, const SetupQueue&) = default;
+};
+// The driver writes bytes at a guest-physical address (boot RAM or device memory).
+struct Poke {
+  uint64_t gpa = 0;
+  std::vector<uint8_t> bytes;
+  friend bool operator==(const Poke&, const Poke&) = default;
+};
+// The driver notifies the device: it services every available chain.
+struct Kick {
+  std::string device;
+  friend bool operator==(const Kick&, const Kick&) = default;
+};
 struct ShowMtree {
   friend bool operator==(const ShowMtree&, const ShowMtree&) = default;
 };
@@ -141,7 +162,10 @@ struct Expect {
 
 using Op = std::variant<ConfigureMachine, AddDevice, RemoveDevice, GuestRequest, RawRequest, Resize,
                         SystemReset, VirtioReset, SetBusy, NegotiateFeatures, Migrate, InjectFault, AddVhost,
-                        GuestAccess, ShowMtree, ShowSlots, Expect>;
+                        GuestAccess, SetupQueue, Poke, Kick, ShowMtree, ShowSlots, Expect>;
+
+// The longest poke, in bytes (a page: a descriptor table of 128 entries is 2 KiB).
+inline constexpr size_t kMaxPokeBytes = 4096;
 
 struct Step {
   Op op;

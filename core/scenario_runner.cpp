@@ -68,7 +68,18 @@ ReferenceModel* Runner::model_of(const std::string& id) {
 
 VirtioMemDevice* Runner::device(const std::string& id) const { return machine_ ? machine_->find(id) : nullptr; }
 
+const Virtqueue* Runner::queue(const std::string& device) const {
+  const auto it = queues_.find(device);
+  return it == queues_.end() ? nullptr : &it->second;
+}
+
+// Boot RAM: below the device-memory area, at most 4 GiB (pc: the rest sits above 4 GiB).
+constexpr uint64_t kMaxBootRam = uint64_t{4} << 30;
+
 Status Runner::start_machine(const ConfigureMachine& config) {
+  queues_.clear();
+  address_space_.reset();
+  dma_.reset();
   machine_.reset();
   session_.reset();
   kvm_ = std::make_unique<ShadowKvm>(config.kvm, config.metadata);
@@ -76,7 +87,17 @@ Status Runner::start_machine(const ConfigureMachine& config) {
   if (!session) return Error{fmt::format("platform '{}': {}", platform_.name(), session.error().message)};
   session_ = std::move(*session);
   machine_ = std::make_unique<Machine>(config.machine, session_->vm(), session_->host_memory());
+  ram_ = std::make_unique<GuestRam>(0, std::min(config.machine.device_memory_base, kMaxBootRam));
+  dma_ = std::make_unique<DmaView>(*this, machine_->guest_memory());
+  address_space_ = std::make_unique<GuestAddressSpace>(*ram_, *dma_);
   return ok_status();
+}
+
+bool Runner::DmaView::write(uint64_t gpa, std::span<const uint8_t> bytes) {
+  if (!devices_.write(gpa, bytes)) return false;
+  if (bytes.empty()) return true;
+  for (uint64_t word = gpa & ~uint64_t{7}; word < gpa + bytes.size(); word += 8) runner_.written_[word] = {0, false};
+  return true;
 }
 
 std::optional<uint64_t> Runner::resolve(const std::string& id, const Address& addr) const {
@@ -96,6 +117,12 @@ struct Runner::Execute {
   void operator()(const ConfigureMachine& m) {
     if (r.machine_ && !r.machine_->devices().empty()) {
       report.outcome = "error: 'machine' must come before the first device";
+      return;
+    }
+    // KVM ids for boot memory, PCI BARs and ROMs must exist, or the budget is negative.
+    if (m.machine.reserved_memslots > m.kvm.max_memslots) {
+      report.outcome = fmt::format("error: reserved-memslots {} exceed kvm-memslots {}", m.machine.reserved_memslots,
+                                   m.kvm.max_memslots);
       return;
     }
     report.outcome = outcome_of(r.start_machine(m));
@@ -119,7 +146,10 @@ struct Runner::Execute {
       return;
     }
     const Status removed = r.machine_->remove_device(rm.device);
-    if (removed) r.models_.erase(rm.device);
+    if (removed) {
+      r.models_.erase(rm.device);
+      r.queues_.erase(rm.device);
+    }
     report.outcome = outcome_of(removed);
   }
   // A guest request, on the core and on the model.
@@ -179,6 +209,7 @@ struct Runner::Execute {
   void operator()(const SystemReset&) {
     if (r.machine_) r.machine_->system_reset();
     for (auto& [id, model] : r.models_) model.system_reset();
+    for (auto& [id, queue] : r.queues_) queue.reset();
     report.outcome = "ok";
   }
   void operator()(const VirtioReset& v) {
@@ -189,6 +220,7 @@ struct Runner::Execute {
     }
     d->virtio_reset();
     if (ReferenceModel* model = r.model_of(v.device)) model->virtio_reset();
+    if (auto it = r.queues_.find(v.device); it != r.queues_.end()) it->second.reset();
     report.outcome = "ok";
   }
   void operator()(const SetBusy& b) {
@@ -271,10 +303,10 @@ struct Runner::Execute {
     bool accessible = false;
     if (a.write_value) {
       std::memcpy(bytes, &*a.write_value, sizeof bytes);
-      accessible = r.guest_view().write(gpa, bytes);
+      accessible = r.guest_store(gpa, bytes);
       report.outcome = accessible ? "ok" : "unmapped";
     } else {
-      accessible = r.guest_view().read(gpa, bytes);
+      accessible = r.guest_load(gpa, bytes);
       uint64_t value = 0;
       std::memcpy(&value, bytes, sizeof value);
       report.outcome = accessible ? fmt::format("{:#x}", value) : "unmapped";
@@ -312,6 +344,52 @@ struct Runner::Execute {
         report.problems.push_back(fmt::format("invariant 7 broken: plugged GPA {:#x} of '{}' reads {:#x}, "
                                               "expected {:#x}", gpa, id, value, expected));
       }
+    }
+  }
+  void operator()(const SetupQueue& q) {
+    if (!r.device(q.device)) {
+      report.outcome = missing(q.device);
+      return;
+    }
+    auto [it, added] = r.queues_.try_emplace(q.device, *r.address_space_);
+    report.outcome = outcome_of(it->second.configure(q.layout));
+  }
+  void operator()(const Poke& p) {
+    report.outcome = r.address_space_->write(p.gpa, p.bytes) ? "ok" : "unmapped";
+  }
+  // The device services its queue; the model answers the same chains.
+  void operator()(const Kick& k) {
+    VirtioMemDevice* d = r.device(k.device);
+    if (!d) {
+      report.outcome = missing(k.device);
+      return;
+    }
+    const auto it = r.queues_.find(k.device);
+    if (it == r.queues_.end()) {
+      report.outcome = "idle (no queue)";
+      return;
+    }
+    const KickResult kick = service_queue(it->second, *d);
+    ReferenceModel* model = r.model_of(k.device);
+    for (const ServicedChain& chain : kick.chains) {
+      const bool is_state = chain.request.raw_type == static_cast<uint16_t>(RequestType::State);
+      report.outcome += (report.outcome.empty() ? "" : ", ") + outcome_of(chain.response, is_state);
+      if (!model || !r.options_.check_model) continue;
+      const auto expected = model->raw_request(chain.request.raw_type, chain.request.addr, chain.request.nb_blocks,
+                                               chain.readable_bytes, chain.writable_bytes);
+      if (expected != chain.response) {
+        report.problems.push_back(fmt::format("response mismatch on device '{}', chain at head {}: core {}, model {}",
+                                              k.device, chain.head, outcome_of(chain.response, is_state),
+                                              outcome_of(expected, is_state)));
+      }
+    }
+    if (kick.fault) {
+      if (model) model->transport_error();
+      report.outcome += (report.outcome.empty() ? "" : "; ") + ("fault: " + *kick.fault);
+    } else if (kick.chains.empty()) {
+      report.outcome = d->needs_reset() ? "idle (device needs reset)" : "idle";
+    } else if (!kick.chains.back().response) {
+      report.outcome += ": " + *d->error_reason();
     }
   }
   void operator()(const ShowMtree&) {
@@ -405,9 +483,21 @@ void Runner::compare_with_models(StepReport& report) const {
   }
 }
 
-GuestMemory& Runner::guest_view() {
-  GuestMemory* vcpu = session_->vcpu();
-  return vcpu ? *vcpu : machine_->guest_memory();
+bool Runner::guest_load(uint64_t gpa, std::span<uint8_t, 8> bytes) {
+  VcpuAccess* vcpu = session_->vcpu();
+  if (!vcpu) return machine_->guest_memory().read(gpa, bytes);
+  uint64_t value = 0;
+  const bool accessible = vcpu->load(gpa, value);
+  std::memcpy(bytes.data(), &value, sizeof value);
+  return accessible;
+}
+
+bool Runner::guest_store(uint64_t gpa, std::span<const uint8_t, 8> bytes) {
+  VcpuAccess* vcpu = session_->vcpu();
+  if (!vcpu) return machine_->guest_memory().write(gpa, bytes);
+  uint64_t value = 0;
+  std::memcpy(&value, bytes.data(), sizeof value);
+  return vcpu->store(gpa, value);
 }
 
 const VirtioMemDevice* Runner::device_at(uint64_t gpa) const {

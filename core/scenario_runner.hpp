@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "guest_ram.hpp"
 #include "host_memory.hpp"
 #include "machine.hpp"
 #include "platform.hpp"
@@ -44,6 +45,7 @@ class Runner {
   const Machine* machine() const { return machine_.get(); }
   const ShadowKvm* kvm() const { return kvm_.get(); }
   const ReferenceModel* model(const std::string& device) const;
+  const Virtqueue* queue(const std::string& device) const;
 
  private:
   struct Written {
@@ -51,11 +53,26 @@ class Runner {
     bool defined;  // false when written while unplugged: content is then unspecified
   };
   struct Execute;
+  // Device memory as the virtqueue's DMA sees it: every write there makes
+  // the 8-byte words it touches unknown to the invariant-7 check.
+  class DmaView final : public GuestMemory {
+   public:
+    DmaView(Runner& runner, GuestMemory& devices) : runner_(runner), devices_(devices) {}
+    bool read(uint64_t gpa, std::span<uint8_t> bytes) override { return devices_.read(gpa, bytes); }
+    bool write(uint64_t gpa, std::span<const uint8_t> bytes) override;
+    bool accessible(uint64_t gpa, uint64_t size) const override { return devices_.accessible(gpa, size); }
+
+   private:
+    Runner& runner_;
+    GuestMemory& devices_;
+  };
 
   Status start_machine(const ConfigureMachine& config);
   void compare_with_models(StepReport& report) const;
-  // How the guest sees memory: the platform's vCPU, else the memslots' host memory.
-  GuestMemory& guest_view();
+  // A guest's 8-byte access: through the platform's vCPU, else the memslots'
+  // host memory. False: no memory there.
+  bool guest_load(uint64_t gpa, std::span<uint8_t, 8> bytes);
+  bool guest_store(uint64_t gpa, std::span<const uint8_t, 8> bytes);
   const VirtioMemDevice* device_at(uint64_t gpa) const;
   void forget_discarded_writes();
   std::optional<uint64_t> resolve(const std::string& device, const Address& addr) const;
@@ -71,6 +88,11 @@ class Runner {
   std::unique_ptr<PlatformSession> session_;
   std::unique_ptr<Machine> machine_;
   std::map<std::string, ReferenceModel> models_;
+  // Boot RAM below the device-memory area, where drivers keep their queues.
+  std::unique_ptr<GuestRam> ram_;
+  std::unique_ptr<DmaView> dma_;
+  std::unique_ptr<GuestAddressSpace> address_space_;
+  std::map<std::string, Virtqueue> queues_;
   std::map<uint64_t, Written> written_;  // gpa -> last 8-byte value written there
 };
 

@@ -1,19 +1,6 @@
 #include "wire.hpp"
 
 namespace vmemcheck {
-namespace {
-
-uint64_t load_le(std::span<const uint8_t> bytes, size_t offset, size_t width) {
-  uint64_t value = 0;
-  for (size_t i = 0; i < width; ++i) value |= uint64_t{bytes[offset + i]} << (8 * i);
-  return value;
-}
-
-void store_le(std::span<uint8_t> bytes, size_t offset, size_t width, uint64_t value) {
-  for (size_t i = 0; i < width; ++i) bytes[offset + i] = static_cast<uint8_t>(value >> (8 * i));
-}
-
-}  // namespace
 
 std::optional<Request> DecodedRequest::known() const {
   if (raw_type > static_cast<uint16_t>(RequestType::State)) return std::nullopt;

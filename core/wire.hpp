@@ -65,6 +65,16 @@ std::array<uint8_t, kResponseSize> encode_response(const Response& response);
 std::optional<Response> decode_response(std::span<const uint8_t, kResponseSize> bytes);
 std::array<uint8_t, kConfigSize> encode_config(const ConfigSpace& config);
 
+// Little-endian fields of `width` bytes at `offset` (the caller checked the bounds).
+inline uint64_t load_le(std::span<const uint8_t> bytes, size_t offset, size_t width) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < width; ++i) value |= uint64_t{bytes[offset + i]} << (8 * i);
+  return value;
+}
+inline void store_le(std::span<uint8_t> bytes, size_t offset, size_t width, uint64_t value) {
+  for (size_t i = 0; i < width; ++i) bytes[offset + i] = static_cast<uint8_t>(value >> (8 * i));
+}
+
 std::string_view name(RequestType type);
 std::string_view name(ResponseType type);
 std::string_view name(BlockState state);

@@ -21,7 +21,7 @@ class KvmSession final : public PlatformSession {
 
   KvmVm& vm() override { return lockstep_; }
   HostMemory& host_memory() override { return host_; }
-  GuestMemory* vcpu() override { return probe_.get(); }
+  VcpuAccess* vcpu() override { return probe_.get(); }
   std::vector<std::string> take_mismatches() override {
     auto problems = lockstep_.take_mismatches();
     for (auto& error : probe_->take_errors()) problems.push_back("vCPU probe: " + error);

@@ -190,27 +190,17 @@ Result<ProbeAccess> VcpuProbe::read(uint64_t gpa) { return access(0, gpa, 0); }
 
 Result<ProbeAccess> VcpuProbe::write(uint64_t gpa, uint64_t value) { return access(1, gpa, value); }
 
-bool VcpuProbe::read(uint64_t gpa, std::span<uint8_t> bytes) {
-  if (bytes.size() != sizeof(uint64_t)) {
-    errors_.push_back(fmt::format("probe reads 8 bytes, not {}", bytes.size()));
-    return false;
-  }
+bool VcpuProbe::load(uint64_t gpa, uint64_t& value) {
   auto result = read(gpa);
   if (!result) {
     errors_.push_back(result.error().message);
     return false;
   }
-  std::memcpy(bytes.data(), &result->value, sizeof result->value);
+  value = result->value;
   return !result->mmio_exit;
 }
 
-bool VcpuProbe::write(uint64_t gpa, std::span<const uint8_t> bytes) {
-  if (bytes.size() != sizeof(uint64_t)) {
-    errors_.push_back(fmt::format("probe writes 8 bytes, not {}", bytes.size()));
-    return false;
-  }
-  uint64_t value = 0;
-  std::memcpy(&value, bytes.data(), sizeof value);
+bool VcpuProbe::store(uint64_t gpa, uint64_t value) {
   auto result = write(gpa, value);
   if (!result) {
     errors_.push_back(result.error().message);

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "backend.hpp"
+#include "platform.hpp"
 #include "real_kvm_vm.hpp"
 #include "result.hpp"
 
@@ -30,7 +30,7 @@ struct ProbeAccess {
   bool mmio_exit = false;  // the GPA had no memslot
 };
 
-class VcpuProbe final : public GuestMemory {
+class VcpuProbe final : public VcpuAccess {
  public:
   // Creates the vCPU in `vm` and maps the probe memory as memslot `slot_id`.
   static Result<std::unique_ptr<VcpuProbe>> create(RealKvmVm& vm, uint32_t slot_id);
@@ -41,10 +41,10 @@ class VcpuProbe final : public GuestMemory {
   Result<ProbeAccess> read(uint64_t gpa);
   Result<ProbeAccess> write(uint64_t gpa, uint64_t value);
 
-  // GuestMemory, for 8-byte accesses: false when the access exited to MMIO.
-  // A vCPU failure is kept for take_errors() and also answers false.
-  bool read(uint64_t gpa, std::span<uint8_t> bytes) override;
-  bool write(uint64_t gpa, std::span<const uint8_t> bytes) override;
+  // VcpuAccess: false when the access exited to MMIO. A vCPU failure is
+  // kept for take_errors() and also answers false.
+  bool load(uint64_t gpa, uint64_t& value) override;
+  bool store(uint64_t gpa, uint64_t value) override;
   std::vector<std::string> take_errors();
   uint64_t runs() const { return runs_; }
 

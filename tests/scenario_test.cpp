@@ -59,6 +59,9 @@ TEST(Scenario, ErrorsNameFileLineAndProblem) {
   EXPECT_EQ(error_of("reset\nplug\xa7\n"), "t.vmem:2:5: byte 0xa7 is not part of a text scenario");
   EXPECT_NE(error_of("fail map\n").find("device=ID is required"), std::string::npos);
   EXPECT_NE(error_of("plug vmem0 +0 1 2\n").find("takes 3 arguments"), std::string::npos);
+  EXPECT_EQ(error_of("poke 0x10 abc\n"), "t.vmem:1: HEXBYTES: an even number of hex digits, at most 4096 bytes");
+  EXPECT_EQ(error_of("poke 0x10 zz\n"), "t.vmem:1: HEXBYTES: '0xzz' is not a number in range");
+  EXPECT_EQ(error_of("queue vmem0 ring=0\n"), "t.vmem:1: unknown queue option 'ring' (size, desc, avail, used)");
 }
 
 TEST(Scenario, TextFormRoundTrips) {
@@ -71,7 +74,10 @@ TEST(Scenario, TextFormRoundTrips) {
       "fail populate device=vmem1 skip=2\n"
       "vhost vhost-user-fs max=32\n"
       "expect vmem0 mapped=0-3 plugged=2G\n"
-      "read vmem1 +0\n";
+      "read vmem1 +0\n"
+      "queue vmem0 size=16 desc=0x1000 avail=0x2000 used=0x3000\n"
+      "poke 0x1000 00ff7a\n"
+      "kick vmem0\n";
   const auto first = parse(text, "t.vmem");
   ASSERT_TRUE(first) << first.error().message;
   const auto second = parse(to_text(*first), "again.vmem");

@@ -14,6 +14,8 @@ Command add_run_command(CLI::App& app);
 Command add_metadata_command(CLI::App& app);
 Command add_soak_command(CLI::App& app);
 Command add_kvm_metadata_command(CLI::App& app);
+Command add_replay_command(CLI::App& app);
+Command add_convert_command(CLI::App& app);
 
 // Parses a size option ("2M", "1T", "0x1000") for CLI11.
 CLI::Validator size_validator();

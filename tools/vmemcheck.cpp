@@ -49,9 +49,12 @@ int main(int argc, char** argv) {
   commands["metadata"] = add_metadata_command(app);
   commands["soak"] = add_soak_command(app);
   commands["kvm-metadata"] = add_kvm_metadata_command(app);
+  commands["replay"] = add_replay_command(app);
+  commands["convert"] = add_convert_command(app);
   // CLI11 reports an unknown subcommand only as a missing one: name it.
   if (argc > 1 && argv[1][0] != '-' && !commands.contains(argv[1])) {
-    std::cerr << "vmemcheck: unknown command '" << argv[1] << "' (run, metadata, soak, kvm-metadata; see --help)\n";
+    std::cerr << "vmemcheck: unknown command '" << argv[1]
+              << "' (run, metadata, soak, kvm-metadata, replay, convert; see --help)\n";
     return 2;
   }
   try {

@@ -99,7 +99,7 @@ TEST_F(Faults, ForeignSlotInTheWay) {
     ASSERT_TRUE(accepted);
     EXPECT_EQ(accepted->type, ResponseType::Ack);
     uint64_t value = 1;
-    EXPECT_TRUE(s.vcpu()->read(base + 2 * GiB + 2 * MiB, {reinterpret_cast<uint8_t*>(&value), sizeof value}));
+    EXPECT_TRUE(s.vcpu()->load(base + 2 * GiB + 2 * MiB, value));
     EXPECT_EQ(value, 0u);
     EXPECT_TRUE(s.take_mismatches().empty());
     EXPECT_TRUE(check_invariants(machine, &shadow).empty());

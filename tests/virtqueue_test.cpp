@@ -1,0 +1,368 @@
+#include "virtqueue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+
+#include "device.hpp"
+#include "guest_ram.hpp"
+#include "machine.hpp"
+#include "shadow_kvm.hpp"
+
+namespace vmemcheck {
+namespace {
+
+// Driver-side layout in boot RAM: a queue of 8, then request and response buffers.
+constexpr uint16_t kSize = 8;
+constexpr uint64_t kDesc = 0x0;
+constexpr uint64_t kAvail = 0x1000;
+constexpr uint64_t kUsed = 0x2000;
+constexpr uint64_t kRequests = 0x3000;
+constexpr uint64_t kResponses = 0x4000;
+constexpr uint64_t kTable = 0x5000;
+constexpr uint64_t kRamSize = 1 * MiB;
+
+// A machine with one 4 GiB device (1 GiB requested), its queue set up, and
+// helpers that play the driver.
+struct Rig {
+  Rig() {
+    DeviceConfig config;
+    config.region_size = 4 * GiB;
+    config.requested_size = GiB;
+    auto added = machine.add_device(config);
+    EXPECT_TRUE(added);
+    device = *added;
+    EXPECT_TRUE(queue.configure({kSize, kDesc, kAvail, kUsed}));
+  }
+  void desc(uint64_t table, uint16_t index, Descriptor d) {
+    ASSERT_TRUE(ram.write(table + index * kDescriptorSize, encode_descriptor(d)));
+  }
+  void desc(uint16_t index, Descriptor d) { desc(kDesc, index, d); }
+  void put_request(uint64_t gpa, Request r) { ASSERT_TRUE(ram.write(gpa, encode_request(r))); }
+  void write_u16(uint64_t gpa, uint16_t value) {
+    const std::array<uint8_t, 2> bytes{static_cast<uint8_t>(value), static_cast<uint8_t>(value >> 8)};
+    ASSERT_TRUE(ram.write(gpa, bytes));
+  }
+  uint32_t read_u32(uint64_t gpa) {
+    std::array<uint8_t, 4> b{};
+    EXPECT_TRUE(ram.read(gpa, b));
+    return b[0] | b[1] << 8 | b[2] << 16 | uint32_t{b[3]} << 24;
+  }
+  void offer(uint16_t head) {
+    write_u16(kAvail + avail_ring_offset(avail_idx % kSize), head);
+    write_u16(kAvail + avail_idx_offset(), ++avail_idx);
+  }
+  // The usual chain: descriptor 2i holds the request, 2i+1 the response.
+  void offer_request(uint16_t i, Request r) {
+    put_request(kRequests + 32 * i, r);
+    desc(2 * i, {kRequests + 32 * i, kRequestSize, kDescFlagNext, static_cast<uint16_t>(2 * i + 1)});
+    desc(2 * i + 1, {kResponses + 16 * i, kResponseSize, kDescFlagWrite, 0});
+    offer(2 * i);
+  }
+  std::optional<Response> response(uint16_t i) {
+    std::array<uint8_t, kResponseSize> bytes{};
+    EXPECT_TRUE(ram.read(kResponses + 16 * i, bytes));
+    return decode_response(bytes);
+  }
+  // Kicks and expects a chain-level fault with exactly this reason.
+  void expect_fault(const std::string& reason) {
+    const KickResult kick = service_queue(queue, *device);
+    ASSERT_TRUE(kick.fault) << "no fault";
+    EXPECT_EQ(*kick.fault, reason);
+    EXPECT_TRUE(device->needs_reset());
+    EXPECT_EQ(device->error_reason(), reason);
+    EXPECT_EQ(read_u32(kUsed) >> 16, 0u) << "a faulty chain must not be answered";
+  }
+
+  ShadowKvm kvm;
+  SparseHostMemory host;
+  Machine machine{{}, kvm, host};
+  GuestRam ram{0, kRamSize};
+  GuestAddressSpace space{ram, machine.guest_memory()};
+  Virtqueue queue{space};
+  VirtioMemDevice* device = nullptr;
+  uint16_t avail_idx = 0;
+};
+
+TEST(Virtqueue, DescriptorLayoutIsLittleEndian) {
+  const auto bytes = encode_descriptor({0x0102030405060708, 0x0a0b0c0d, 0x0003, 0x0405});
+  const std::array<uint8_t, kDescriptorSize> expected{8, 7, 6, 5, 4, 3, 2, 1, 0x0d, 0x0c, 0x0b, 0x0a, 3, 0, 5, 4};
+  EXPECT_EQ(bytes, expected);
+  EXPECT_EQ(decode_descriptor(bytes), (Descriptor{0x0102030405060708, 0x0a0b0c0d, 3, 0x0405}));
+}
+
+TEST(Virtqueue, PlugIsAnsweredThroughTheUsedRing) {
+  Rig r;
+  r.offer_request(0, {RequestType::Plug, r.device->addr(), 1});
+  const KickResult kick = service_queue(r.queue, *r.device);
+  EXPECT_FALSE(kick.fault);
+  ASSERT_EQ(kick.chains.size(), 1u);
+  EXPECT_EQ(kick.chains[0].response, Response{ResponseType::Ack});
+  EXPECT_EQ(kick.chains[0].readable_bytes, kRequestSize);
+  EXPECT_EQ(kick.chains[0].writable_bytes, kResponseSize);
+  EXPECT_EQ(r.response(0), Response{ResponseType::Ack});
+  EXPECT_EQ(r.read_u32(kUsed) >> 16, 1u);                      // used idx
+  EXPECT_EQ(r.read_u32(kUsed + used_ring_offset(0)), 0u);      // id: the head
+  EXPECT_EQ(r.read_u32(kUsed + used_ring_offset(0) + 4), 10u);  // len: bytes written
+  EXPECT_EQ(r.device->plugged_size(), 2 * MiB);
+}
+
+TEST(Virtqueue, OneKickAnswersEveryAvailableChainInOrder) {
+  Rig r;
+  const uint64_t a = r.device->addr();
+  r.offer_request(0, {RequestType::Plug, a, 2});
+  r.offer_request(1, {RequestType::State, a, 4});
+  r.offer_request(2, {RequestType::Plug, a + 2 * GiB, 1});  // outside the usable region
+  r.offer_request(3, {RequestType::Plug, a, 600});           // more than requested
+  const KickResult kick = service_queue(r.queue, *r.device);
+  ASSERT_EQ(kick.chains.size(), 4u);
+  EXPECT_EQ(r.response(0), Response{ResponseType::Ack});
+  EXPECT_EQ(r.response(1), (Response{ResponseType::Ack, BlockState::Mixed}));
+  EXPECT_EQ(r.response(2), Response{ResponseType::Error});
+  EXPECT_EQ(r.response(3), Response{ResponseType::Nack});
+  EXPECT_EQ(r.queue.used_idx(), 4);
+  EXPECT_EQ(r.queue.last_avail(), 4);
+  // Nothing new: a second kick does nothing.
+  EXPECT_TRUE(service_queue(r.queue, *r.device).chains.empty());
+}
+
+TEST(Virtqueue, RingIndicesWrapAround) {
+  Rig r;
+  for (int i = 0; i < 3 * kSize; ++i) {
+    r.offer_request(0, {RequestType::State, r.device->addr(), 1});
+    ASSERT_EQ(service_queue(r.queue, *r.device).chains.size(), 1u) << "round " << i;
+  }
+  EXPECT_EQ(r.queue.used_idx(), 3 * kSize);
+  EXPECT_EQ(r.read_u32(kUsed) >> 16, 3u * kSize);
+}
+
+TEST(Virtqueue, RequestAndResponseMaySpanSeveralBuffers) {
+  Rig r;
+  r.put_request(kRequests, {RequestType::Plug, r.device->addr(), 1});
+  r.desc(0, {kRequests, 12, kDescFlagNext, 5});
+  r.desc(5, {kRequests + 12, 12, kDescFlagNext, 3});
+  r.desc(3, {kResponses, 4, kDescFlagWrite | kDescFlagNext, 7});
+  r.desc(7, {kResponses + 4, 60, kDescFlagWrite, 0});
+  r.offer(0);
+  const KickResult kick = service_queue(r.queue, *r.device);
+  ASSERT_EQ(kick.chains.size(), 1u);
+  EXPECT_EQ(kick.chains[0].writable_bytes, 64u);
+  EXPECT_EQ(r.response(0), Response{ResponseType::Ack});
+}
+
+TEST(Virtqueue, IndirectTable) {
+  Rig r;
+  r.put_request(kRequests, {RequestType::Plug, r.device->addr(), 3});
+  r.desc(kTable, 0, {kRequests, kRequestSize, kDescFlagNext, 1});
+  r.desc(kTable, 1, {kResponses, kResponseSize, kDescFlagWrite, 0});
+  r.desc(4, {kTable, 2 * kDescriptorSize, kDescFlagIndirect, 0});
+  r.offer(4);
+  const KickResult kick = service_queue(r.queue, *r.device);
+  ASSERT_EQ(kick.chains.size(), 1u);
+  EXPECT_EQ(kick.chains[0].head, 4);
+  EXPECT_EQ(r.response(0), Response{ResponseType::Ack});
+  EXPECT_EQ(r.device->plugged_size(), 6 * MiB);
+}
+
+TEST(Virtqueue, ShortRequestIsAProtocolViolation) {
+  Rig r;
+  r.put_request(kRequests, {RequestType::Plug, r.device->addr(), 1});
+  r.desc(0, {kRequests, 16, kDescFlagNext, 1});
+  r.desc(1, {kResponses, kResponseSize, kDescFlagWrite, 0});
+  r.offer(0);
+  const KickResult kick = service_queue(r.queue, *r.device);
+  EXPECT_FALSE(kick.fault);  // the device's own check, not the transport's
+  ASSERT_EQ(kick.chains.size(), 1u);
+  EXPECT_FALSE(kick.chains[0].response);
+  EXPECT_EQ(r.device->error_reason(), "request too short: 16 device-readable bytes, need 24");
+  EXPECT_EQ(r.device->plugged_size(), 0u);
+}
+
+TEST(Virtqueue, ShortResponseBufferAndUnknownTypeAreProtocolViolations) {
+  Rig r;
+  r.put_request(kRequests, {RequestType::Plug, r.device->addr(), 1});
+  r.desc(0, {kRequests, kRequestSize, kDescFlagNext, 1});
+  r.desc(1, {kResponses, 9, kDescFlagWrite, 0});
+  r.offer(0);
+  (void)service_queue(r.queue, *r.device);
+  EXPECT_EQ(r.device->error_reason(), "response buffer too short: 9 device-writable bytes, need 10");
+
+  Rig u;
+  u.offer_request(0, {});
+  ASSERT_TRUE(u.ram.write(kRequests, std::array<uint8_t, 2>{7, 0}));  // type 7
+  (void)service_queue(u.queue, *u.device);
+  EXPECT_EQ(u.device->error_reason(), "unknown request type 7");
+}
+
+TEST(Virtqueue, DescriptorLoop) {
+  Rig r;
+  r.put_request(kRequests, {RequestType::State, r.device->addr(), 1});
+  r.desc(0, {kRequests, kRequestSize, kDescFlagNext, 1});
+  r.desc(1, {kRequests, kRequestSize, kDescFlagNext, 0});
+  r.offer(0);
+  r.expect_fault("descriptor loop in the chain at head 0: more than 8 descriptors");
+}
+
+TEST(Virtqueue, IndirectLoop) {
+  Rig r;
+  r.desc(kTable, 0, {kRequests, kRequestSize, kDescFlagNext, 0});
+  r.desc(0, {kTable, kDescriptorSize, kDescFlagIndirect, 0});
+  r.offer(0);
+  r.expect_fault("descriptor loop in the chain at head 0: more than 1 indirect descriptors");
+}
+
+TEST(Virtqueue, HeadOutOfRange) {
+  Rig r;
+  r.offer(8);
+  r.expect_fault("chain head 8 is out of range (queue size 8)");
+}
+
+TEST(Virtqueue, NextOutOfRange) {
+  Rig r;
+  r.desc(0, {kRequests, kRequestSize, kDescFlagNext, 200});
+  r.offer(0);
+  r.expect_fault("descriptor 0 chains to 200, out of range (table of 8)");
+}
+
+TEST(Virtqueue, AvailableIndexTooFarAhead) {
+  Rig r;
+  r.write_u16(kAvail + avail_idx_offset(), 9);
+  r.expect_fault("available index 9 is 9 entries ahead of the device's 0 (queue size 8)");
+}
+
+TEST(Virtqueue, ReadableAfterWritable) {
+  Rig r;
+  r.desc(0, {kResponses, kResponseSize, kDescFlagWrite | kDescFlagNext, 1});
+  r.desc(1, {kRequests, kRequestSize, 0, 0});
+  r.offer(0);
+  r.expect_fault("device-readable descriptor 1 follows a device-writable one (head 0)");
+}
+
+TEST(Virtqueue, BufferOutsideGuestRam) {
+  Rig r;
+  r.desc(0, {kRamSize - 8, kRequestSize, 0, 0});
+  r.offer(0);
+  r.expect_fault("buffer of descriptor 0 at [0xffff8, +0x18) is outside guest RAM");
+  Rig w;
+  w.desc(0, {~uint64_t{0} - 4, kRequestSize, 0, 0});  // wraps
+  w.offer(0);
+  w.expect_fault("buffer of descriptor 0 at [0xfffffffffffffffb, +0x18) is outside guest RAM");
+}
+
+TEST(Virtqueue, ZeroLengthBuffer) {
+  Rig r;
+  r.desc(0, {kRequests, 0, 0, 0});
+  r.offer(0);
+  r.expect_fault("descriptor 0 has a zero-length buffer");
+}
+
+TEST(Virtqueue, OversizedChain) {
+  Rig r;
+  // Guest RAM large enough that the buffers themselves are valid.
+  GuestRam big(0, 8 * GiB);
+  GuestAddressSpace space(big, r.machine.guest_memory());
+  Virtqueue queue(space);
+  ASSERT_TRUE(queue.configure({kSize, kDesc, kAvail, kUsed}));
+  ASSERT_TRUE(big.write(kDesc, encode_descriptor({0, 0xffffffff, kDescFlagNext, 1})));
+  ASSERT_TRUE(big.write(kDesc + 16, encode_descriptor({0, 1, 0, 0})));
+  ASSERT_TRUE(big.write(kAvail + avail_idx_offset(), std::array<uint8_t, 2>{1, 0}));
+  const KickResult kick = service_queue(queue, *r.device);
+  ASSERT_TRUE(kick.fault);
+  EXPECT_EQ(*kick.fault, "chain at head 0 is oversized: 4294967296 readable and 0 writable bytes, at most "
+                         "0xffffffff each");
+}
+
+TEST(Virtqueue, IndirectRules) {
+  Rig nested;
+  nested.desc(kTable, 0, {kTable, kDescriptorSize, kDescFlagIndirect, 0});
+  nested.desc(0, {kTable, kDescriptorSize, kDescFlagIndirect, 0});
+  nested.offer(0);
+  nested.expect_fault("nested indirect table in indirect descriptor 0");
+
+  Rig with_next;
+  with_next.desc(0, {kTable, kDescriptorSize, kDescFlagIndirect | kDescFlagNext, 1});
+  with_next.offer(0);
+  with_next.expect_fault("indirect descriptor 0 is not alone in its chain (head 0)");
+
+  Rig bad_length;
+  bad_length.desc(0, {kTable, 24, kDescFlagIndirect, 0});
+  bad_length.offer(0);
+  bad_length.expect_fault(
+      "indirect table of descriptor 0 has length 24: not a non-zero multiple of 16 of at most 8 entries");
+
+  Rig outside;
+  outside.desc(0, {kRamSize - 16, 32, kDescFlagIndirect, 0});
+  outside.offer(0);
+  outside.expect_fault("indirect table of descriptor 0 at [0xffff0, +0x20) is outside guest RAM");
+}
+
+TEST(Virtqueue, RingsOutsideGuestRam) {
+  Rig r;
+  ASSERT_TRUE(r.queue.configure({kSize, kDesc, kRamSize, kUsed}));
+  r.expect_fault("available ring index at GPA 0x100002 is outside guest RAM");
+
+  Rig u;
+  ASSERT_TRUE(u.queue.configure({kSize, kDesc, kAvail, kRamSize - 8}));
+  u.offer_request(0, {RequestType::State, u.device->addr(), 1});
+  const KickResult kick = service_queue(u.queue, *u.device);
+  ASSERT_TRUE(kick.fault);
+  EXPECT_EQ(*kick.fault, "used ring entry at GPA 0xffffc is outside guest RAM");
+}
+
+TEST(Virtqueue, ErrorStateStopsProcessingUntilReset) {
+  Rig r;
+  r.offer(8);
+  r.offer_request(0, {RequestType::Plug, r.device->addr(), 1});
+  r.expect_fault("chain head 8 is out of range (queue size 8)");
+  EXPECT_TRUE(service_queue(r.queue, *r.device).chains.empty());
+  EXPECT_EQ(r.device->plugged_size(), 0u);
+  // The driver resets the device and sets the queue up again.
+  r.device->virtio_reset();
+  r.queue.reset();
+  EXPECT_FALSE(r.queue.enabled());
+  ASSERT_TRUE(r.queue.configure({kSize, kDesc, kAvail, kUsed}));
+  r.avail_idx = 0;
+  r.offer_request(0, {RequestType::Plug, r.device->addr(), 1});
+  EXPECT_EQ(service_queue(r.queue, *r.device).chains.size(), 1u);
+  EXPECT_EQ(r.device->plugged_size(), 2 * MiB);
+}
+
+TEST(Virtqueue, ConfigureRefusesBadLayouts) {
+  Rig r;
+  const auto refused = [&](QueueLayout layout) {
+    const Status status = r.queue.configure(layout);
+    return status ? std::string("accepted") : status.error().message;
+  };
+  EXPECT_EQ(refused({0, 0, 0, 0}), "queue size 0 is not a power of two within 1..128");
+  EXPECT_EQ(refused({6, 0, 0, 0}), "queue size 6 is not a power of two within 1..128");
+  EXPECT_EQ(refused({256, 0, 0, 0}), "queue size 256 is not a power of two within 1..128");
+  EXPECT_EQ(refused({8, 8, 0, 0}), "descriptor table at 0x8 is not 16-byte aligned");
+  EXPECT_EQ(refused({8, 0, 1, 0}), "available ring at 0x1 is not 2-byte aligned");
+  EXPECT_EQ(refused({8, 0, 0, 2}), "used ring at 0x2 is not 4-byte aligned");
+  EXPECT_EQ(refused({8, 0, 0, ~uint64_t{3}}), "a queue area wraps around the end of the address space");
+  EXPECT_FALSE(r.queue.enabled());
+  // A disabled queue is not processed.
+  r.offer_request(0, {RequestType::Plug, r.device->addr(), 1});
+  EXPECT_TRUE(service_queue(r.queue, *r.device).chains.empty());
+}
+
+TEST(Virtqueue, ResponseBufferInDeviceMemory) {
+  // A response may land in plugged device memory (dynamic memslots): the
+  // first PLUG maps the memslot, a later request answers into it.
+  Rig r;
+  const uint64_t a = r.device->addr();
+  r.offer_request(0, {RequestType::Plug, a, 1});
+  ASSERT_EQ(service_queue(r.queue, *r.device).chains.size(), 1u);
+  r.put_request(kRequests, {RequestType::State, a, 1});
+  r.desc(0, {kRequests, kRequestSize, kDescFlagNext, 1});
+  r.desc(1, {a + 64, kResponseSize, kDescFlagWrite, 0});
+  r.offer(0);
+  const KickResult kick = service_queue(r.queue, *r.device);
+  EXPECT_FALSE(kick.fault);
+  std::array<uint8_t, kResponseSize> bytes{};
+  ASSERT_TRUE(r.space.read(a + 64, bytes));
+  EXPECT_EQ(decode_response(bytes), (Response{ResponseType::Ack, BlockState::Plugged}));
+}
+
+}  // namespace
+}  // namespace vmemcheck
