@@ -3,9 +3,11 @@ set(VMEMCHECK_UNIT_TESTS
   decision_test.cpp
   device_config_test.cpp
   fault_injection_test.cpp
+  guest_driver_test.cpp
   guest_ram_test.cpp
   kvm_slot_backend_test.cpp
   memslot_policy_test.cpp
+  policy_comparison_test.cpp
   scenario_test.cpp
   shadow_kvm_test.cpp
   units_test.cpp

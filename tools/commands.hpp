@@ -14,6 +14,7 @@ Command add_run_command(CLI::App& app);
 Command add_metadata_command(CLI::App& app);
 Command add_soak_command(CLI::App& app);
 Command add_kvm_metadata_command(CLI::App& app);
+Command add_compare_command(CLI::App& app);
 Command add_replay_command(CLI::App& app);
 Command add_convert_command(CLI::App& app);
 

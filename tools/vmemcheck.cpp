@@ -49,12 +49,13 @@ int main(int argc, char** argv) {
   commands["metadata"] = add_metadata_command(app);
   commands["soak"] = add_soak_command(app);
   commands["kvm-metadata"] = add_kvm_metadata_command(app);
+  commands["compare"] = add_compare_command(app);
   commands["replay"] = add_replay_command(app);
   commands["convert"] = add_convert_command(app);
   // CLI11 reports an unknown subcommand only as a missing one: name it.
   if (argc > 1 && argv[1][0] != '-' && !commands.contains(argv[1])) {
     std::cerr << "vmemcheck: unknown command '" << argv[1]
-              << "' (run, metadata, soak, kvm-metadata, replay, convert; see --help)\n";
+              << "' (run, metadata, soak, kvm-metadata, compare, replay, convert; see --help)\n";
     return 2;
   }
   try {
