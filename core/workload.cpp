@@ -115,7 +115,7 @@ Workload make_workload(WorkloadKind kind, const WorkloadGeometry& geometry) {
       s.at_once(HostEvent::Kind::MigrationStart);
       s.resize(peak);
       s.at_once(HostEvent::Kind::MigrationEnd);
-      s.wait(kSettleTicks);
+      s.wait(ticks_to_follow(peak / 2, peak));  // the driver catches up after its backoff
       s.resize(0);
       break;
   }
