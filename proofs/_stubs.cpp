@@ -1,6 +1,5 @@
 #include "proofs.hpp"
 namespace vmemcheck::proofs {
-void request_proof(Prover&) {}
 void touched_proof(Prover&) {}
 void activation_proof(Prover&) {}
 void usable_proof(Prover&) {}
