@@ -4,7 +4,8 @@
 // and time and the total. Exit status 0 means: every claim proven, or with
 // --planted, every proof refuted by a counterexample (its planted bug found).
 #include <chrono>
-#include <cstring>
+#include <algorithm>
+#include <vector>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -23,10 +24,7 @@ struct Entry {
 constexpr Entry kProofs[] = {
     {"layout", vmemcheck::proofs::layout_proof},
     {"request", vmemcheck::proofs::request_proof},
-    {"touched", vmemcheck::proofs::touched_proof},
-    {"activation", vmemcheck::proofs::activation_proof},
     {"usable", vmemcheck::proofs::usable_proof},
-    {"budget", vmemcheck::proofs::budget_proof},
 };
 
 }  // namespace

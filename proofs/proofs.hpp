@@ -7,9 +7,7 @@ namespace vmemcheck::proofs {
 
 void layout_proof(Prover& p);      // layout_proof.cpp
 void request_proof(Prover& p);     // request_proof.cpp
-void touched_proof(Prover& p);     // touched_proof.cpp
-void activation_proof(Prover& p);  // activation_proof.cpp
 void usable_proof(Prover& p);      // usable_proof.cpp
-void budget_proof(Prover& p);      // budget_proof.cpp
+// Not written yet (README): touched index ranges, activation step, machine budget.
 
 }  // namespace vmemcheck::proofs
