@@ -9,8 +9,6 @@
 // by 0 is all ones, urem by 0 is the dividend, comparisons are unsigned. Each
 // bit-vector variable becomes an integer variable in [0, 2^width). An
 // operation without a translation throws: nothing is approximated.
-// to_integer_test.cpp checks the translation against Z3's own bit-vector
-// evaluation on random values.
 #pragma once
 
 #include <z3++.h>
