@@ -1,0 +1,104 @@
+// The one helper every proof goes through (STYLE.md, Z3's examples): assert the
+// preconditions and the negation of the claim; `unsat` means proven, `sat` is a
+// counterexample (printed, and written as a scenario when the proof can), and
+// `unknown` (or the time limit) is a failure like a counterexample. Claims are
+// built as 64-bit bit-vector formulas from the templates and decided in their
+// exact integer translation (to_integer.hpp says why).
+#pragma once
+
+#include <z3++.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "to_integer.hpp"
+#include "z3_word.hpp"
+
+namespace vmemcheck::proofs {
+
+// Which decision code a proof is run against: the core's templates, or the
+// planted-bug variants of proofs/planted/ (to show the proof can fail).
+enum class Code { Core, Planted };
+
+struct Options {
+  Code code = Code::Core;
+  std::string scenario_dir = ".";  // where counterexample scenarios are written
+};
+
+// A model of the negated claim: the value of any bit-vector term in it.
+class Counterexample {
+ public:
+  Counterexample(const z3::model& model, ToInteger& to_integer, bool integer)
+      : model_(model), to_integer_(to_integer), integer_(integer) {}
+  uint64_t operator()(const z3::expr& bit_vector_term) const;
+
+ private:
+  const z3::model& model_;
+  ToInteger& to_integer_;
+  bool integer_;
+};
+
+// Turns a counterexample into the text of a scenario file (core/scenario.hpp),
+// or nullopt when this model's violation cannot be expressed as one.
+using ScenarioWriter = std::function<std::optional<std::string>(const Counterexample&)>;
+
+// How a claim is decided: bit-blasted (best where the claim is mostly equal
+// terms and comparisons), or in the exact integer translation (best where it
+// relates products and quotients).
+enum class Method { BitVector, Integer };
+
+struct Claim {
+  std::string name;         // "layout.auto", printed first on its line
+  z3::expr preconditions;   // what the code may assume (config validation, ...)
+  z3::expr conclusion;      // what must then hold
+  // Extra constraints tried first on a counterexample so that it is small
+  // enough to run as a scenario (sizes a test machine can back); dropped when
+  // no counterexample satisfies them.
+  std::optional<z3::expr> small;
+  ScenarioWriter scenario;
+  // The values printed for a counterexample, by name.
+  std::vector<std::pair<std::string, z3::expr>> shown;
+  Method method = Method::Integer;
+};
+
+class Prover {
+ public:
+  explicit Prover(Options options) : options_(std::move(options)) {}
+  z3::context& ctx() { return ctx_; }
+  const Options& options() const { return options_; }
+  bool planted() const { return options_.code == Code::Planted; }
+
+  // Proves one claim and prints "NAME: proven (T s)" or the counterexample.
+  // Returns true when proven.
+  bool prove(const Claim& claim);
+
+  double total_seconds() const { return total_seconds_; }
+  int proven() const { return proven_; }
+  int refuted() const { return refuted_; }  // counterexample or unknown
+
+  // A 64-bit variable, and a 64-bit constant, of this prover's context.
+  z3::expr word(const std::string& name) { return ctx_.bv_const(name.c_str(), kWordBits); }
+  z3::expr word(uint64_t value) { return ctx_.bv_val(value, kWordBits); }
+
+ private:
+  Options options_;
+  z3::context ctx_;
+  double total_seconds_ = 0;
+  int proven_ = 0;
+  int refuted_ = 0;
+};
+
+// Spec vocabulary shared by the proofs; each is the textbook definition.
+// x is 2^k for some k < 64: x & (x - 1) == 0 for bit-blasting, a disjunction
+// of the 64 powers for the integer translation (which has no bitwise and).
+z3::expr is_power_of_two(const z3::expr& x, Method method = Method::Integer);
+z3::expr is_multiple(const z3::expr& x, const z3::expr& of);
+// x widened to 128 bits, where the sums and products of the specs cannot wrap.
+z3::expr wide(const z3::expr& x);
+z3::expr wide(z3::context& ctx, uint64_t value);
+
+}  // namespace vmemcheck::proofs
