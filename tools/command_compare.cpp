@@ -103,7 +103,9 @@ Command add_compare_command(CLI::App& app) {
     std::string peak = "256G";
     uint64_t seed = 1;
     bool smm = false;
-    std::string csv, json, plot_dir, scenario_dir;
+    std::string csv, json, scenario_dir;
+    std::string plot_dir = "vmemcheck-compare";
+    bool no_plots = false;
   };
   auto options = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
@@ -125,9 +127,12 @@ Command add_compare_command(CLI::App& app) {
   cmd->add_flag("--smm", options->smm, "Count KVM metadata with the SMM address space");
   cmd->add_option("--csv", options->csv, "Write the summary as CSV");
   cmd->add_option("--json", options->json, "Write the summary as JSON");
-  cmd->add_option("--plot-dir", options->plot_dir, "Write per-tick series, gnuplot scripts and SVG plots here");
+  cmd->add_option("--plot-dir", options->plot_dir, "Write per-tick series, gnuplot scripts and SVG plots here")
+      ->capture_default_str();
+  cmd->add_flag("--no-plots", options->no_plots, "Write no series or plots");
   cmd->add_option("--scenario-dir", options->scenario_dir, "Write each run as a scenario ('vmemcheck run' replays it)");
   return [options]() {
+    if (options->no_plots) options->plot_dir.clear();
     ComparisonGeometry g;
     g.region_size = size_option(options->region);
     g.block_size = size_option(options->block);
