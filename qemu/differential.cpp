@@ -84,7 +84,22 @@ Scenario random_qemu_scenario(uint64_t seed, size_t geometry, uint64_t ops) {
   config.requested_size = g.requested;
   config.unplugged_inaccessible = g.unplugged_inaccessible;
   builder.add_device(config);
-  for (uint64_t i = 0; i < 4 * ops + 16; ++i) builder.add_op();
+  // Half the ops from the shared builder (edge-biased, often invalid), half
+  // well-formed requests on aligned blocks near the usable region, so that
+  // plugged, mixed and NACKed states are reached too.
+  const uint64_t blocks = g.region / g.block;
+  const uint64_t near_usable = std::min(blocks, (g.requested + 256 * MiB) / g.block + 4);
+  for (uint64_t i = 0; i < 4 * ops + 16; ++i) {
+    if (builder.chance(2)) {
+      builder.add_op();
+      continue;
+    }
+    const auto type = builder.pick(std::vector{RequestType::Plug, RequestType::Plug, RequestType::Unplug,
+                                               RequestType::State, RequestType::State});
+    const uint64_t first = builder.below(builder.chance(2) ? std::min<uint64_t>(near_usable, 16) : near_usable);
+    const auto nb = static_cast<uint16_t>(1 + builder.below(builder.chance(4) ? 64 : 8));
+    builder.add(GuestRequest{config.id, type, {first * g.block, true}, nb});
+  }
   Scenario all = builder.take(fmt::format("qemu-{}", seed));
   Scenario out{all.name, {}};
   uint64_t kept = 0;
@@ -206,6 +221,7 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
           return;
         }
         report.qemu = outcome_of(answer->response, g->type == RequestType::State);
+        ++result.answers[report.qemu];
         std::string ours = normalized(report.ours);
         if (options.plant_difference && ours == "ACK UNPLUGGED") ours = "ACK PLUGGED";
         if (ours != report.qemu) differ("response", ours, report.qemu);
@@ -224,6 +240,7 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
             return;
           }
           report.qemu = outcome_of(answer->response, r->type == static_cast<uint16_t>(RequestType::State));
+          ++result.answers[report.qemu];
           std::string ours = normalized(report.ours);
           if (options.plant_difference && ours == "ACK UNPLUGGED") ours = "ACK PLUGGED";
           if (ours != report.qemu) differ("response", ours, report.qemu);

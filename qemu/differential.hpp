@@ -48,6 +48,7 @@ struct DifferentialResult {
   size_t compared = 0;  // ops run on both sides
   size_t skipped = 0;
   std::map<std::string, size_t> skipped_kinds;  // op kind -> count
+  std::map<std::string, size_t> answers;        // QEMU's answers to requests ("ACK", "ERROR", "none ...")
   std::optional<Difference> difference;
   std::optional<std::string> error;  // QEMU could not be driven (missing, died, ...)
   std::string qemu_version;

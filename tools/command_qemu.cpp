@@ -18,7 +18,7 @@
 namespace vmemcheck::cli {
 namespace {
 
-std::string skipped_summary(const std::map<std::string, size_t>& kinds) {
+std::string count_list(const std::map<std::string, size_t>& kinds) {
   std::string out;
   for (const auto& [kind, count] : kinds) out += fmt::format("{}{} {}", out.empty() ? "" : ", ", count, kind);
   return out;
@@ -82,7 +82,7 @@ Command add_qemu_command(CLI::App& app) {
       if (result.difference) fmt::print("DIFFERENCE {}\n", qemu::describe(*result.difference));
       fmt::print("{}: QEMU {}, {} ops compared, {} skipped{}{}, {} difference{}\n", options->file,
                  result.qemu_version.empty() ? "not started" : result.qemu_version, result.compared, result.skipped,
-                 result.skipped ? " (" : "", result.skipped ? skipped_summary(result.skipped_kinds) + ")" : "",
+                 result.skipped ? " (" : "", result.skipped ? count_list(result.skipped_kinds) + ")" : "",
                  result.difference ? 1 : 0, result.difference ? "" : "s");
       return result.difference ? 1 : 0;
     }
@@ -91,6 +91,7 @@ Command add_qemu_command(CLI::App& app) {
     uint64_t ops = 0, findings = 0;
     std::string version;
     std::map<size_t, uint64_t> ops_per_geometry;
+    std::map<std::string, size_t> answers;
     for (uint64_t i = 0; i < options->sequences; ++i) {
       const uint64_t seed = options->seed + i;
       const size_t geometry = static_cast<size_t>(seed % qemu::kQemuGeometries.size());
@@ -103,6 +104,7 @@ Command add_qemu_command(CLI::App& app) {
       version = result.qemu_version;
       ops += result.compared;
       ops_per_geometry[geometry] += result.compared;
+      for (const auto& [answer, count] : result.answers) answers[answer] += count;
       if (result.difference) {
         ++findings;
         std::filesystem::create_directories(options->findings);
@@ -129,6 +131,7 @@ Command add_qemu_command(CLI::App& app) {
       fmt::print("  geometry size={} block={} requested={} unplugged-inaccessible={}: {} ops\n", format_size(g.region),
                  format_size(g.block), format_size(g.requested), g.unplugged_inaccessible ? "on" : "off", count);
     }
+    fmt::print("  QEMU's answers to requests: {}\n", count_list(answers));
     fmt::print("qemu fuzz done: QEMU {}, {} sequences, {} ops in {:.1f}s ({:.0f} ops/s), {} difference{}\n", version,
                options->sequences, ops, seconds, static_cast<double>(ops) / seconds, findings, findings == 1 ? "" : "s");
     return findings == 0 ? 0 : 1;
