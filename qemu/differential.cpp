@@ -209,6 +209,10 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
             report.qemu = fmt::format("ok addr={:#x} features={:#x}", dut->config() ? dut->config()->addr : 0,
                                       dut->offered_features());
             if (!d) differ("device", report.ours, report.qemu);
+            else if ((dut->offered_features() & 0xffffff) != offered_features(d->config()))
+              differ("offered features", fmt::format("{:#x}", offered_features(d->config())),
+                     fmt::format("{:#x} (device-specific bits of {:#x})", dut->offered_features() & 0xffffff,
+                                 dut->offered_features()));
             else compare_state();
           }
         }
@@ -278,8 +282,15 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
         skip("not on the device QEMU runs");
       } else if (std::holds_alternative<SetBusy>(op)) {
         skip("QEMU is busy only during a migration");
-      } else if (std::holds_alternative<NegotiateFeatures>(op)) {
-        skip("the driver negotiates its own features at start and after resets");
+      } else if (const auto* f = std::get_if<NegotiateFeatures>(&op); f && on_device(f->device)) {
+        const VirtioMemDevice* d = core.machine()->find(f->device);
+        if (d->needs_reset()) return skip("features: QEMU's negotiation resets the device, which needs a reset");
+        if (!run_core()) return;
+        auto kept = dut->try_features(f->driver_features);
+        if (!kept) return fail(kept.error());
+        report.qemu = *kept ? "ok (FEATURES_OK kept)" : "error (FEATURES_OK refused)";
+        if ((report.ours == "ok") != *kept) differ("features", report.ours, report.qemu);
+        else compare_state();
       } else if (std::holds_alternative<Expect>(op)) {
         skip("both sides' config spaces are compared after every op instead");
       } else if (std::holds_alternative<GuestAccess>(op) || std::holds_alternative<ShowMtree>(op) ||

@@ -204,29 +204,42 @@ Status VirtioMemPci::enumerate() {
   return ok_status();
 }
 
-Status VirtioMemPci::initialise() {
+Result<bool> VirtioMemPci::negotiate(std::optional<uint64_t> accept) {
   const auto write_status = [&](uint8_t value) { return mmio_write(common_ + DeviceStatus, 1, value); };
-  if (auto s = write_status(0); !s) return s;
-  if (auto s = write_status(Acknowledge); !s) return s;
-  if (auto s = write_status(Acknowledge | Driver); !s) return s;
+  if (auto s = write_status(0); !s) return s.error();
+  if (auto s = write_status(Acknowledge); !s) return s.error();
+  if (auto s = write_status(Acknowledge | Driver); !s) return s.error();
   offered_ = 0;
   for (uint32_t half = 0; half < 2; ++half) {
-    if (auto s = mmio_write(common_ + DeviceFeatureSelect, 4, half); !s) return s;
+    if (auto s = mmio_write(common_ + DeviceFeatureSelect, 4, half); !s) return s.error();
     auto bits = mmio_read(common_ + DeviceFeature, 4);
     if (!bits) return bits.error();
     offered_ |= *bits << (32 * half);
   }
   if (!(offered_ & kFeatureVersion1)) return Error{fmt::format("device offers {:#x}, without VERSION_1", offered_)};
-  accepted_ = kFeatureVersion1 | (offered_ & (kFeatureAcpiPxm | kFeatureUnpluggedInaccessible));
+  accepted_ = kFeatureVersion1 | accept.value_or(offered_ & (kFeatureAcpiPxm | kFeatureUnpluggedInaccessible));
   for (uint32_t half = 0; half < 2; ++half) {
-    if (auto s = mmio_write(common_ + DriverFeatureSelect, 4, half); !s) return s;
-    if (auto s = mmio_write(common_ + DriverFeature, 4, (accepted_ >> (32 * half)) & 0xffffffff); !s) return s;
+    if (auto s = mmio_write(common_ + DriverFeatureSelect, 4, half); !s) return s.error();
+    if (auto s = mmio_write(common_ + DriverFeature, 4, (accepted_ >> (32 * half)) & 0xffffffff); !s) return s.error();
   }
-  if (auto s = write_status(Acknowledge | Driver | FeaturesOk); !s) return s;
+  if (auto s = write_status(Acknowledge | Driver | FeaturesOk); !s) return s.error();
   auto st = status();
   if (!st) return st.error();
-  if (!(*st & FeaturesOk))
-    return Error{fmt::format("virtio-mem refused the features {:#x} (offered {:#x})", accepted_, offered_)};
+  return (*st & FeaturesOk) != 0;
+}
+
+Result<bool> VirtioMemPci::try_features(uint64_t device_features) {
+  auto kept = negotiate(device_features);
+  if (!kept) return kept.error();
+  if (auto ready = initialise(); !ready) return ready.error();
+  return *kept;
+}
+
+Status VirtioMemPci::initialise() {
+  const auto write_status = [&](uint8_t value) { return mmio_write(common_ + DeviceStatus, 1, value); };
+  auto kept = negotiate(std::nullopt);
+  if (!kept) return kept.error();
+  if (!*kept) return Error{fmt::format("virtio-mem refused the features {:#x} (offered {:#x})", accepted_, offered_)};
   if (auto s = mmio_write(common_ + QueueSelect, 2, 0); !s) return s;
   auto size = mmio_read(common_ + QueueSize, 2);
   if (!size) return size.error();

@@ -67,6 +67,9 @@ class VirtioMemPci {
   Result<std::optional<std::string>> resize(uint64_t requested);
   // QMP system_reset, waits for the RESET event, then re-initialises the driver.
   Status system_reset();
+  // A driver that accepts exactly these device feature bits (plus VERSION_1):
+  // whether the device kept FEATURES_OK. The driver re-initialises afterwards.
+  Result<bool> try_features(uint64_t device_features);
   // Driver-initiated virtio reset (status 0), then re-initialisation.
   Status virtio_reset();
   QemuProcess& process() { return *process_; }
@@ -75,6 +78,8 @@ class VirtioMemPci {
   VirtioMemPci() = default;
   Status enumerate();  // PCI: find the device, place the BAR, enable it, read the capabilities
   Status initialise();  // virtio: reset, features, queue, DRIVER_OK
+  // Reset, then FEATURES_OK with these bits (default: what a driver accepts); whether it stuck.
+  Result<bool> negotiate(std::optional<uint64_t> accept);
   Result<uint32_t> pci_read(uint8_t offset);
   Status pci_write(uint8_t offset, uint32_t value);
   Result<uint64_t> mmio_read(uint64_t addr, int size);
