@@ -3,6 +3,7 @@
 // With a scenario: runs it on both and reports the first difference. With
 // --fuzz: random single-device op sequences over several geometries, QEMU
 // restarted per sequence; findings saved as scenarios that replay here.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 
 #include "commands.hpp"
 #include "differential.hpp"
+#include "fuzz_decoder.hpp"
 #include "scenario.hpp"
 #include "units.hpp"
 
@@ -37,6 +39,7 @@ Command add_qemu_command(CLI::App& app) {
     std::string findings = "findings";
     bool plant = false;
     bool quiet = false;
+    std::string corpus;
   };
   auto options = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
@@ -57,6 +60,10 @@ Command add_qemu_command(CLI::App& app) {
   cmd->add_flag("--plant-difference", options->plant,
                 "Plant a difference on the model side (an acknowledged STATE over unplugged blocks is expected "
                 "to answer PLUGGED), to show differences are caught");
+  cmd->add_option("--corpus", options->corpus,
+                  "--fuzz: run the inputs of this directory (decoded by the ops fuzz target) instead of random "
+                  "sequences; the first device of each runs on QEMU")
+      ->check(CLI::ExistingDirectory);
   cmd->add_flag("-q,--quiet", options->quiet, "Print only differences and the summary");
   return [options]() {
     qemu::DifferentialOptions diff_options{options->qemu, options->plant};
@@ -92,30 +99,48 @@ Command add_qemu_command(CLI::App& app) {
     std::string version;
     std::map<size_t, uint64_t> ops_per_geometry;
     std::map<std::string, size_t> answers;
-    for (uint64_t i = 0; i < options->sequences; ++i) {
+    std::vector<std::filesystem::path> inputs;
+    if (!options->corpus.empty()) {
+      for (const auto& entry : std::filesystem::directory_iterator(options->corpus)) {
+        if (entry.is_regular_file()) inputs.push_back(entry.path());
+      }
+      std::sort(inputs.begin(), inputs.end());
+    }
+    const uint64_t sequences = inputs.empty() ? options->sequences : inputs.size();
+    for (uint64_t i = 0; i < sequences; ++i) {
       const uint64_t seed = options->seed + i;
       const size_t geometry = static_cast<size_t>(seed % qemu::kQemuGeometries.size());
-      const auto scenario = qemu::random_qemu_scenario(seed, geometry, options->ops);
+      scenario::Scenario scenario;
+      if (inputs.empty()) {
+        scenario = qemu::random_qemu_scenario(seed, geometry, options->ops);
+      } else {
+        std::ifstream in(inputs[i], std::ios::binary);
+        const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        scenario = fuzz::decode(fuzz::Target::Ops, bytes);
+        scenario.name = inputs[i].filename().string();
+      }
       const auto result = qemu::run_differential(scenario, diff_options);
       if (result.error) {
-        std::cerr << fmt::format("vmemcheck qemu: sequence seed {}: {}\n", seed, *result.error);
+        std::cerr << fmt::format("vmemcheck qemu: {}: {}\n", scenario.name, *result.error);
         return 2;
       }
       version = result.qemu_version;
       ops += result.compared;
-      ops_per_geometry[geometry] += result.compared;
+      if (inputs.empty()) ops_per_geometry[geometry] += result.compared;
       for (const auto& [answer, count] : result.answers) answers[answer] += count;
       if (result.difference) {
         ++findings;
         std::filesystem::create_directories(options->findings);
-        const auto path = std::filesystem::path(options->findings) / fmt::format("qemu-{}.vmem", seed);
+        const auto path = std::filesystem::path(options->findings) / (inputs.empty() ? fmt::format("qemu-{}.vmem", seed) : fmt::format("qemu-{}.vmem", scenario.name));
         std::ofstream out(path);
-        out << fmt::format("# vmemcheck qemu finding, seed {}{}:\n#   {}\n", seed,
+        out << fmt::format("# vmemcheck qemu finding, {}{}:\n#   {}\n",
+                           inputs.empty() ? fmt::format("seed {}", seed) : "corpus input " + inputs[i].string(),
                            options->plant ? " (with --plant-difference: replay with it)" : "",
                            qemu::describe(*result.difference));
         const auto end = scenario.steps.begin() + static_cast<long>(result.difference->step) + 1;
         out << scenario::to_text(scenario::Scenario{scenario.name, {scenario.steps.begin(), end}});
-        fmt::print("finding: seed {}: {}\n  replay: vmemcheck qemu {}{}\n", seed, qemu::describe(*result.difference),
+        fmt::print("finding: {}: {}\n  replay: vmemcheck qemu {}{}\n",
+                   inputs.empty() ? fmt::format("seed {}", seed) : inputs[i].string(), qemu::describe(*result.difference),
                    options->plant ? "--plant-difference " : "", path.string());
       }
       if (!options->quiet && (i + 1) % 10 == 0) {
@@ -133,7 +158,7 @@ Command add_qemu_command(CLI::App& app) {
     }
     fmt::print("  QEMU's answers to requests: {}\n", count_list(answers));
     fmt::print("qemu fuzz done: QEMU {}, {} sequences, {} ops in {:.1f}s ({:.0f} ops/s), {} difference{}\n", version,
-               options->sequences, ops, seconds, static_cast<double>(ops) / seconds, findings, findings == 1 ? "" : "s");
+               sequences, ops, seconds, static_cast<double>(ops) / seconds, findings, findings == 1 ? "" : "s");
     return findings == 0 ? 0 : 1;
   };
 }
