@@ -1,25 +1,12 @@
 #include "random_scenario.hpp"
 
 #include <algorithm>
-#include <random>
 
 #include <fmt/format.h>
 
 #include "units.hpp"
 
 namespace vmemcheck::scenario {
-namespace {
-
-class MtChoices final : public Choices {
- public:
-  explicit MtChoices(uint64_t seed) : rng_(seed) {}
-  uint64_t below(uint64_t n) override { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
-
- private:
-  std::mt19937_64 rng_;
-};
-
-}  // namespace
 
 void ScenarioBuilder::add_machine() {
   ConfigureMachine machine;
@@ -60,6 +47,11 @@ AddDevice& ScenarioBuilder::add_device(const std::string& id) {
   shapes_.push_back({id, d.config.region_size, d.config.block_size,
                      std::max(d.config.fixed_slot_size, GiB)});
   return std::get<AddDevice>(scenario_.steps.back().op);
+}
+
+void ScenarioBuilder::add_device(const DeviceConfig& config) {
+  scenario_.steps.push_back({AddDevice{config}, std::nullopt, 0});
+  shapes_.push_back({config.id, config.region_size, config.block_size, std::max(config.fixed_slot_size, GiB)});
 }
 
 // Device-relative addresses near the interesting edges.
@@ -130,7 +122,7 @@ void ScenarioBuilder::add_op() {
 }
 
 Scenario random_scenario(uint64_t seed, const RandomScenarioOptions& options) {
-  MtChoices choices(seed);
+  SeededChoices choices(seed);
   ScenarioBuilder builder(choices, options);
   builder.add_machine();
   const uint64_t devices = 1 + builder.below(3);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,16 @@ class Choices {
   virtual uint64_t below(uint64_t n) = 0;
 };
 
+// Choices from a seeded PRNG (random_scenario's own, for generators elsewhere).
+class SeededChoices final : public Choices {
+ public:
+  explicit SeededChoices(uint64_t seed) : rng_(seed) {}
+  uint64_t below(uint64_t n) override { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
 // Appends biased random operations to a scenario.
 class ScenarioBuilder {
  public:
@@ -49,6 +60,8 @@ class ScenarioBuilder {
   void add_machine();
   // A device of random geometry and memslot mode; rarely an invalid one.
   AddDevice& add_device(const std::string& id);
+  // A device of a geometry the caller chose (targets with their own geometries).
+  void add_device(const DeviceConfig& config);
   // One operation on a random device added before.
   void add_op();
 

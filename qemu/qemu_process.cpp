@@ -1,0 +1,275 @@
+#include "qemu_process.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace vmemcheck::qemu {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+Result<int> listen_unix(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error{"socket: " + errno_text()};
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) {
+    ::close(fd);
+    return Error{"socket path too long: " + path};
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 || ::listen(fd, 1) != 0) {
+    const std::string message = fmt::format("listen on {}: {}", path, errno_text());
+    ::close(fd);
+    return Error{message};
+  }
+  return fd;
+}
+
+bool executable(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+}  // namespace
+
+Result<std::string> locate_binary(const std::string& binary) {
+  const std::string hint = "install Debian's qemu-system-x86 (scripts/install-deps) or pass --qemu PATH";
+  if (binary.find('/') != std::string::npos) {
+    if (executable(binary)) return binary;
+    return Error{fmt::format("QEMU binary '{}' is missing or not executable ({})", binary, hint)};
+  }
+  const char* path_env = std::getenv("PATH");
+  std::stringstream dirs(path_env ? path_env : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + binary;
+    if (executable(candidate)) return candidate;
+  }
+  return Error{fmt::format("QEMU binary '{}' not found in PATH ({})", binary, hint)};
+}
+
+Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& options) {
+  auto located = locate_binary(options.binary);
+  if (!located) return located.error();
+  std::unique_ptr<QemuProcess> p(new QemuProcess());
+  p->timeout_ms_ = options.timeout_ms;
+  char dir_template[] = "/tmp/vmemcheck-qemu-XXXXXX";
+  if (!::mkdtemp(dir_template)) return Error{"mkdtemp: " + errno_text()};
+  p->dir_ = dir_template;
+  const std::string qtest_path = p->dir_ + "/qtest.sock", qmp_path = p->dir_ + "/qmp.sock";
+  const std::string log_path = p->dir_ + "/stderr.log";
+  auto qtest_listen = listen_unix(qtest_path);
+  if (!qtest_listen) return qtest_listen.error();
+  auto qmp_listen = listen_unix(qmp_path);
+  if (!qmp_listen) {
+    ::close(*qtest_listen);
+    return qmp_listen.error();
+  }
+  // QEMU connects to both sockets as a client while it starts up.
+  std::vector<std::string> args{*located, "-S", "-qtest", "unix:" + qtest_path, "-qtest-log", "/dev/null",
+                                "-qmp", "unix:" + qmp_path};
+  args.insert(args.end(), options.args.begin(), options.args.end());
+  for (const auto& arg : args) p->command_line_ += (p->command_line_.empty() ? "" : " ") + arg;
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(*qtest_listen);
+    ::close(*qmp_listen);
+    return Error{"fork: " + errno_text()};
+  }
+  if (pid == 0) {
+    // The child: dies with its parent; stdout and stderr go to the log.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(126);
+    const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (log >= 0) {
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+    }
+    if (null >= 0) ::dup2(null, 0);
+    ::execv(argv[0], argv.data());
+    const std::string message = fmt::format("exec {}: {}\n", argv[0], errno_text());
+    [[maybe_unused]] const auto written = ::write(2, message.data(), message.size());
+    ::_exit(127);
+  }
+  p->pid_ = pid;
+  // Accept both connections, watching for an early death (a refused device).
+  for (int* fd : {&p->qtest_fd_, &p->qmp_fd_}) {
+    const int listener = fd == &p->qtest_fd_ ? *qtest_listen : *qmp_listen;
+    int waited = 0;
+    while (*fd < 0) {
+      pollfd pfd{listener, POLLIN, 0};
+      const int ready = ::poll(&pfd, 1, 50);
+      if (ready > 0) {
+        *fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+        if (*fd < 0) break;
+        continue;
+      }
+      int status = 0;
+      waited += 50;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        p->pid_ = -1;
+        ::close(*qtest_listen);
+        ::close(*qmp_listen);
+        return Error{fmt::format("QEMU exited while starting ({}): {}",
+                                 WIFEXITED(status) ? fmt::format("status {}", WEXITSTATUS(status))
+                                                   : fmt::format("signal {}", WTERMSIG(status)),
+                                 p->log_tail())};
+      }
+      if (waited > options.timeout_ms) break;
+    }
+  }
+  ::close(*qtest_listen);
+  ::close(*qmp_listen);
+  if (p->qtest_fd_ < 0 || p->qmp_fd_ < 0) return p->died("connecting its qtest and QMP sockets");
+  // QMP greeting, then capabilities negotiation.
+  auto greeting = p->read_line(p->qmp_fd_, p->qmp_buffer_, "the QMP greeting");
+  if (!greeting) return greeting.error();
+  auto caps = p->qmp(R"({"execute":"qmp_capabilities"})");
+  if (!caps) return caps.error();
+  return p;
+}
+
+QemuProcess::~QemuProcess() {
+  if (qtest_fd_ >= 0) ::close(qtest_fd_);
+  if (qmp_fd_ >= 0) ::close(qmp_fd_);
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (!dir_.empty()) {
+    for (const char* name : {"/qtest.sock", "/qmp.sock", "/stderr.log"}) ::unlink((dir_ + name).c_str());
+    ::rmdir(dir_.c_str());
+  }
+}
+
+std::string QemuProcess::log_tail() const {
+  std::ifstream in(dir_ + "/stderr.log");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string log = text.str();
+  while (!log.empty() && (log.back() == '\n' || log.back() == ' ')) log.pop_back();
+  if (log.size() > 2000) log = "..." + log.substr(log.size() - 2000);
+  return log.empty() ? "(no output)" : log;
+}
+
+Error QemuProcess::died(const std::string& what) {
+  int status = 0;
+  if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return Error{fmt::format("QEMU died ({}) while {}: {}",
+                             WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
+                                               : fmt::format("signal {}", WTERMSIG(status)),
+                             what, log_tail())};
+  }
+  return Error{fmt::format("QEMU did not answer in {} ms while {}", timeout_ms_, what)};
+}
+
+Result<std::string> QemuProcess::read_line(int fd, std::string& buffer, const char* what) {
+  for (;;) {
+    if (const auto newline = buffer.find('\n'); newline != std::string::npos) {
+      std::string line = buffer.substr(0, newline);
+      buffer.erase(0, newline + 1);
+      return line;
+    }
+    pollfd pfd{fd, POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, timeout_ms_);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return died(what);
+    char chunk[4096];
+    const ssize_t got = ::read(fd, chunk, sizeof chunk);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      // Closed: give the process a moment to be reaped for the message.
+      for (int i = 0; i < 20 && pid_ > 0; ++i) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          return Error{fmt::format("QEMU exited ({}) while {}: {}",
+                                   WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
+                                                     : fmt::format("signal {}", WTERMSIG(status)),
+                                   what, log_tail())};
+        }
+        ::usleep(10000);
+      }
+      return Error{fmt::format("QEMU closed its socket while {}", what)};
+    }
+    buffer.append(chunk, static_cast<size_t>(got));
+  }
+}
+
+namespace {
+Status write_all(int fd, const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error{"write to QEMU: " + errno_text()};
+    done += static_cast<size_t>(n);
+  }
+  return ok_status();
+}
+}  // namespace
+
+Result<std::string> QemuProcess::qtest(const std::string& command) {
+  if (auto sent = write_all(qtest_fd_, command + "\n"); !sent) return died("sending qtest '" + command + "'");
+  for (;;) {
+    auto line = read_line(qtest_fd_, qtest_buffer_, ("qtest '" + command + "'").c_str());
+    if (!line) return line.error();
+    if (line->rfind("IRQ", 0) == 0) continue;  // asynchronous interrupt lines
+    if (*line == "OK") return std::string();
+    if (line->rfind("OK ", 0) == 0) return line->substr(3);
+    return Error{fmt::format("qtest '{}' answered '{}'", command, *line)};
+  }
+}
+
+Result<std::string> QemuProcess::qmp(const std::string& command) {
+  if (auto sent = write_all(qmp_fd_, command + "\n"); !sent) return died("sending QMP " + command);
+  for (;;) {
+    auto line = read_line(qmp_fd_, qmp_buffer_, ("QMP " + command).c_str());
+    if (!line) return line.error();
+    if (line->find("\"event\"") != std::string::npos) {
+      events_.push_back(*line);
+      continue;
+    }
+    return *line;
+  }
+}
+
+Status QemuProcess::wait_event(const std::string& name) {
+  const std::string needle = "\"event\": \"" + name + "\"";
+  for (;;) {
+    for (auto it = events_.begin(); it != events_.end(); ++it) {
+      if (it->find(needle) != std::string::npos) {
+        events_.erase(events_.begin(), it + 1);
+        return ok_status();
+      }
+    }
+    auto line = read_line(qmp_fd_, qmp_buffer_, ("waiting for QMP event " + name).c_str());
+    if (!line) return line.error();
+    events_.push_back(*line);
+  }
+}
+
+}  // namespace vmemcheck::qemu

@@ -1,0 +1,64 @@
+// A qemu-system-x86_64 process under test: launched with -S (no vCPU runs),
+// a qtest socket (port I/O, MMIO and guest-memory access) and a QMP socket.
+// The only code besides kvm/ that makes system calls. The destructor kills
+// the process, reaps it and removes its sockets and temporary directory.
+#pragma once
+
+#include <string>
+#include <vector>
+#include <memory>
+
+#include <sys/types.h>
+
+#include "result.hpp"
+
+namespace vmemcheck::qemu {
+
+struct LaunchOptions {
+  std::string binary = "qemu-system-x86_64";
+  std::vector<std::string> args;  // machine and devices; sockets and -S are added
+  int timeout_ms = 20000;         // per answer
+};
+
+// Finds the binary (a path, or a name looked up in PATH). Error: a message
+// saying it is missing and how to get it.
+Result<std::string> locate_binary(const std::string& binary);
+
+class QemuProcess {
+ public:
+  static Result<std::unique_ptr<QemuProcess>> launch(const LaunchOptions& options);
+  ~QemuProcess();
+  QemuProcess(const QemuProcess&) = delete;
+  QemuProcess& operator=(const QemuProcess&) = delete;
+
+  // One qtest command; the answer line without "OK" ("" or "0x...").
+  // Error: a FAIL/ERR answer, or QEMU died or did not answer.
+  Result<std::string> qtest(const std::string& command);
+  // One QMP command (a JSON object text); the full answer line, which holds
+  // "return" or "error". Events seen meanwhile are kept for wait_event.
+  Result<std::string> qmp(const std::string& command);
+  // Waits for a QMP event of this name (seen before or now).
+  Status wait_event(const std::string& name);
+
+  // The command line, for messages.
+  const std::string& command_line() const { return command_line_; }
+  pid_t pid() const { return pid_; }
+  // QEMU's stderr so far (the last lines), for messages.
+  std::string log_tail() const;
+
+ private:
+  QemuProcess() = default;
+  Result<std::string> read_line(int fd, std::string& buffer, const char* what);
+  Error died(const std::string& what);
+
+  pid_t pid_ = -1;
+  int qtest_fd_ = -1;
+  int qmp_fd_ = -1;
+  int timeout_ms_ = 20000;
+  std::string dir_;
+  std::string command_line_;
+  std::string qtest_buffer_, qmp_buffer_;
+  std::vector<std::string> events_;
+};
+
+}  // namespace vmemcheck::qemu

@@ -1,0 +1,396 @@
+#include "virtio_mem_pci.hpp"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+namespace vmemcheck::qemu {
+namespace {
+
+// Boot RAM and where the driver keeps its queue and buffers in it.
+constexpr uint64_t kBootRam = 128 * MiB;
+constexpr uint64_t kQueueDesc = 0x100000;
+constexpr uint64_t kQueueAvail = 0x101000;
+constexpr uint64_t kQueueUsed = 0x102000;
+constexpr uint64_t kRequestBuffer = 0x110000;
+constexpr uint64_t kResponseBuffer = 0x120000;
+// The virtio BAR: inside q35's 32-bit PCI hole.
+constexpr uint64_t kBarBase = 0xe0000000;
+// q35 with less than 2 GiB of boot RAM: the device-memory area starts at 4 GiB.
+constexpr uint64_t kDeviceMemoryBase = uint64_t{4} << 30;
+// qemu64's 40 physical address bits, less the alignment slack QEMU adds.
+constexpr uint64_t kMaxDeviceEnd = uint64_t{1} << 39;
+
+constexpr uint16_t kVendorVirtio = 0x1af4;
+constexpr uint16_t kDeviceVirtioMem = 0x1058;
+constexpr uint64_t kFeatureVersion1 = uint64_t{1} << 32;
+
+// Common configuration offsets (virtio 1.x, 4.1.4.3).
+enum Common : uint64_t {
+  DeviceFeatureSelect = 0, DeviceFeature = 4, DriverFeatureSelect = 8, DriverFeature = 12,
+  DeviceStatus = 20, QueueSelect = 22, QueueSize = 24, QueueEnable = 28, QueueNotifyOff = 30,
+  QueueDesc = 32, QueueDriver = 40, QueueDevice = 48,
+};
+enum StatusBits : uint8_t { Acknowledge = 1, Driver = 2, DriverOk = 4, FeaturesOk = 8, NeedsReset = 0x40 };
+
+uint64_t align_up(uint64_t value, uint64_t alignment) { return (value + alignment - 1) / alignment * alignment; }
+
+Result<uint64_t> parse_hex(const Result<std::string>& answer) {
+  if (!answer) return answer.error();
+  char* end = nullptr;
+  const uint64_t value = std::strtoull(answer->c_str(), &end, 16);
+  if (answer->empty() || *end != '\0') return Error{fmt::format("qtest answered '{}', expected a number", *answer)};
+  return value;
+}
+
+}  // namespace
+
+std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t numa_nodes) {
+  if (config.arch != Arch::X86_64) return fmt::format("arch={} (qemu-system-x86_64 only)", name(config.arch));
+  if (config.persistent_suspend) return std::string("persistent-suspend=on (not in QEMU 7.2)");
+  if (config.page_size != 4 * KiB) return std::string("a backend page size other than 4K");
+  if (numa_nodes > 8) return std::string("more than 8 NUMA nodes");
+  if (config.addr && *config.addr < kDeviceMemoryBase) return std::string("a device below 4 GiB");
+  const uint64_t end = config.addr.value_or(kDeviceMemoryBase) + config.region_size;
+  if (config.region_size > kMaxDeviceEnd || end > kMaxDeviceEnd) return std::string("a device ending beyond 512 GiB");
+  return std::nullopt;
+}
+
+std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
+  const uint64_t end = g.addr.value_or(kDeviceMemoryBase) + g.region_size;
+  const bool numa = g.numa_nodes > 1 || g.node != 0;
+  const uint64_t ram = numa ? 64 * MiB * g.numa_nodes : kBootRam;
+  const uint64_t maxmem = ram + align_up(std::max(end, kDeviceMemoryBase + g.block_size) - kDeviceMemoryBase, GiB);
+  std::vector<std::string> args{"-display", "none", "-nodefaults", "-machine", "q35", "-accel", "tcg",
+                                "-m", fmt::format("{}M,maxmem={}M,slots=1", ram / MiB, maxmem / MiB)};
+  if (numa) {
+    for (uint32_t n = 0; n < g.numa_nodes; ++n) {
+      args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id=ram-node{},size=64M", n),
+                               "-numa", fmt::format("node,nodeid={},memdev=ram-node{}", n, n)});
+    }
+  }
+  args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id=mem-{},size={},reserve=off", g.id, g.region_size)});
+  std::string device = fmt::format("virtio-mem-pci,id={},memdev=mem-{},block-size={},requested-size={},"
+                                   "unplugged-inaccessible={}", g.id, g.id, g.block_size, g.requested_size,
+                                   g.unplugged_inaccessible ? "on" : "off");
+  if (g.node != 0 || numa) device += fmt::format(",node={}", g.node);
+  if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
+  args.insert(args.end(), {"-device", device});
+  return args;
+}
+
+Result<std::unique_ptr<VirtioMemPci>> VirtioMemPci::start(const std::string& binary, const QemuGeometry& geometry) {
+  auto process = QemuProcess::launch({binary, qemu_arguments(geometry), 20000});
+  if (!process) return process.error();
+  std::unique_ptr<VirtioMemPci> d(new VirtioMemPci());
+  d->process_ = std::move(*process);
+  d->id_ = geometry.id;
+  if (auto found = d->enumerate(); !found) return found.error();
+  if (auto ready = d->initialise(); !ready) return ready.error();
+  return d;
+}
+
+Result<uint32_t> VirtioMemPci::pci_read(uint8_t offset) {
+  if (auto selected = process_->qtest(fmt::format("outl 0xcf8 {:#x}", devfn_address_ | (offset & 0xfcu))); !selected)
+    return selected.error();
+  auto value = parse_hex(process_->qtest("inl 0xcfc"));
+  if (!value) return value.error();
+  return static_cast<uint32_t>(*value >> (8 * (offset & 3)));
+}
+
+Status VirtioMemPci::pci_write(uint8_t offset, uint32_t value) {
+  if (auto selected = process_->qtest(fmt::format("outl 0xcf8 {:#x}", devfn_address_ | offset)); !selected)
+    return selected.error();
+  if (auto written = process_->qtest(fmt::format("outl 0xcfc {:#x}", value)); !written) return written.error();
+  return ok_status();
+}
+
+Result<uint64_t> VirtioMemPci::mmio_read(uint64_t addr, int size) {
+  const char* op = size == 1 ? "readb" : size == 2 ? "readw" : size == 4 ? "readl" : "readq";
+  return parse_hex(process_->qtest(fmt::format("{} {:#x}", op, addr)));
+}
+
+Status VirtioMemPci::mmio_write(uint64_t addr, int size, uint64_t value) {
+  const char* op = size == 1 ? "writeb" : size == 2 ? "writew" : size == 4 ? "writel" : "writeq";
+  if (auto done = process_->qtest(fmt::format("{} {:#x} {:#x}", op, addr, value)); !done) return done.error();
+  return ok_status();
+}
+
+Status VirtioMemPci::mem_write(uint64_t addr, const uint8_t* bytes, size_t size) {
+  if (size == 0) return ok_status();
+  std::string hex;
+  hex.reserve(2 * size);
+  for (size_t i = 0; i < size; ++i) hex += fmt::format("{:02x}", bytes[i]);
+  if (auto done = process_->qtest(fmt::format("write {:#x} {} 0x{}", addr, size, hex)); !done) return done.error();
+  return ok_status();
+}
+
+Result<std::string> VirtioMemPci::mem_read(uint64_t addr, size_t size) {
+  auto answer = process_->qtest(fmt::format("read {:#x} {}", addr, size));
+  if (!answer) return answer.error();
+  if (answer->rfind("0x", 0) != 0 || answer->size() != 2 + 2 * size)
+    return Error{fmt::format("qtest read answered '{}'", *answer)};
+  return answer->substr(2);
+}
+
+// PCI bus 0: find virtio-mem, place its virtio BAR, enable memory space and
+// bus mastering, and read the modern virtio capabilities.
+Status VirtioMemPci::enumerate() {
+  devfn_address_ = 0;
+  for (uint32_t slot = 0; slot < 32 && devfn_address_ == 0; ++slot) {
+    const uint32_t address = 0x80000000u | (slot << 11);
+    if (auto selected = process_->qtest(fmt::format("outl 0xcf8 {:#x}", address)); !selected) return selected.error();
+    auto id = parse_hex(process_->qtest("inl 0xcfc"));
+    if (!id) return id.error();
+    if ((*id & 0xffff) == kVendorVirtio && (*id >> 16) == kDeviceVirtioMem) devfn_address_ = address;
+  }
+  if (devfn_address_ == 0) {
+    return Error{fmt::format("no virtio-mem-pci device (vendor {:#x}, device {:#x}) on PCI bus 0", kVendorVirtio,
+                             kDeviceVirtioMem)};
+  }
+  auto status = pci_read(0x06);
+  if (!status) return status.error();
+  if (!(*status & 0x10)) return Error{"virtio-mem-pci has no PCI capability list"};
+  auto pointer = pci_read(0x34);
+  if (!pointer) return pointer.error();
+  struct Cap {
+    uint8_t bar;
+    uint32_t offset;
+  };
+  std::optional<Cap> common, notify, isr, device;
+  uint8_t at = static_cast<uint8_t>(*pointer & 0xfc);
+  for (int guard = 0; at != 0 && guard < 48; ++guard) {
+    auto head = pci_read(at);
+    if (!head) return head.error();
+    const uint8_t vendor = *head & 0xff, next = static_cast<uint8_t>((*head >> 8) & 0xfc);
+    if (vendor == 0x09) {
+      const uint8_t cfg_type = static_cast<uint8_t>(*head >> 24);
+      auto bar_word = pci_read(static_cast<uint8_t>(at + 4));
+      auto offset = pci_read(static_cast<uint8_t>(at + 8));
+      if (!bar_word || !offset) return Error{"reading a virtio capability failed"};
+      const Cap cap{static_cast<uint8_t>(*bar_word & 0xff), *offset};
+      if (cfg_type == 1) common = cap;
+      if (cfg_type == 2) {
+        notify = cap;
+        auto multiplier = pci_read(static_cast<uint8_t>(at + 16));
+        if (!multiplier) return multiplier.error();
+        notify_multiplier_ = *multiplier;
+      }
+      if (cfg_type == 3) isr = cap;
+      if (cfg_type == 4) device = cap;
+    }
+    at = next;
+  }
+  if (!common || !notify || !isr || !device) return Error{"virtio-mem-pci lacks a modern virtio capability"};
+  if (common->bar != notify->bar || common->bar != device->bar || common->bar > 5)
+    return Error{"virtio capabilities in several BARs are not supported by this driver"};
+  const uint8_t bar = static_cast<uint8_t>(0x10 + 4 * common->bar);
+  auto original = pci_read(bar);
+  if (!original) return original.error();
+  const bool is64 = (*original & 0x6) == 0x4;
+  if (*original & 1) return Error{"the virtio BAR is an I/O BAR"};
+  if (auto placed = pci_write(bar, static_cast<uint32_t>(kBarBase)); !placed) return placed;
+  if (is64) {
+    if (auto placed = pci_write(static_cast<uint8_t>(bar + 4), 0); !placed) return placed;
+  }
+  // Command: memory space and bus mastering.
+  auto command = pci_read(0x04);
+  if (!command) return command.error();
+  if (auto enabled = pci_write(0x04, (*command & 0xffff) | 0x6); !enabled) return enabled;
+  common_ = kBarBase + common->offset;
+  notify_ = kBarBase + notify->offset;
+  isr_ = kBarBase + isr->offset;
+  device_ = kBarBase + device->offset;
+  return ok_status();
+}
+
+Result<bool> VirtioMemPci::negotiate(std::optional<uint64_t> accept) {
+  const auto write_status = [&](uint8_t value) { return mmio_write(common_ + DeviceStatus, 1, value); };
+  if (auto s = write_status(0); !s) return s.error();
+  if (auto s = write_status(Acknowledge); !s) return s.error();
+  if (auto s = write_status(Acknowledge | Driver); !s) return s.error();
+  offered_ = 0;
+  for (uint32_t half = 0; half < 2; ++half) {
+    if (auto s = mmio_write(common_ + DeviceFeatureSelect, 4, half); !s) return s.error();
+    auto bits = mmio_read(common_ + DeviceFeature, 4);
+    if (!bits) return bits.error();
+    offered_ |= *bits << (32 * half);
+  }
+  if (!(offered_ & kFeatureVersion1)) return Error{fmt::format("device offers {:#x}, without VERSION_1", offered_)};
+  accepted_ = kFeatureVersion1 | accept.value_or(offered_ & (kFeatureAcpiPxm | kFeatureUnpluggedInaccessible));
+  for (uint32_t half = 0; half < 2; ++half) {
+    if (auto s = mmio_write(common_ + DriverFeatureSelect, 4, half); !s) return s.error();
+    if (auto s = mmio_write(common_ + DriverFeature, 4, (accepted_ >> (32 * half)) & 0xffffffff); !s) return s.error();
+  }
+  if (auto s = write_status(Acknowledge | Driver | FeaturesOk); !s) return s.error();
+  auto st = status();
+  if (!st) return st.error();
+  return (*st & FeaturesOk) != 0;
+}
+
+Result<bool> VirtioMemPci::try_features(uint64_t device_features) {
+  auto kept = negotiate(device_features);
+  if (!kept) return kept.error();
+  if (auto ready = initialise(); !ready) return ready.error();
+  return *kept;
+}
+
+Status VirtioMemPci::initialise() {
+  const auto write_status = [&](uint8_t value) { return mmio_write(common_ + DeviceStatus, 1, value); };
+  auto kept = negotiate(std::nullopt);
+  if (!kept) return kept.error();
+  if (!*kept) return Error{fmt::format("virtio-mem refused the features {:#x} (offered {:#x})", accepted_, offered_)};
+  if (auto s = mmio_write(common_ + QueueSelect, 2, 0); !s) return s;
+  auto size = mmio_read(common_ + QueueSize, 2);
+  if (!size) return size.error();
+  if (*size == 0 || *size > 1024) return Error{fmt::format("queue 0 has size {}", *size)};
+  queue_size_ = static_cast<uint16_t>(*size);
+  // Clear the rings, then hand their addresses over.
+  for (uint64_t ring : {kQueueDesc, kQueueAvail, kQueueUsed}) {
+    if (auto done = process_->qtest(fmt::format("memset {:#x} 4096 0", ring)); !done) return done.error();
+  }
+  for (auto [offset, addr] : {std::pair{QueueDesc, kQueueDesc}, {QueueDriver, kQueueAvail}, {QueueDevice, kQueueUsed}}) {
+    if (auto s = mmio_write(common_ + offset, 4, addr & 0xffffffff); !s) return s;
+    if (auto s = mmio_write(common_ + offset + 4, 4, addr >> 32); !s) return s;
+  }
+  auto notify_off = mmio_read(common_ + QueueNotifyOff, 2);
+  if (!notify_off) return notify_off.error();
+  notify_addr_ = notify_ + *notify_off * notify_multiplier_;
+  if (auto s = mmio_write(common_ + QueueEnable, 2, 1); !s) return s;
+  avail_idx_ = used_idx_ = 0;
+  // No interrupts: the driver polls the used ring after each notify.
+  const uint8_t no_interrupt[2] = {1, 0};
+  if (auto s = mem_write(kQueueAvail, no_interrupt, 2); !s) return s;
+  return write_status(Acknowledge | Driver | FeaturesOk | DriverOk);
+}
+
+Result<uint8_t> VirtioMemPci::status() {
+  auto value = mmio_read(common_ + DeviceStatus, 1);
+  if (!value) return value.error();
+  return static_cast<uint8_t>(*value);
+}
+
+Result<bool> VirtioMemPci::needs_reset() {
+  auto value = status();
+  if (!value) return value.error();
+  return (*value & NeedsReset) != 0;
+}
+
+Result<ConfigSpace> VirtioMemPci::config() {
+  uint8_t bytes[kConfigSize] = {};
+  for (size_t offset = 0; offset < kConfigSize; offset += 4) {
+    auto word = mmio_read(device_ + offset, 4);
+    if (!word) return word.error();
+    store_le(bytes, offset, 4, *word);
+  }
+  ConfigSpace c;
+  c.block_size = load_le(bytes, 0, 8);
+  c.node_id = static_cast<uint16_t>(load_le(bytes, 8, 2));
+  c.addr = load_le(bytes, 16, 8);
+  c.region_size = load_le(bytes, 24, 8);
+  c.usable_region_size = load_le(bytes, 32, 8);
+  c.plugged_size = load_le(bytes, 40, 8);
+  c.requested_size = load_le(bytes, 48, 8);
+  return c;
+}
+
+Result<Answer> VirtioMemPci::request(const Chain& chain) {
+  if (chain.readable > kMaxPart || chain.writable > kMaxPart)
+    return Error{fmt::format("chain parts longer than {} bytes", kMaxPart)};
+  // The request bytes, truncated to the readable part; the rest of a longer part reads as zeros.
+  uint8_t req[kRequestSize] = {};
+  store_le(req, 0, 2, chain.type);
+  store_le(req, 8, 8, chain.addr);
+  store_le(req, 16, 2, chain.nb_blocks);
+  if (chain.readable > kRequestSize) {
+    if (auto done = process_->qtest(fmt::format("memset {:#x} {} 0", kRequestBuffer, chain.readable)); !done)
+      return done.error();
+  }
+  if (auto s = mem_write(kRequestBuffer, req, std::min<uint64_t>(chain.readable, kRequestSize)); !s) return s.error();
+  // The response buffer starts as 0xff, so a device that writes nothing is seen.
+  if (auto done = process_->qtest(fmt::format("memset {:#x} {} 0xff", kResponseBuffer, kResponseSize)); !done)
+    return done.error();
+  // Descriptors: [0] readable part -> [1] writable part; a part of 0 bytes is left out
+  // (both 0: one empty readable descriptor, itself a protocol violation).
+  uint8_t desc[32] = {};
+  uint16_t head = 0;
+  const bool has_readable = chain.readable > 0 || chain.writable == 0;
+  const bool has_writable = chain.writable > 0;
+  if (has_readable) {
+    store_le(desc, 0, 8, kRequestBuffer);
+    store_le(desc, 8, 4, chain.readable);
+    store_le(desc, 12, 2, has_writable ? 1 : 0);  // NEXT
+    store_le(desc, 14, 2, 1);
+  } else {
+    head = 1;
+  }
+  if (has_writable) {
+    store_le(desc, 16, 8, kResponseBuffer);
+    store_le(desc, 24, 4, chain.writable);
+    store_le(desc, 28, 2, 2);  // WRITE
+  }
+  if (auto s = mem_write(kQueueDesc, desc, sizeof desc); !s) return s.error();
+  uint8_t slot[2];
+  store_le(slot, 0, 2, head);
+  if (auto s = mem_write(kQueueAvail + 4 + 2 * (avail_idx_ % queue_size_), slot, 2); !s) return s.error();
+  ++avail_idx_;
+  uint8_t idx[2];
+  store_le(idx, 0, 2, avail_idx_);
+  if (auto s = mem_write(kQueueAvail + 2, idx, 2); !s) return s.error();
+  if (auto s = mmio_write(notify_addr_, 2, 0); !s) return s.error();
+  // The device serviced the queue synchronously on the notify write.
+  auto used = mem_read(kQueueUsed + 2, 2);
+  if (!used) return used.error();
+  const uint16_t used_idx = static_cast<uint16_t>(std::strtoul(used->substr(2, 2).c_str(), nullptr, 16) << 8 |
+                                                  std::strtoul(used->substr(0, 2).c_str(), nullptr, 16));
+  Answer answer;
+  if (used_idx == used_idx_) return answer;
+  if (static_cast<uint16_t>(used_idx - used_idx_) != 1)
+    return Error{fmt::format("the used index moved from {} to {} for one chain", used_idx_, used_idx)};
+  auto element = mem_read(kQueueUsed + 4 + 8 * (used_idx_ % queue_size_), 8);
+  if (!element) return element.error();
+  used_idx_ = used_idx;
+  uint8_t elem[8];
+  for (size_t i = 0; i < 8; ++i) elem[i] = static_cast<uint8_t>(std::strtoul(element->substr(2 * i, 2).c_str(), nullptr, 16));
+  answer.used_len = static_cast<uint32_t>(load_le(elem, 4, 4));
+  if (load_le(elem, 0, 4) != head) return Error{fmt::format("used element id {} for head {}", load_le(elem, 0, 4), head)};
+  auto resp = mem_read(kResponseBuffer, kResponseSize);
+  if (!resp) return resp.error();
+  uint8_t bytes[kResponseSize];
+  for (size_t i = 0; i < kResponseSize; ++i) bytes[i] = static_cast<uint8_t>(std::strtoul(resp->substr(2 * i, 2).c_str(), nullptr, 16));
+  const uint16_t type = static_cast<uint16_t>(load_le(bytes, 0, 2));
+  const uint16_t state = static_cast<uint16_t>(load_le(bytes, 8, 2));
+  if (type > 3) return Error{fmt::format("response type {} (bytes {})", type, *resp)};
+  Response r;
+  r.type = static_cast<ResponseType>(type);
+  r.state = state <= 2 ? static_cast<BlockState>(state) : BlockState::Plugged;
+  if (r.type == ResponseType::Ack && chain.type == 3 && state > 2)
+    return Error{fmt::format("STATE answered state {}", state)};
+  answer.response = r;
+  return answer;
+}
+
+Result<std::optional<std::string>> VirtioMemPci::resize(uint64_t requested) {
+  auto answer = process_->qmp(fmt::format(
+      R"({{"execute":"qom-set","arguments":{{"path":"/machine/peripheral/{}","property":"requested-size","value":{}}}}})",
+      id_, requested));
+  if (!answer) return answer.error();
+  if (answer->find("\"return\"") != std::string::npos) return std::optional<std::string>();
+  const auto desc = answer->find("\"desc\": \"");
+  if (desc == std::string::npos) return std::optional<std::string>(*answer);
+  const auto start = desc + 9;
+  return std::optional<std::string>(answer->substr(start, answer->find('"', start) - start));
+}
+
+Status VirtioMemPci::system_reset() {
+  auto answer = process_->qmp(R"({"execute":"system_reset"})");
+  if (!answer) return answer.error();
+  if (answer->find("\"return\"") == std::string::npos) return Error{"system_reset: " + *answer};
+  if (auto reset = process_->wait_event("RESET"); !reset) return reset;
+  if (auto found = enumerate(); !found) return found;
+  return initialise();
+}
+
+Status VirtioMemPci::virtio_reset() { return initialise(); }
+
+}  // namespace vmemcheck::qemu

@@ -1,0 +1,101 @@
+// A minimal virtio-pci modern driver for QEMU's virtio-mem-pci, over qtest:
+// PCI enumeration through ports 0xcf8/0xcfc, BAR placement, the virtio
+// capabilities, feature negotiation, one split virtqueue in guest RAM, and
+// requests (well-formed or malformed chains) answered synchronously on the
+// notify write. Host resize and system reset go through QMP.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "device_config.hpp"
+#include "qemu_process.hpp"
+#include "result.hpp"
+#include "wire.hpp"
+
+namespace vmemcheck::qemu {
+
+// Where the scenario's device sits: QEMU's properties for it.
+struct QemuGeometry {
+  std::string id = "vmem0";
+  uint64_t region_size = 0;
+  uint64_t block_size = 2 * MiB;
+  uint64_t requested_size = 0;
+  std::optional<uint64_t> addr;  // memaddr=
+  bool unplugged_inaccessible = true;
+  uint16_t node = 0;
+  uint32_t numa_nodes = 1;
+};
+
+// The command-line arguments (after QEMU's own -S and sockets) for a q35
+// machine with 128 MiB of boot RAM and this one device.
+std::vector<std::string> qemu_arguments(const QemuGeometry& geometry);
+// Why a geometry cannot be expressed on QEMU's command line, if it cannot.
+std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t numa_nodes);
+
+// A chain as the driver builds it: the readable part holds the 24-byte
+// request (truncated or padded with zeros), the writable part takes the answer.
+struct Chain {
+  uint16_t type = 0;
+  uint64_t addr = 0;
+  uint16_t nb_blocks = 0;
+  uint64_t readable = kRequestSize;
+  uint64_t writable = kResponseSize;
+};
+
+struct Answer {
+  std::optional<Response> response;  // none: the chain was not used
+  uint32_t used_len = 0;
+};
+
+class VirtioMemPci {
+ public:
+  static Result<std::unique_ptr<VirtioMemPci>> start(const std::string& binary, const QemuGeometry& geometry);
+
+  // The largest readable or writable part a chain may have (the driver's buffers).
+  static constexpr uint64_t kMaxPart = 0x10000;
+
+  Result<Answer> request(const Chain& chain);
+  Result<ConfigSpace> config();
+  Result<bool> needs_reset();
+  Result<uint8_t> status();
+  uint64_t offered_features() const { return offered_; }
+  uint64_t accepted_features() const { return accepted_; }
+  // QMP qom-set requested-size: ok, or QEMU's error message (not an Error: a refusal).
+  Result<std::optional<std::string>> resize(uint64_t requested);
+  // QMP system_reset, waits for the RESET event, then re-initialises the driver.
+  Status system_reset();
+  // A driver that accepts exactly these device feature bits (plus VERSION_1):
+  // whether the device kept FEATURES_OK. The driver re-initialises afterwards.
+  Result<bool> try_features(uint64_t device_features);
+  // Driver-initiated virtio reset (status 0), then re-initialisation.
+  Status virtio_reset();
+  QemuProcess& process() { return *process_; }
+
+ private:
+  VirtioMemPci() = default;
+  Status enumerate();  // PCI: find the device, place the BAR, enable it, read the capabilities
+  Status initialise();  // virtio: reset, features, queue, DRIVER_OK
+  // Reset, then FEATURES_OK with these bits (default: what a driver accepts); whether it stuck.
+  Result<bool> negotiate(std::optional<uint64_t> accept);
+  Result<uint32_t> pci_read(uint8_t offset);
+  Status pci_write(uint8_t offset, uint32_t value);
+  Result<uint64_t> mmio_read(uint64_t addr, int size);
+  Status mmio_write(uint64_t addr, int size, uint64_t value);
+  Status mem_write(uint64_t addr, const uint8_t* bytes, size_t size);
+  Result<std::string> mem_read(uint64_t addr, size_t size);  // hex digits
+
+  std::unique_ptr<QemuProcess> process_;
+  std::string id_;
+  uint32_t devfn_address_ = 0;  // 0x80000000 | bus/dev/fn
+  uint64_t common_ = 0, notify_ = 0, isr_ = 0, device_ = 0;
+  uint32_t notify_multiplier_ = 0;
+  uint64_t notify_addr_ = 0;
+  uint16_t queue_size_ = 0;
+  uint16_t avail_idx_ = 0, used_idx_ = 0;
+  uint64_t offered_ = 0, accepted_ = 0;
+};
+
+}  // namespace vmemcheck::qemu

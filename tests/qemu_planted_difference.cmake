@@ -1,0 +1,27 @@
+# A difference planted on the model side (vmemcheck qemu --plant-difference)
+# must be found by the fuzz mode, saved as a scenario, and reproduce from it:
+# with the plant it shows the difference again, without it QEMU and the core agree.
+file(REMOVE_RECURSE ${FINDINGS})
+execute_process(COMMAND ${VMEMCHECK} qemu --fuzz --sequences 3 --ops 60 --seed 1 --plant-difference -q
+                        --findings ${FINDINGS}
+                RESULT_VARIABLE status OUTPUT_VARIABLE output ERROR_VARIABLE errors)
+message("${output}${errors}")
+if(NOT status EQUAL 1 OR NOT output MATCHES "finding: seed [0-9]+: .*response difference: vmemcheck ACK PLUGGED, QEMU ACK UNPLUGGED")
+  message(FATAL_ERROR "the planted difference was not reported as a finding (exit status ${status})")
+endif()
+file(GLOB findings ${FINDINGS}/qemu-*.vmem)
+list(LENGTH findings count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "no finding saved in ${FINDINGS}")
+endif()
+list(GET findings 0 finding)
+execute_process(COMMAND ${VMEMCHECK} qemu --plant-difference -q ${finding} RESULT_VARIABLE status OUTPUT_VARIABLE output)
+message("replay with the plant: ${output}")
+if(NOT status EQUAL 1 OR NOT output MATCHES "DIFFERENCE step [0-9]+ .*ACK PLUGGED, QEMU ACK UNPLUGGED.*1 difference")
+  message(FATAL_ERROR "${finding} does not reproduce the planted difference (exit status ${status})")
+endif()
+execute_process(COMMAND ${VMEMCHECK} qemu -q ${finding} RESULT_VARIABLE status OUTPUT_VARIABLE output)
+message("replay without the plant: ${output}")
+if(NOT status EQUAL 0 OR NOT output MATCHES "0 differences")
+  message(FATAL_ERROR "${finding} differs even without the plant (exit status ${status})")
+endif()
