@@ -25,6 +25,8 @@ constexpr Entry kProofs[] = {
     {"layout", vmemcheck::proofs::layout_proof},
     {"request", vmemcheck::proofs::request_proof},
     {"usable", vmemcheck::proofs::usable_proof},
+    {"index", vmemcheck::proofs::index_proof},
+    {"activation", vmemcheck::proofs::activation_proof},
 };
 
 }  // namespace
