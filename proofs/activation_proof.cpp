@@ -71,16 +71,19 @@ class Device {
   }
 
   // device.cpp slot_wanted: !none_set(offset / block, length / block) or offset < usable.
-  z3::expr holds_plugged(const State& s, unsigned i) const {
+  // `decided`: as the code under proof decides it (planted or core); else as
+  // the invariants define it (the memslot's blocks).
+  z3::expr holds_plugged(const State& s, unsigned i, bool decided = false) const {
     const z3::expr length = decision::slot_length(region, layout.slot_size, index(i));
     const z3::expr first = z3::udiv(offset(i), block);
-    const z3::expr count = p_.planted() ? planted::slot_blocks(length, block) : z3::udiv(length, block);
+    const z3::expr count =
+        decided && p_.planted() ? planted::slot_blocks(length, block) : z3::udiv(length, block);
     z3::expr_vector any(p_.ctx());
     for (unsigned j = 0; j < kBlocks; ++j) any.push_back(s.plugged[j] && in_blocks(index(j), first, count));
     return z3::mk_or(any);
   }
   z3::expr wanted(const State& s, unsigned i) const {
-    return z3::ite(plugged_rule, holds_plugged(s, i),
+    return z3::ite(plugged_rule, holds_plugged(s, i, true),
                    decision::slot_mapped_by_usable_region(offset(i), s.usable));
   }
   // device.cpp reconcile(first, end): every memslot in the range mapped exactly when wanted.
@@ -192,7 +195,7 @@ void step_claims(Prover& p, uint64_t block_size) {
   const z3::expr any_extent = extent == p.word(usable_extent(Arch::X86_64)) ||
                               extent == p.word(usable_extent(Arch::Arm64));
 
-  const std::string suffix = fmt::format(" [block {}]", format_size(block_size));
+  const std::string suffix = fmt::format(".block-{}", format_size(block_size));
   const std::vector<std::pair<std::string, z3::expr>> shown = {
       {"blocks", d.blocks}, {"slot size", d.layout.slot_size}, {"memslots", d.layout.count},
       {"addr", d.addr}, {"usable", before.usable}, {"requested", d.requested}, {"gpa", gpa},
