@@ -1,4 +1,4 @@
-// vmemcheck_proofs [--planted] [--scenario-dir DIR] [PROOF...]
+// vmemcheck_proofs [--planted] [--long] [--scenario-dir DIR] [PROOF...]
 //
 // Runs the named proofs (all when none is named), prints each claim's verdict
 // and time and the total. Exit status 0 means: every claim proven, or with
@@ -25,6 +25,9 @@ constexpr Entry kProofs[] = {
     {"layout", vmemcheck::proofs::layout_proof},
     {"request", vmemcheck::proofs::request_proof},
     {"usable", vmemcheck::proofs::usable_proof},
+    {"index", vmemcheck::proofs::index_proof},
+    {"activation", vmemcheck::proofs::activation_proof},
+    {"budget", vmemcheck::proofs::budget_proof},
 };
 
 }  // namespace
@@ -36,12 +39,14 @@ int main(int argc, char** argv) {
     const std::string_view arg = argv[i];
     if (arg == "--planted") {
       options.code = vmemcheck::proofs::Code::Planted;
+    } else if (arg == "--long") {
+      options.long_claims = true;
     } else if (arg == "--scenario-dir" && i + 1 < argc) {
       options.scenario_dir = argv[++i];
     } else if (!arg.starts_with("-")) {
       selected.push_back(arg);
     } else {
-      fmt::print(stderr, "usage: {} [--planted] [--scenario-dir DIR] [PROOF...]\n", argv[0]);
+      fmt::print(stderr, "usage: {} [--planted] [--long] [--scenario-dir DIR] [PROOF...]\n", argv[0]);
       return 2;
     }
   }

@@ -8,6 +8,8 @@ namespace vmemcheck::proofs {
 void layout_proof(Prover& p);      // layout_proof.cpp
 void request_proof(Prover& p);     // request_proof.cpp
 void usable_proof(Prover& p);      // usable_proof.cpp
-// Not written yet (README): touched index ranges, activation step, machine budget.
+void index_proof(Prover& p);       // index_proof.cpp
+void activation_proof(Prover& p);  // activation_proof.cpp
+void budget_proof(Prover& p);      // budget_proof.cpp
 
 }  // namespace vmemcheck::proofs

@@ -27,6 +27,7 @@ enum class Code { Core, Planted };
 struct Options {
   Code code = Code::Core;
   std::string scenario_dir = ".";  // where counterexample scenarios are written
+  bool long_claims = false;        // --long: also the claims that take 10-60 s each
 };
 
 // A model of the negated claim: the value of any bit-vector term in it.
@@ -71,6 +72,7 @@ class Prover {
   z3::context& ctx() { return ctx_; }
   const Options& options() const { return options_; }
   bool planted() const { return options_.code == Code::Planted; }
+  bool long_claims() const { return options_.long_claims; }
 
   // Proves one claim and prints "NAME: proven (T s)" or the counterexample.
   // Returns true when proven.
