@@ -153,7 +153,6 @@ Result<ProbeAccess> VcpuProbe::access(uint64_t op, uint64_t gpa, uint64_t value)
   ProbeAccess result;
   // At most one MMIO exit, then the report; more means the program went astray.
   for (int exits = 0; exits < 4; ++exits) {
-    ++runs_;
     if (ioctl(vcpu_.get(), KVM_RUN, 0) != 0) return Error{errno_text("KVM_RUN")};
     switch (run->exit_reason) {
       case KVM_EXIT_MMIO:

@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -46,7 +45,6 @@ class VcpuProbe final : public VcpuAccess {
   bool load(uint64_t gpa, uint64_t& value) override;
   bool store(uint64_t gpa, uint64_t value) override;
   std::vector<std::string> take_errors();
-  uint64_t runs() const { return runs_; }
 
  private:
   VcpuProbe(Fd vcpu, void* run, size_t run_size, void* memory);
@@ -56,7 +54,6 @@ class VcpuProbe final : public VcpuAccess {
   void* run_;  // struct kvm_run, mmapped
   size_t run_size_;
   void* memory_;  // the probe's code and page tables
-  uint64_t runs_ = 0;
   std::vector<std::string> errors_;
 };
 
