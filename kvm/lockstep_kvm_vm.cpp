@@ -5,7 +5,6 @@
 namespace vmemcheck::kvm {
 
 int LockstepKvmVm::set_user_memory_region(const KvmRegion& region) {
-  ++calls_;
   const int real = real_.set_user_memory_region(region);
   const int shadow = shadow_.set_user_memory_region(region);
   if (real != shadow) {

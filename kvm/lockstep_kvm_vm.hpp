@@ -23,13 +23,11 @@ class LockstepKvmVm final : public KvmVm {
   uint32_t address_spaces() const override { return shadow_.address_spaces(); }
 
   std::vector<std::string> take_mismatches() { return std::exchange(mismatches_, {}); }
-  uint64_t calls() const { return calls_; }
 
  private:
   KvmVm& real_;
   KvmVm& shadow_;
   std::vector<std::string> mismatches_;
-  uint64_t calls_ = 0;
 };
 
 }  // namespace vmemcheck::kvm
