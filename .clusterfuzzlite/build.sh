@@ -25,7 +25,10 @@ work=${WORK:-${TMPDIR:-/tmp}}/vmemcheck-oss-fuzz-build
 mkdir -p "$work"
 jobs=${JOBS:-$(nproc)}
 
-includes=(-I"$source_dir/core")
+# The core's one generated header (core/CMakeLists.txt): no planted bug.
+mkdir -p "$work/generated"
+sed 's/@VMEMCHECK_PLANTED_BUG_ENUMERATOR@/None/' "$source_dir/core/planted_bug.hpp.in" >"$work/generated/planted_bug.hpp"
+includes=(-I"$source_dir/core" -I"$work/generated")
 if [ -n "${FMT_INCLUDE:-}" ]; then
   includes+=(-I"$FMT_INCLUDE")
 elif [ -d "${SRC:-/nonexistent}/fmt/include" ]; then
