@@ -167,6 +167,7 @@ Response VirtioMemDevice::unplug(uint64_t gpa, uint64_t size) {
         if (mapped_[i]) all_touched.unmap.push_back(slot(i));
       }
       (void)commit(all_touched);
+      return {ResponseType::Ack};
     }
   }
   (void)reconcile(touched.first, touched.end);
