@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "decision.hpp"
+#include "planted_bug.hpp"
 
 namespace vmemcheck {
 
@@ -122,6 +123,9 @@ Response VirtioMemDevice::plug(uint64_t gpa, uint64_t size) {
   const uint64_t offset = gpa - addr();
   const uint64_t first_block = offset / config_.block_size;
   const uint64_t blocks = size / config_.block_size;
+  if constexpr (kPlantedBug == PlantedBug::NackOffByOne) {
+    if (plugged_size() + size >= requested_) return {ResponseType::Nack};
+  }
   if (plugged_size() + size > requested_) return {ResponseType::Nack};
   if (!bitmap_.none_set(first_block, blocks)) return {ResponseType::Error};
   if (busy_) return {ResponseType::Busy};
@@ -131,7 +135,7 @@ Response VirtioMemDevice::plug(uint64_t gpa, uint64_t size) {
   if (!failed && !backend_.populate(handle_, offset, size)) {
     // Roll back: with the bitmap unchanged, reconcile unmaps exactly the slots
     // this request activated (they hold no plugged block).
-    (void)reconcile(touched.first, touched.end);
+    if constexpr (kPlantedBug != PlantedBug::PlugNoRollback) (void)reconcile(touched.first, touched.end);
     failed = true;
   }
   if (failed) {
@@ -148,12 +152,24 @@ Response VirtioMemDevice::unplug(uint64_t gpa, uint64_t size) {
   const uint64_t first_block = offset / config_.block_size;
   const uint64_t blocks = size / config_.block_size;
   if (!bitmap_.all_set(first_block, blocks)) return {ResponseType::Error};
-  if (busy_) return {ResponseType::Busy};
+  if (busy_) {
+    if constexpr (kPlantedBug != PlantedBug::UnplugIgnoresBusy) return {ResponseType::Busy};
+  }
   if (!backend_.discard(handle_, offset, size)) return {ResponseType::Busy};
   bitmap_.clear_range(first_block, blocks);
   // Deactivate what is now fully unplugged; partially covered slots that still
   // hold plugged blocks stay. Unmapping cannot fail.
   const auto touched = layout_.touched(offset, size);
+  if constexpr (kPlantedBug == PlantedBug::UnplugPartialSlot) {
+    if (policy_->map_rule() == MapRule::PluggedBlocks) {
+      SlotTransaction all_touched;
+      for (uint64_t i = touched.first; i < touched.end; ++i) {
+        if (mapped_[i]) all_touched.unmap.push_back(slot(i));
+      }
+      (void)commit(all_touched);
+      return {ResponseType::Ack};
+    }
+  }
   (void)reconcile(touched.first, touched.end);
   return {ResponseType::Ack};
 }
@@ -168,7 +184,7 @@ Response VirtioMemDevice::unplug_all() {
   // The usable region may shrink here; one transaction deactivates what the
   // emptied bitmap and the smaller usable region no longer need.
   usable_ = usable_for(requested_);
-  (void)reconcile(0, layout_.count);
+  if constexpr (kPlantedBug != PlantedBug::UnplugAllNoDeactivate) (void)reconcile(0, layout_.count);
   return {ResponseType::Ack};
 }
 
@@ -176,6 +192,9 @@ Response VirtioMemDevice::state(uint64_t gpa, uint64_t size) const {
   const uint64_t first_block = (gpa - addr()) / config_.block_size;
   const uint64_t blocks = size / config_.block_size;
   const uint64_t plugged = bitmap_.count_set(first_block, blocks);
+  if constexpr (kPlantedBug == PlantedBug::StateMixedAsPlugged) {
+    if (plugged != 0) return {ResponseType::Ack, BlockState::Plugged};
+  }
   const BlockState state = plugged == blocks ? BlockState::Plugged
                            : plugged == 0    ? BlockState::Unplugged
                                              : BlockState::Mixed;
@@ -196,6 +215,7 @@ Status VirtioMemDevice::set_requested_size(uint64_t requested_size) {
   requested_ = requested_size;
   // A host resize only lets the usable region grow.
   usable_ = std::max(usable_, usable_for(requested_size));
+  if constexpr (kPlantedBug == PlantedBug::UsableShrinksWhilePlugged) usable_ = usable_for(requested_size);
   if (auto mapped = reconcile(0, layout_.count); !mapped) {
     requested_ = old_requested;
     usable_ = old_usable;
@@ -246,13 +266,15 @@ Status VirtioMemDevice::load(const MigrationState& s) {
   if (bitmap_.count_set() != 0) return fail("the destination device has plugged memory");
 
   // Everything unplugged on the source reads as zero on the destination.
-  for (uint64_t block = s.bitmap.next_clear(0); block < s.bitmap.size();) {
-    const uint64_t end = s.bitmap.next_set(block);
-    if (auto discarded = backend_.discard(handle_, block * s.block_size, (end - block) * s.block_size);
-        !discarded) {
-      return fail(discarded.error().message);
+  if constexpr (kPlantedBug != PlantedBug::MigrationKeepsUnplugged) {
+    for (uint64_t block = s.bitmap.next_clear(0); block < s.bitmap.size();) {
+      const uint64_t end = s.bitmap.next_set(block);
+      if (auto discarded = backend_.discard(handle_, block * s.block_size, (end - block) * s.block_size);
+          !discarded) {
+        return fail(discarded.error().message);
+      }
+      block = s.bitmap.next_clear(end);
     }
-    block = s.bitmap.next_clear(end);
   }
   const auto old_usable = usable_;
   const auto old_requested = requested_;

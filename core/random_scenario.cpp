@@ -65,7 +65,9 @@ Address ScenarioBuilder::address(const DeviceShape& d) {
     case 4: offset = below(d.region); break;  // often unaligned
     default: offset = below(64) * d.block; break;  // the start, where plugs accumulate
   }
-  if (chance(64)) return {~uint64_t{0} - below(4) * d.block, false};  // wraps
+  // Block-aligned, so that the range check's wrap test is what refuses them
+  // (an unaligned one would fail the alignment test first).
+  if (chance(64)) return {(~uint64_t{0} - below(4) * d.block) & ~(d.block - 1), false};  // wraps
   return {offset, true};
 }
 

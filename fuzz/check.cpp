@@ -9,9 +9,11 @@
 
 namespace vmemcheck::fuzz {
 
-void run_checked(Target target, std::span<const uint8_t> bytes) {
+void run_checked(Target target, std::span<const uint8_t> bytes, Platform* platform) {
   const scenario::Scenario s = decode(target, bytes);
-  scenario::Runner runner;
+  scenario::RunOptions options;
+  options.platform = platform;
+  scenario::Runner runner(options);
   for (size_t i = 0; i < s.steps.size(); ++i) {
     const scenario::StepReport report = runner.step(s.steps[i]);
     if (report.problems.empty()) continue;

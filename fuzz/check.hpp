@@ -9,9 +9,11 @@
 #include <span>
 
 #include "fuzz_decoder.hpp"
+#include "platform.hpp"
 
 namespace vmemcheck::fuzz {
 
-void run_checked(Target target, std::span<const uint8_t> bytes);
+// platform: null for the shadow model alone (every target but kvm_lockstep).
+void run_checked(Target target, std::span<const uint8_t> bytes, Platform* platform = nullptr);
 
 }  // namespace vmemcheck::fuzz

@@ -9,6 +9,8 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+// Optional, as under libFuzzer (fuzz_kvm_lockstep checks for KVM there).
+extern "C" __attribute__((weak)) int LLVMFuzzerInitialize(int* argc, char*** argv);
 
 namespace {
 
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s FILE|DIRECTORY...  (replays fuzz inputs; libFuzzer is not linked)\n", argv[0]);
     return 2;
   }
+  if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
   size_t replayed = 0;
   for (int i = 1; i < argc; ++i) {
     const std::filesystem::path path(argv[i]);
