@@ -50,6 +50,14 @@ Result<bool> switch_value(std::string_view key, std::string_view value) {
   return Error{fmt::format("{}: '{}' is neither on nor off", key, value)};
 }
 
+// Stores a parsed option value, or passes its parse error on.
+template <class T>
+Status assign(T& field, Result<T> parsed) {
+  if (!parsed) return parsed.error();
+  field = *parsed;
+  return ok_status();
+}
+
 Result<Address> address_value(std::string_view key, std::string_view value) {
   const bool relative = !value.empty() && value[0] == '+';
   auto parsed = size_value(key, relative ? value.substr(1) : value);
@@ -93,33 +101,15 @@ Result<Op> parse_op(const std::vector<std::string_view>& w) {
   if (verb == "machine") {
     ConfigureMachine m;
     VMEM_TRY(options_from(1, [&](std::string_view k, std::string_view v) -> Status {
-      const auto set_size = [&](uint64_t& field) -> Status {
-        auto s = size_value(k, v);
-        if (!s) return s.error();
-        field = *s;
-        return ok_status();
-      };
-      const auto set_u32 = [&](uint32_t& field) -> Status {
-        auto n = int_value<uint32_t>(k, v);
-        if (!n) return n.error();
-        field = *n;
-        return ok_status();
-      };
-      const auto set_switch = [&](bool& field) -> Status {
-        auto b = switch_value(k, v);
-        if (!b) return b.error();
-        field = *b;
-        return ok_status();
-      };
-      if (k == "base") return set_size(m.machine.device_memory_base);
-      if (k == "size") return set_size(m.machine.device_memory_size);
-      if (k == "numa-nodes") return set_u32(m.machine.numa_nodes);
-      if (k == "reserved-memslots") return set_u32(m.machine.reserved_memslots);
-      if (k == "smm") return set_switch(m.machine.smm);
-      if (k == "kvm-memslots") return set_u32(m.kvm.max_memslots);
-      if (k == "phys-bits") return set_u32(m.kvm.phys_bits);
-      if (k == "tdp-mmu") return set_switch(m.metadata.tdp_mmu);
-      if (k == "dirty-logging") return set_switch(m.metadata.dirty_logging);
+      if (k == "base") return assign(m.machine.device_memory_base, size_value(k, v));
+      if (k == "size") return assign(m.machine.device_memory_size, size_value(k, v));
+      if (k == "numa-nodes") return assign(m.machine.numa_nodes, int_value<uint32_t>(k, v));
+      if (k == "reserved-memslots") return assign(m.machine.reserved_memslots, int_value<uint32_t>(k, v));
+      if (k == "smm") return assign(m.machine.smm, switch_value(k, v));
+      if (k == "kvm-memslots") return assign(m.kvm.max_memslots, int_value<uint32_t>(k, v));
+      if (k == "phys-bits") return assign(m.kvm.phys_bits, int_value<uint32_t>(k, v));
+      if (k == "tdp-mmu") return assign(m.metadata.tdp_mmu, switch_value(k, v));
+      if (k == "dirty-logging") return assign(m.metadata.dirty_logging, switch_value(k, v));
       return Error{fmt::format("unknown machine option '{}'", k)};
     }));
     if (m.machine.numa_nodes == 0) return Error{"numa-nodes must be at least 1"};
@@ -353,41 +343,19 @@ Result<Op> parse_op(const std::vector<std::string_view>& w) {
 }  // namespace
 
 Status apply_device_option(DeviceConfig& c, std::string_view k, std::string_view v) {
-  const auto set_size = [&](uint64_t& field) -> Status {
-    auto s = size_value(k, v);
-    if (!s) return s.error();
-    field = *s;
-    return ok_status();
-  };
-  const auto set_switch = [&](bool& field) -> Status {
-    auto b = switch_value(k, v);
-    if (!b) return b.error();
-    field = *b;
-    return ok_status();
-  };
-  if (k == "size") return set_size(c.region_size);
-  if (k == "block") return set_size(c.block_size);
-  if (k == "requested") return set_size(c.requested_size);
-  if (k == "page-size") return set_size(c.page_size);
-  if (k == "slot-size") return set_size(c.fixed_slot_size);
+  if (k == "size") return assign(c.region_size, size_value(k, v));
+  if (k == "block") return assign(c.block_size, size_value(k, v));
+  if (k == "requested") return assign(c.requested_size, size_value(k, v));
+  if (k == "page-size") return assign(c.page_size, size_value(k, v));
+  if (k == "slot-size") return assign(c.fixed_slot_size, size_value(k, v));
   if (k == "addr") {
     uint64_t addr = 0;
-    if (auto set = set_size(addr); !set) return set;
+    if (auto set = assign(addr, size_value(k, v)); !set) return set;
     c.addr = addr;
     return ok_status();
   }
-  if (k == "node") {
-    auto n = int_value<uint16_t>(k, v);
-    if (!n) return n.error();
-    c.node = *n;
-    return ok_status();
-  }
-  if (k == "memslots") {
-    auto n = int_value<uint32_t>(k, v);
-    if (!n) return n.error();
-    c.memslots = *n;
-    return ok_status();
-  }
+  if (k == "node") return assign(c.node, int_value<uint16_t>(k, v));
+  if (k == "memslots") return assign(c.memslots, int_value<uint32_t>(k, v));
   if (k == "memdev") {
     c.memdev = std::string(v);
     return ok_status();
@@ -404,9 +372,9 @@ Status apply_device_option(DeviceConfig& c, std::string_view k, std::string_view
     c.arch = *arch;
     return ok_status();
   }
-  if (k == "unplugged-inaccessible") return set_switch(c.unplugged_inaccessible);
-  if (k == "acpi") return set_switch(c.acpi);
-  if (k == "persistent-suspend") return set_switch(c.persistent_suspend);
+  if (k == "unplugged-inaccessible") return assign(c.unplugged_inaccessible, switch_value(k, v));
+  if (k == "acpi") return assign(c.acpi, switch_value(k, v));
+  if (k == "persistent-suspend") return assign(c.persistent_suspend, switch_value(k, v));
   return Error{fmt::format("unknown device option '{}'", k)};
 }
 

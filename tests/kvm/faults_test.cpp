@@ -9,12 +9,6 @@
 namespace vmemcheck::kvm {
 namespace {
 
-std::string joined(const std::vector<std::string>& problems) {
-  std::string out;
-  for (const auto& problem : problems) out += problem + "\n";
-  return out;
-}
-
 class Faults : public KvmTest {};
 
 TEST_F(Faults, MemslotLimitExhausted) {

@@ -8,12 +8,6 @@
 namespace vmemcheck::kvm {
 namespace {
 
-std::string joined(const std::vector<std::string>& problems) {
-  std::string out;
-  for (const auto& problem : problems) out += problem + "\n";
-  return out;
-}
-
 class GuestView : public KvmTest {};
 
 TEST_F(GuestView, PluggedMemoryIsReadableAndWritable) {

@@ -44,4 +44,11 @@ inline std::vector<std::string> run_on_kvm(const std::string& text, const std::s
   return problems;
 }
 
+// The problems one per line, for a failure message.
+inline std::string joined(const std::vector<std::string>& problems) {
+  std::string out;
+  for (const auto& problem : problems) out += problem + "\n";
+  return out;
+}
+
 }  // namespace vmemcheck::kvm
