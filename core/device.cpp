@@ -40,7 +40,7 @@ VirtioMemDevice::VirtioMemDevice(const DeviceConfig& config, std::unique_ptr<Mem
       handle_(handle),
       backend_(backend),
       bitmap_(config.region_size / config.block_size),
-      mapped_(layout.count, false) {}
+      mapped_(layout.count, 0) {}
 
 VirtioMemDevice::~VirtioMemDevice() {
   SlotTransaction teardown;
@@ -323,8 +323,8 @@ Status VirtioMemDevice::activate(uint64_t first, uint64_t end) {
 Status VirtioMemDevice::commit(const SlotTransaction& transaction) {
   if (transaction.empty()) return ok_status();
   if (auto applied = backend_.apply(transaction); !applied) return applied;
-  for (const auto& s : transaction.unmap) mapped_[s.index] = false;
-  for (const auto& s : transaction.map) mapped_[s.index] = true;
+  for (const auto& s : transaction.unmap) mapped_[s.index] = 0;
+  for (const auto& s : transaction.map) mapped_[s.index] = 1;
   mapped_count_ = mapped_count_ + transaction.map.size() - transaction.unmap.size();
   return ok_status();
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -71,7 +72,9 @@ class VirtioMemDevice {
   uint64_t plugged_size() const { return bitmap_.count_set() * config_.block_size; }
   uint64_t usable_region_size() const { return usable_; }
   uint64_t requested_size() const { return requested_; }
-  bool slot_mapped(uint64_t index) const { return mapped_[index]; }
+  bool slot_mapped(uint64_t index) const { return mapped_[index] != 0; }
+  // One byte per memslot, 1 while mapped: checkers compare it in one go.
+  std::span<const uint8_t> mapped_flags() const { return mapped_; }
   uint64_t mapped_slot_count() const { return mapped_count_; }
   SlotMapping slot(uint64_t index) const;
   bool needs_reset() const { return error_reason_.has_value(); }
@@ -107,7 +110,7 @@ class VirtioMemDevice {
   BlockBitmap bitmap_;
   uint64_t usable_ = 0;
   uint64_t requested_ = 0;
-  std::vector<bool> mapped_;
+  std::vector<uint8_t> mapped_;
   uint64_t mapped_count_ = 0;
   bool busy_ = false;
   std::optional<std::string> error_reason_;

@@ -1,7 +1,6 @@
 #include "invariants.hpp"
 
 #include <algorithm>
-#include <set>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -9,110 +8,202 @@
 namespace vmemcheck {
 namespace {
 
-void check_device(const VirtioMemDevice& d, std::vector<std::string>& out) {
+void report(std::vector<std::string>& out, const VirtioMemDevice& d, int number, std::string what) {
+  out.push_back(fmt::format("invariant {} broken on device '{}': {}", number, d.config().id, what));
+}
+
+// Invariants 1-3 for memslot i. Returns whether it holds them.
+bool check_slot(const VirtioMemDevice& d, MapRule rule, uint64_t i, std::vector<std::string>& out) {
+  const size_t before = out.size();
+  const auto& layout = d.layout();
+  const uint64_t first = layout.offset(i) / d.config().block_size;
+  const uint64_t blocks = layout.length(i) / d.config().block_size;
+  const bool holds_plugged = !d.bitmap().none_set(first, blocks);
+  if (holds_plugged && !d.slot_mapped(i)) {
+    report(out, d, 1, fmt::format("memslot {} holds plugged blocks but is not mapped", i));
+  }
+  if (rule == MapRule::PluggedBlocks && d.slot_mapped(i) && !holds_plugged) {
+    report(out, d, 2, fmt::format("memslot {} is mapped but holds no plugged block", i));
+  }
+  if (rule == MapRule::UsableRegion && d.slot_mapped(i) != (layout.offset(i) < d.usable_region_size())) {
+    report(out, d, 3, fmt::format("memslot {} at offset {:#x} is {}mapped with usable region {:#x}", i,
+                                  layout.offset(i), d.slot_mapped(i) ? "" : "not ", d.usable_region_size()));
+  }
+  if (rule == MapRule::WholeRegion && !d.slot_mapped(i)) {
+    report(out, d, 3, fmt::format("memslot {} of a whole-region device is not mapped", i));
+  }
+  return out.size() == before;
+}
+
+// Invariants 4 and 5 of one device.
+void check_device_wide(const VirtioMemDevice& d, std::vector<std::string>& out) {
   const auto& c = d.config();
   const auto& layout = d.layout();
   const auto& bitmap = d.bitmap();
-  const auto report = [&](int number, std::string what) {
-    out.push_back(fmt::format("invariant {} broken on device '{}': {}", number, c.id, what));
-  };
-  const MapRule rule = d.policy().map_rule();
-  for (uint64_t i = 0; i < layout.count; ++i) {
-    const uint64_t first = layout.offset(i) / c.block_size;
-    const uint64_t blocks = layout.length(i) / c.block_size;
-    const bool holds_plugged = !bitmap.none_set(first, blocks);
-    if (holds_plugged && !d.slot_mapped(i)) {
-      report(1, fmt::format("memslot {} holds plugged blocks but is not mapped", i));
-    }
-    if (rule == MapRule::PluggedBlocks && d.slot_mapped(i) && !holds_plugged) {
-      report(2, fmt::format("memslot {} is mapped but holds no plugged block", i));
-    }
-    if (rule == MapRule::UsableRegion && d.slot_mapped(i) != (layout.offset(i) < d.usable_region_size())) {
-      report(3, fmt::format("memslot {} at offset {:#x} is {}mapped with usable region {:#x}", i,
-                            layout.offset(i), d.slot_mapped(i) ? "" : "not ", d.usable_region_size()));
-    }
-    if (rule == MapRule::WholeRegion && !d.slot_mapped(i)) {
-      report(3, fmt::format("memslot {} of a whole-region device is not mapped", i));
-    }
-  }
   const ConfigSpace cs = d.config_space();
   if (cs.plugged_size != bitmap.count_set() * c.block_size) {
-    report(4, fmt::format("plugged_size {:#x} != {} plugged blocks * {:#x}", cs.plugged_size,
-                          bitmap.count_set(), c.block_size));
+    report(out, d, 4, fmt::format("plugged_size {:#x} != {} plugged blocks * {:#x}", cs.plugged_size,
+                                  bitmap.count_set(), c.block_size));
   }
   if (cs.usable_region_size > cs.region_size || cs.usable_region_size % c.block_size != 0) {
-    report(4, fmt::format("usable_region_size {:#x} exceeds region {:#x} or is unaligned",
-                          cs.usable_region_size, cs.region_size));
+    report(out, d, 4, fmt::format("usable_region_size {:#x} exceeds region {:#x} or is unaligned",
+                                  cs.usable_region_size, cs.region_size));
   }
   if (const uint64_t outside = bitmap.next_set(cs.usable_region_size / c.block_size); outside < bitmap.size()) {
-    report(4, fmt::format("block {} (offset {:#x}) is plugged beyond the usable region {:#x}", outside,
-                          outside * c.block_size, cs.usable_region_size));
+    report(out, d, 4, fmt::format("block {} (offset {:#x}) is plugged beyond the usable region {:#x}", outside,
+                                  outside * c.block_size, cs.usable_region_size));
   }
   // Invariant 5: the layout tiles the region; all slots but the last have one size.
   if (layout.count == 0 || layout.slot_size == 0 || layout.slot_size % c.block_size != 0 ||
       (layout.count - 1) * layout.slot_size >= c.region_size ||
       layout.count * layout.slot_size < c.region_size) {
-    report(5, fmt::format("{} memslots of {:#x} bytes do not tile the {:#x}-byte region in block-size "
-                          "steps", layout.count, layout.slot_size, c.region_size));
+    report(out, d, 5, fmt::format("{} memslots of {:#x} bytes do not tile the {:#x}-byte region in block-size "
+                                  "steps", layout.count, layout.slot_size, c.region_size));
   }
   if (d.policy().decides_automatically() && layout.count > 1) {
     if (layout.slot_size < std::max(c.block_size, kMinAutoMemslotSize)) {
-      report(5, fmt::format("memslot size {:#x} is below max(block, 1 GiB)", layout.slot_size));
+      report(out, d, 5, fmt::format("memslot size {:#x} is below max(block, 1 GiB)", layout.slot_size));
     }
     if (layout.count > d.memslot_limit()) {
-      report(5, fmt::format("{} memslots exceed the limit {} the machine handed in", layout.count,
-                            d.memslot_limit()));
+      report(out, d, 5, fmt::format("{} memslots exceed the limit {} the machine handed in", layout.count,
+                                    d.memslot_limit()));
     }
   }
 }
 
-}  // namespace
-
-std::vector<std::string> check_invariants(const Machine& machine, const ShadowKvm* shadow) {
-  std::vector<std::string> out;
+void check_budget(const Machine& machine, std::vector<std::string>& out) {
   uint64_t promised = 0;
-  const auto devices = machine.devices();
-  for (const VirtioMemDevice* device : devices) {
-    check_device(*device, out);
-    promised += device->layout().count;
-  }
+  for (const VirtioMemDevice* device : machine.devices()) promised += device->layout().count;
   const MemslotBudget budget = machine.budget();
   if (machine.config().reserved_memslots + promised > budget.max) {
     out.push_back(fmt::format("invariant 5 broken: memory devices were promised {} memslots, with {} "
                               "reserved that exceeds the machine's {}", promised,
                               machine.config().reserved_memslots, budget.max));
   }
-  if (shadow == nullptr) return out;
-  // Invariant 6: the memory devices' part of the KVM slot table equals the
-  // core's view, address space by address space.
+}
+
+// Invariant 6: the memory devices' part of the KVM slot table equals the
+// core's view, address space by address space. Returns whether it holds.
+bool check_kvm_table(const Machine& machine, const ShadowKvm& shadow, std::vector<std::string>& out) {
   using Key = std::tuple<uint32_t, uint64_t, uint64_t, uint64_t>;  // as, gpa, size, hva
-  std::multiset<Key> expected;
-  std::multiset<Key> actual;
+  // Sorted vectors compared as multisets: no node allocation per memslot.
+  std::vector<Key> expected;
+  std::vector<Key> actual;
   const uint32_t spaces = machine.config().smm ? 2 : 1;
-  for (const VirtioMemDevice* device : devices) {
+  for (const VirtioMemDevice* device : machine.devices()) {
     const auto hva = machine.kvm_backend().device_hva(device->handle_id());
     for (uint64_t i = 0; i < device->layout().count; ++i) {
       if (!device->slot_mapped(i)) continue;
       const SlotMapping s = device->slot(i);
       for (uint32_t as = 0; as < spaces; ++as) {
-        expected.insert({as, s.gpa, s.size, hva.value_or(0) + s.backing_offset});
+        expected.push_back({as, s.gpa, s.size, hva.value_or(0) + s.backing_offset});
       }
     }
   }
-  for (const KvmRegion& r : shadow->slots()) {
+  for (const KvmRegion& r : shadow.slots()) {
     // Ids below reserved_memslots belong to other consumers (boot memory, PCI BARs, vhost).
     if ((r.slot & 0xffff) < machine.config().reserved_memslots) continue;
-    actual.insert({r.slot >> 16, r.guest_phys_addr, r.memory_size, r.userspace_addr});
+    actual.push_back({r.slot >> 16, r.guest_phys_addr, r.memory_size, r.userspace_addr});
   }
-  if (expected != actual) {
-    std::string diff;
-    for (const Key& k : expected) {
-      if (!actual.contains(k)) diff += fmt::format(" missing in KVM: as{} [{:#x}, +{:#x}) hva {:#x};", std::get<0>(k), std::get<1>(k), std::get<2>(k), std::get<3>(k));
+  std::sort(expected.begin(), expected.end());
+  std::sort(actual.begin(), actual.end());
+  if (expected == actual) return true;
+  const auto contains = [](const std::vector<Key>& keys, const Key& k) {
+    return std::binary_search(keys.begin(), keys.end(), k);
+  };
+  std::string diff;
+  for (const Key& k : expected) {
+    if (!contains(actual, k)) diff += fmt::format(" missing in KVM: as{} [{:#x}, +{:#x}) hva {:#x};", std::get<0>(k), std::get<1>(k), std::get<2>(k), std::get<3>(k));
+  }
+  for (const Key& k : actual) {
+    if (!contains(expected, k)) diff += fmt::format(" extra in KVM: as{} [{:#x}, +{:#x}) hva {:#x};", std::get<0>(k), std::get<1>(k), std::get<2>(k), std::get<3>(k));
+  }
+  out.push_back("invariant 6 broken: the KVM slot table differs from the core's view:" + diff);
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> check_invariants(const Machine& machine, const ShadowKvm* shadow) {
+  std::vector<std::string> out;
+  for (const VirtioMemDevice* device : machine.devices()) {
+    const MapRule rule = device->policy().map_rule();
+    for (uint64_t i = 0; i < device->layout().count; ++i) check_slot(*device, rule, i, out);
+    check_device_wide(*device, out);
+  }
+  check_budget(machine, out);
+  if (shadow) check_kvm_table(machine, *shadow, out);
+  return out;
+}
+
+std::vector<uint64_t> InvariantMonitor::changed_slots(const VirtioMemDevice& device, Seen& seen,
+                                                      bool& mapping_changed) {
+  std::vector<uint64_t> slots = std::move(seen.broken_slots);
+  seen.broken_slots.clear();
+  const MemslotLayout& layout = device.layout();
+  const uint64_t block_size = device.config().block_size;
+  const std::vector<uint64_t>& words = device.bitmap().words();
+  // Most steps change nothing here: one comparison of the whole array first.
+  const bool words_changed = words != seen.words;
+  for (size_t w = 0; words_changed && w < words.size(); ++w) {
+    if (words[w] == seen.words[w]) continue;
+    seen.words[w] = words[w];
+    // The memslots holding blocks 64w .. 64w+63 (the last word may be partial).
+    const uint64_t first_block = uint64_t{w} * 64;
+    const uint64_t last_block = std::min<uint64_t>(first_block + 63, device.bitmap().size() - 1);
+    for (uint64_t slot = first_block * block_size / layout.slot_size;
+         slot <= last_block * block_size / layout.slot_size; ++slot) {
+      slots.push_back(slot);
     }
-    for (const Key& k : actual) {
-      if (!expected.contains(k)) diff += fmt::format(" extra in KVM: as{} [{:#x}, +{:#x}) hva {:#x};", std::get<0>(k), std::get<1>(k), std::get<2>(k), std::get<3>(k));
+  }
+  const std::span<const uint8_t> mapped = device.mapped_flags();
+  const bool flags_changed = !std::ranges::equal(mapped, seen.mapped);
+  for (uint64_t i = 0; flags_changed && i < layout.count; ++i) {
+    if (mapped[i] == seen.mapped[i]) continue;
+    seen.mapped[i] = mapped[i];
+    slots.push_back(i);
+    mapping_changed = true;
+  }
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  return slots;
+}
+
+std::vector<std::string> InvariantMonitor::check(const Machine& machine, const ShadowKvm* shadow) {
+  std::vector<std::string> out;
+  bool mapping_changed = false;
+  std::map<std::string, Seen> now;
+  for (const VirtioMemDevice* device : machine.devices()) {
+    const MapRule rule = device->policy().map_rule();
+    const Shape shape{device->layout(), device->addr(), device->config().block_size, device->usable_region_size(),
+                      rule, machine.kvm_backend().device_hva(device->handle_id())};
+    auto node = devices_.extract(device->config().id);
+    Seen& seen = now.emplace(device->config().id, Seen{}).first->second;
+    std::vector<uint64_t> slots;
+    if (!node.empty() && node.mapped().shape == shape) {
+      seen = std::move(node.mapped());
+      slots = changed_slots(*device, seen, mapping_changed);
+    } else {
+      // New, or its shape changed: every memslot, from a fresh copy.
+      seen.shape = shape;
+      seen.words = device->bitmap().words();
+      seen.mapped.assign(device->mapped_flags().begin(), device->mapped_flags().end());
+      for (uint64_t i = 0; i < device->layout().count; ++i) slots.push_back(i);
+      mapping_changed = true;
     }
-    out.push_back("invariant 6 broken: the KVM slot table differs from the core's view:" + diff);
+    for (uint64_t i : slots) {
+      if (!check_slot(*device, rule, i, out)) seen.broken_slots.push_back(i);
+    }
+    check_device_wide(*device, out);
+  }
+  // A device that is gone took its memslots with it.
+  if (!devices_.empty()) mapping_changed = true;
+  devices_ = std::move(now);
+  check_budget(machine, out);
+  if (!shadow) return out;
+  if (mapping_changed || kvm_table_broken_ || kvm_changes_ != shadow->changes()) {
+    kvm_table_broken_ = !check_kvm_table(machine, *shadow, out);
+    kvm_changes_ = shadow->changes();
   }
   return out;
 }

@@ -3,6 +3,9 @@
 // naming the invariant, the device and the values that broke it.
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,5 +17,50 @@ namespace vmemcheck {
 // Invariants 1-5 on every device, 5's machine budget, and 6 (the shadow KVM
 // slot table equals the core's view) when `shadow` is given.
 std::vector<std::string> check_invariants(const Machine& machine, const ShadowKvm* shadow);
+
+// The same checks, with the same sentences in the same order, after every
+// step of one machine's life, at the cost of what the step changed rather
+// than of the machine's size (a fuzzer checks tens of steps per input).
+//
+// Why that is sound: a memslot's invariants 1-3 read only its blocks'
+// bitmap words, its mapped flag, the usable region and the layout; the
+// monitor keeps its own copy of the words and flags it last checked and
+// re-checks exactly the memslots where the device's differ now (and every
+// memslot when the layout, usable region, map rule, address or backing
+// changed). It compares the values themselves, so nothing rests on the
+// device reporting its changes. Invariant 6 is re-checked whenever a mapped
+// flag or a device changed or the shadow's table did (ShadowKvm::changes()).
+// Invariants 4 and 5 are cheap and re-checked every time, as is anything
+// found broken before, so a violation keeps being reported as by the full
+// check.
+class InvariantMonitor {
+ public:
+  std::vector<std::string> check(const Machine& machine, const ShadowKvm* shadow);
+
+ private:
+  // Everything a device's per-memslot checks read besides the words and flags.
+  struct Shape {
+    MemslotLayout layout;
+    uint64_t addr = 0;
+    uint64_t block_size = 0;
+    uint64_t usable = 0;
+    MapRule rule = MapRule::WholeRegion;
+    std::optional<uint64_t> hva;
+    friend bool operator==(const Shape&, const Shape&) = default;
+  };
+  struct Seen {
+    Shape shape;
+    std::vector<uint64_t> words;
+    std::vector<uint8_t> mapped;
+    std::vector<uint64_t> broken_slots;
+  };
+  // Memslots of `device` whose words or flag differ from `seen` (which is
+  // brought up to date), plus those broken before; sorted, unique.
+  static std::vector<uint64_t> changed_slots(const VirtioMemDevice& device, Seen& seen, bool& mapping_changed);
+
+  std::map<std::string, Seen> devices_;
+  std::optional<uint64_t> kvm_changes_;
+  bool kvm_table_broken_ = false;
+};
 
 }  // namespace vmemcheck

@@ -47,10 +47,33 @@ ReferenceModel::ReferenceModel(const DeviceConfig& config, uint64_t memslot_limi
   slot_size_ = std::min(slot_size_, region);
   slot_count_ = 0;
   for (u128 offset = 0; offset < region; offset += slot_size_) ++slot_count_;
+  plugged_in_slot_.assign(slot_count_, 0);
   requested_ = config.requested_size;
   usable_ = usable_for(requested_);
-  for (uint64_t slot = 0; slot < slot_count_; ++slot) {
-    if (slot_wanted(slot)) mapped_.insert(slot);
+  mapped_.assign(slot_count_, 0);
+  for (uint64_t slot = 0; slot < slot_count_; ++slot) mapped_[slot] = slot_wanted(slot);
+}
+
+void ReferenceModel::set_block(uint64_t block, bool plugged) {
+  if (plugged_[block] == plugged) return;
+  plugged_[block] = plugged;
+  const uint64_t slot = block * config_.block_size / slot_size_;
+  if (plugged) {
+    ++plugged_blocks_;
+    ++plugged_in_slot_[slot];
+  } else {
+    --plugged_blocks_;
+    --plugged_in_slot_[slot];
+  }
+}
+
+void ReferenceModel::count_plugged() {
+  plugged_blocks_ = 0;
+  std::fill(plugged_in_slot_.begin(), plugged_in_slot_.end(), 0);
+  for (uint64_t block = 0; block < plugged_.size(); ++block) {
+    if (!plugged_[block]) continue;
+    ++plugged_blocks_;
+    ++plugged_in_slot_[block * config_.block_size / slot_size_];
   }
 }
 
@@ -67,13 +90,7 @@ bool ReferenceModel::in_usable(uint64_t gpa, uint64_t size) const {
          start >= *config_.addr && end <= u128{*config_.addr} + usable_;
 }
 
-bool ReferenceModel::slot_has_plugged(uint64_t slot) const {
-  const uint64_t blocks_per_slot = slot_size_ / config_.block_size;
-  for (uint64_t b = slot * blocks_per_slot; b < std::min<uint64_t>((slot + 1) * blocks_per_slot, plugged_.size()); ++b) {
-    if (plugged_[b]) return true;
-  }
-  return false;
-}
+bool ReferenceModel::slot_has_plugged(uint64_t slot) const { return plugged_in_slot_[slot] > 0; }
 
 bool ReferenceModel::slot_wanted(uint64_t slot) const {
   switch (rule_) {
@@ -84,17 +101,17 @@ bool ReferenceModel::slot_wanted(uint64_t slot) const {
   return true;
 }
 
-std::set<uint64_t> ReferenceModel::slots_of(uint64_t offset, uint64_t size) const {
-  std::set<uint64_t> slots;
+std::vector<uint64_t> ReferenceModel::slots_of(uint64_t offset, uint64_t size) const {
+  std::vector<uint64_t> slots;
   for (uint64_t slot = 0; slot < slot_count_; ++slot) {
     const u128 start = u128{slot} * slot_size_;
     const u128 end = std::min<u128>(start + slot_size_, config_.region_size);
-    if (start < u128{offset} + size && offset < end) slots.insert(slot);
+    if (start < u128{offset} + size && offset < end) slots.push_back(slot);
   }
   return slots;
 }
 
-std::set<uint64_t> ReferenceModel::all_slots() const { return slots_of(0, config_.region_size); }
+std::vector<uint64_t> ReferenceModel::all_slots() const { return slots_of(0, config_.region_size); }
 
 bool ReferenceModel::fails(FaultKind kind) {
   auto& armed = armed_[static_cast<size_t>(kind)];
@@ -107,24 +124,18 @@ bool ReferenceModel::fails(FaultKind kind) {
   return true;
 }
 
-bool ReferenceModel::sync_slots(const std::set<uint64_t>& slots, bool map_every_slot) {
+bool ReferenceModel::sync_slots(const std::vector<uint64_t>& slots, bool map_every_slot) {
   uint64_t maps = 0;
   uint64_t unmaps = 0;
   for (uint64_t slot : slots) {
     const bool wanted = map_every_slot || slot_wanted(slot);
-    if (!mapped_.contains(slot) && wanted) ++maps;
-    if (mapped_.contains(slot) && !wanted) ++unmaps;
+    if (!mapped_[slot] && wanted) ++maps;
+    if (mapped_[slot] && !wanted) ++unmaps;
   }
   if (maps > 0 && fails(FaultKind::Map)) return false;
   // The batch unmaps first, so its unmaps free ids for its maps.
   if (maps > 0 && maps > free_memslots_ + unmaps) return false;
-  for (uint64_t slot : slots) {
-    if (map_every_slot || slot_wanted(slot)) {
-      mapped_.insert(slot);
-    } else {
-      mapped_.erase(slot);
-    }
-  }
+  for (uint64_t slot : slots) mapped_[slot] = map_every_slot || slot_wanted(slot);
   return true;
 }
 
@@ -167,7 +178,7 @@ std::optional<Response> ReferenceModel::request(const Request& r) {
 Response ReferenceModel::plug(uint64_t gpa, uint64_t size) {
   const uint64_t first = (gpa - *config_.addr) / config_.block_size;
   const uint64_t blocks = size / config_.block_size;
-  const uint64_t plugged_bytes = static_cast<uint64_t>(std::count(plugged_.begin(), plugged_.end(), true)) * config_.block_size;
+  const uint64_t plugged_bytes = plugged_blocks_ * config_.block_size;
   if (u128{plugged_bytes} + size > requested_) return {ResponseType::Nack};
   for (uint64_t b = first; b < first + blocks; ++b) {
     if (plugged_[b]) return {ResponseType::Error};
@@ -184,7 +195,7 @@ Response ReferenceModel::plug(uint64_t gpa, uint64_t size) {
     (void)fails(FaultKind::Discard);  // the rollback's discard; its result is ignored
     return {ResponseType::Busy};
   }
-  for (uint64_t b = first; b < first + blocks; ++b) plugged_[b] = true;
+  for (uint64_t b = first; b < first + blocks; ++b) set_block(b, true);
   return {ResponseType::Ack};
 }
 
@@ -196,17 +207,17 @@ Response ReferenceModel::unplug(uint64_t gpa, uint64_t size) {
   }
   if (busy_) return {ResponseType::Busy};
   if (fails(FaultKind::Discard)) return {ResponseType::Busy};
-  for (uint64_t b = first; b < first + blocks; ++b) plugged_[b] = false;
+  for (uint64_t b = first; b < first + blocks; ++b) set_block(b, false);
   sync_slots(slots_of(gpa - *config_.addr, size), false);
   return {ResponseType::Ack};
 }
 
 Response ReferenceModel::unplug_all() {
-  const bool any = std::find(plugged_.begin(), plugged_.end(), true) != plugged_.end();
-  if (any) {
+  if (plugged_blocks_ > 0) {
     if (busy_) return {ResponseType::Busy};
     if (fails(FaultKind::Discard)) return {ResponseType::Busy};
     std::fill(plugged_.begin(), plugged_.end(), false);
+    count_plugged();
   }
   usable_ = usable_for(requested_);  // may shrink
   sync_slots(all_slots(), false);
@@ -227,12 +238,10 @@ bool ReferenceModel::resize(uint64_t requested) {
 
 void ReferenceModel::restore(const std::vector<bool>& plugged, uint64_t usable, uint64_t requested) {
   plugged_ = plugged;
+  count_plugged();
   usable_ = usable;
   requested_ = requested;
-  mapped_.clear();
-  for (uint64_t slot = 0; slot < slot_count_; ++slot) {
-    if (slot_wanted(slot)) mapped_.insert(slot);
-  }
+  for (uint64_t slot = 0; slot < slot_count_; ++slot) mapped_[slot] = slot_wanted(slot);
 }
 
 void ReferenceModel::system_reset() {
@@ -241,9 +250,8 @@ void ReferenceModel::system_reset() {
 }
 
 ConfigSpace ReferenceModel::config_space() const {
-  const uint64_t plugged = static_cast<uint64_t>(std::count(plugged_.begin(), plugged_.end(), true));
   return {config_.block_size, config_.node, *config_.addr, config_.region_size, usable_,
-          plugged * config_.block_size, requested_};
+          plugged_blocks_ * config_.block_size, requested_};
 }
 
 }  // namespace vmemcheck

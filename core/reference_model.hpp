@@ -3,12 +3,15 @@
 // DESIGN §3/§6 and sharing no code with the device (no decision.hpp, no
 // bitmap words): 128-bit arithmetic instead of overflow reasoning, one bool
 // per block, loops instead of formulas. Fuzzers and property tests run it
-// beside the core and compare after every step.
+// beside the core and compare after every step. Its only concession to
+// speed is bookkeeping next to the per-block truth (a total and per-memslot
+// count of plugged blocks, each changed in the same loop that flips a
+// block), so a fuzzer's check after every step does not recount the region.
 #pragma once
 
 #include <cstdint>
 #include <optional>
-#include <set>
+#include <span>
 #include <vector>
 
 #include "device_config.hpp"
@@ -47,7 +50,9 @@ class ReferenceModel {
 
   uint64_t slot_size() const { return slot_size_; }
   uint64_t slot_count() const { return slot_count_; }
-  std::set<uint64_t> mapped() const { return mapped_; }
+  bool mapped(uint64_t slot) const { return mapped_[slot] != 0; }
+  // One byte per memslot, 1 while mapped, as VirtioMemDevice::mapped_flags().
+  std::span<const uint8_t> mapped_flags() const { return mapped_; }
   ConfigSpace config_space() const;
   bool needs_reset() const { return broken_; }
   const std::vector<bool>& blocks() const { return plugged_; }
@@ -59,9 +64,11 @@ class ReferenceModel {
   bool slot_has_plugged(uint64_t slot) const;
   bool slot_wanted(uint64_t slot) const;
   // Returns false when a map was refused (fault); nothing changed then.
-  bool sync_slots(const std::set<uint64_t>& slots, bool map_every_slot);
-  std::set<uint64_t> slots_of(uint64_t offset, uint64_t size) const;
-  std::set<uint64_t> all_slots() const;
+  bool sync_slots(const std::vector<uint64_t>& slots, bool map_every_slot);
+  std::vector<uint64_t> slots_of(uint64_t offset, uint64_t size) const;
+  std::vector<uint64_t> all_slots() const;
+  void set_block(uint64_t block, bool plugged);
+  void count_plugged();
   bool fails(FaultKind kind);
   Response plug(uint64_t gpa, uint64_t size);
   Response unplug(uint64_t gpa, uint64_t size);
@@ -72,11 +79,13 @@ class ReferenceModel {
   uint64_t slot_size_ = 0;
   uint64_t slot_count_ = 0;
   std::vector<bool> plugged_;
+  uint64_t plugged_blocks_ = 0;
+  std::vector<uint64_t> plugged_in_slot_;
   uint64_t usable_ = 0;
   uint64_t requested_ = 0;
   bool busy_ = false;
   bool broken_ = false;
-  std::set<uint64_t> mapped_;
+  std::vector<uint8_t> mapped_;
   std::optional<uint32_t> armed_[kFaultKinds];
   uint64_t free_memslots_ = UINT64_MAX;
 };

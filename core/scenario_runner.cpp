@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -25,7 +25,7 @@ std::string outcome_of(const std::optional<Response>& response, bool state_reque
 
 std::string outcome_of(const Status& status) { return status ? "ok" : "error: " + status.error().message; }
 
-std::string index_list(const std::set<uint64_t>& indices) {
+std::string index_list(const std::vector<uint64_t>& indices) {
   if (indices.empty()) return "none";
   std::string out;
   for (auto it = indices.begin(); it != indices.end();) {
@@ -37,12 +37,18 @@ std::string index_list(const std::set<uint64_t>& indices) {
   return out;
 }
 
-std::set<uint64_t> mapped_set(const VirtioMemDevice& device) {
-  std::set<uint64_t> mapped;
-  for (uint64_t i = 0; i < device.layout().count; ++i) {
-    if (device.slot_mapped(i)) mapped.insert(i);
+// The memslots for which is_mapped(i) holds, in order.
+template <typename IsMapped>
+std::vector<uint64_t> mapped_list(uint64_t count, IsMapped is_mapped) {
+  std::vector<uint64_t> mapped;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (is_mapped(i)) mapped.push_back(i);
   }
   return mapped;
+}
+
+std::vector<uint64_t> mapped_list(const VirtioMemDevice& device) {
+  return mapped_list(device.layout().count, [&](uint64_t i) { return device.slot_mapped(i); });
 }
 
 std::string config_text(const ConfigSpace& c) {
@@ -83,6 +89,7 @@ Status Runner::start_machine(const ConfigureMachine& config) {
   machine_.reset();
   session_.reset();
   kvm_ = std::make_unique<ShadowKvm>(config.kvm, config.metadata);
+  monitor_ = {};
   auto session = platform_.start(*kvm_, config.machine);
   if (!session) return Error{fmt::format("platform '{}': {}", platform_.name(), session.error().message)};
   session_ = std::move(*session);
@@ -323,7 +330,7 @@ struct Runner::Execute {
     if (!model || gpa % 8 != 0) return;
     const uint64_t offset = gpa - owner->addr();
     const std::string& id = owner->config().id;
-    const bool mapped = model->mapped().contains(offset / model->slot_size());
+    const bool mapped = model->mapped(offset / model->slot_size());
     const bool plugged = model->blocks()[offset / owner->config().block_size];
     if (accessible != mapped) {
       report.problems.push_back(fmt::format("invariant 7 broken: GPA {:#x} of '{}' is {}accessible, but its memslot "
@@ -423,7 +430,7 @@ std::string Runner::check_expectations(const Expect& e) const {
     if (!d) return fmt::format("error: no device '{}'", *e.device);
     const ConfigSpace c = d->config_space();
     for (const auto& [key, want] : e.checks) {
-      if (key == "mapped") compare(key, want, index_list(mapped_set(*d)));
+      if (key == "mapped") compare(key, want, index_list(mapped_list(*d)));
       else if (key == "mapped-count") compare(key, want, fmt::format("{}", d->mapped_slot_count()));
       else if (key == "memslots") compare(key, want, fmt::format("{}", d->layout().count));
       else if (key == "slot-size") compare(key, size_text(want), fmt::format("{:#x}", d->layout().slot_size));
@@ -476,9 +483,10 @@ void Runner::compare_with_models(StepReport& report) const {
       report.problems.push_back(fmt::format("layout mismatch on device '{}': core {} x {:#x}, model {} x {:#x}", id,
                                             d->layout().count, d->layout().slot_size, model.slot_count(),
                                             model.slot_size()));
-    } else if (mapped_set(*d) != model.mapped()) {
+    } else if (!std::ranges::equal(d->mapped_flags(), model.mapped_flags())) {
+      const auto model_mapped = mapped_list(model.slot_count(), [&](uint64_t i) { return model.mapped(i); });
       report.problems.push_back(fmt::format("mapped memslots mismatch on device '{}': core {}, model {}", id,
-                                            index_list(mapped_set(*d)), index_list(model.mapped())));
+                                            index_list(mapped_list(*d)), index_list(model_mapped)));
     }
   }
 }
@@ -546,7 +554,7 @@ StepReport Runner::step(const Step& s) {
   forget_discarded_writes();
   if (options_.check_model) compare_with_models(report);
   if (options_.check_invariants && machine_) {
-    for (auto& violation : check_invariants(*machine_, kvm_.get())) report.problems.push_back(std::move(violation));
+    for (auto& violation : monitor_.check(*machine_, kvm_.get())) report.problems.push_back(std::move(violation));
   }
   if (s.expected && report.outcome.rfind(*s.expected, 0) != 0) {
     report.problems.push_back(fmt::format("expected outcome '{}', got '{}'", *s.expected, report.outcome));

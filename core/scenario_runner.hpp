@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "guest_ram.hpp"
+#include "invariants.hpp"
 #include "host_memory.hpp"
 #include "machine.hpp"
 #include "platform.hpp"
@@ -94,6 +95,7 @@ class Runner {
   std::unique_ptr<GuestAddressSpace> address_space_;
   std::map<std::string, Virtqueue> queues_;
   std::map<uint64_t, Written> written_;  // gpa -> last 8-byte value written there
+  InvariantMonitor monitor_;
 };
 
 struct RunSummary {

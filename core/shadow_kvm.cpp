@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -72,7 +73,9 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
   const auto old = slots_.find(r.slot);
   if (r.memory_size == 0) {
     if (old == slots_.end()) return -EINVAL;
+    by_gpa_.erase({as_id, old->second.guest_phys_addr});
     slots_.erase(old);
+    ++changes_;
     return 0;
   }
   bool moves_or_creates = true;
@@ -88,19 +91,36 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
     }
   }
   if (moves_or_creates) {
-    for (const auto& [key, other] : slots_) {
-      if (key == r.slot || (key >> 16) != as_id) continue;
-      const bool overlaps = r.guest_phys_addr < other.guest_phys_addr + other.memory_size &&
-                            other.guest_phys_addr < r.guest_phys_addr + r.memory_size;
-      if (overlaps) return -EEXIST;
-    }
+    if (overlaps_another_slot(r)) return -EEXIST;
     // x86 checks the max gfn later, in kvm_arch_prepare_memory_region(): the
     // last gfn must be addressable with the guest's physical address bits.
     const uint64_t last_gfn = (r.guest_phys_addr + r.memory_size - 1) >> 12;
     if (last_gfn >= (uint64_t{1} << (limits_.phys_bits - 12))) return -EINVAL;
   }
+  if (old != slots_.end()) by_gpa_.erase({as_id, old->second.guest_phys_addr});
+  by_gpa_[{as_id, r.guest_phys_addr}] = r.slot;
   slots_[r.slot] = r;
+  ++changes_;
   return 0;
+}
+
+// The slots of one address space never overlap, so ordered by GPA only the
+// neighbours of r's start can overlap it (KVM looks them up in its gfn tree).
+bool ShadowKvm::overlaps_another_slot(const KvmRegion& r) const {
+  const uint32_t as_id = r.slot >> 16;
+  const auto overlaps = [&](auto it) {
+    const KvmRegion& other = slots_.at(it->second);
+    return it->first.first == as_id && it->second != r.slot &&
+           r.guest_phys_addr < other.guest_phys_addr + other.memory_size &&
+           other.guest_phys_addr < r.guest_phys_addr + r.memory_size;
+  };
+  // r's own old place is skipped: a slot may move onto part of itself.
+  auto next = by_gpa_.lower_bound({as_id, r.guest_phys_addr});
+  if (next != by_gpa_.end() && next->second == r.slot) ++next;
+  if (next != by_gpa_.end() && overlaps(next)) return true;
+  auto before = by_gpa_.lower_bound({as_id, r.guest_phys_addr});
+  if (before != by_gpa_.begin() && std::prev(before)->second == r.slot) --before;
+  return before != by_gpa_.begin() && overlaps(std::prev(before));
 }
 
 std::vector<KvmRegion> ShadowKvm::slots() const {

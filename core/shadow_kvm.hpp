@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "kvm_vm.hpp"
@@ -55,16 +56,21 @@ class ShadowKvm final : public KvmVm {
   uint64_t slot_count() const;
   SlotMetadata metadata() const;
   uint64_t calls() const { return calls_; }
+  // Successful calls that changed the slot table: equal counts, equal table.
+  uint64_t changes() const { return changes_; }
   const MetadataModel& metadata_model() const { return model_; }
   const KvmLimits& limits() const { return limits_; }
 
  private:
   int validate_and_apply(const KvmRegion& region);
+  bool overlaps_another_slot(const KvmRegion& region) const;
 
   KvmLimits limits_;
   MetadataModel model_;
   std::map<uint32_t, KvmRegion> slots_;  // key: the full slot field (as_id << 16 | id)
+  std::map<std::pair<uint32_t, uint64_t>, uint32_t> by_gpa_;  // (as_id, gpa) -> slot field
   uint64_t calls_ = 0;
+  uint64_t changes_ = 0;
 };
 
 }  // namespace vmemcheck

@@ -5,6 +5,7 @@ set(VMEMCHECK_UNIT_TESTS
   fault_injection_test.cpp
   guest_driver_test.cpp
   guest_ram_test.cpp
+  invariant_monitor_test.cpp
   kvm_slot_backend_test.cpp
   memslot_policy_test.cpp
   policy_comparison_test.cpp
