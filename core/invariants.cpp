@@ -172,19 +172,29 @@ std::vector<uint64_t> InvariantMonitor::changed_slots(const VirtioMemDevice& dev
 std::vector<std::string> InvariantMonitor::check(const Machine& machine, const ShadowKvm* shadow) {
   std::vector<std::string> out;
   bool mapping_changed = false;
-  std::map<std::string, Seen> now;
-  for (const VirtioMemDevice* device : machine.devices()) {
+  const auto devices = machine.devices();
+  for (size_t k = 0; k < devices.size(); ++k) {
+    const VirtioMemDevice* device = devices[k];
     const MapRule rule = device->policy().map_rule();
     const Shape shape{device->layout(), device->addr(), device->config().block_size, device->usable_region_size(),
                       rule, machine.kvm_backend().device_hva(device->handle_id())};
-    auto node = devices_.extract(device->config().id);
-    Seen& seen = now.emplace(device->config().id, Seen{}).first->second;
+    // What was seen of this device moves to place k (devices come and go).
+    const auto known = std::find_if(devices_.begin() + static_cast<std::ptrdiff_t>(k), devices_.end(),
+                                    [&](const Seen& seen) { return seen.id == device->config().id; });
+    const bool was_known = known != devices_.end();
+    if (!was_known) {
+      devices_.insert(devices_.begin() + static_cast<std::ptrdiff_t>(k), Seen{});
+      devices_[k].id = device->config().id;
+    } else {
+      std::rotate(devices_.begin() + static_cast<std::ptrdiff_t>(k), known, known + 1);
+    }
+    Seen& seen = devices_[k];
     std::vector<uint64_t> slots;
-    if (!node.empty() && node.mapped().shape == shape) {
-      seen = std::move(node.mapped());
+    if (was_known && seen.shape == shape) {
       slots = changed_slots(*device, seen, mapping_changed);
     } else {
       // New, or its shape changed: every memslot, from a fresh copy.
+      seen.broken_slots.clear();
       seen.shape = shape;
       seen.words = device->bitmap().words();
       seen.mapped.assign(device->mapped_flags().begin(), device->mapped_flags().end());
@@ -197,8 +207,10 @@ std::vector<std::string> InvariantMonitor::check(const Machine& machine, const S
     check_device_wide(*device, out);
   }
   // A device that is gone took its memslots with it.
-  if (!devices_.empty()) mapping_changed = true;
-  devices_ = std::move(now);
+  if (devices_.size() > devices.size()) {
+    devices_.resize(devices.size());
+    mapping_changed = true;
+  }
   check_budget(machine, out);
   if (!shadow) return out;
   if (mapping_changed || kvm_table_broken_ || kvm_changes_ != shadow->changes()) {

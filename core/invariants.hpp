@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +48,7 @@ class InvariantMonitor {
     friend bool operator==(const Shape&, const Shape&) = default;
   };
   struct Seen {
+    std::string id;
     Shape shape;
     std::vector<uint64_t> words;
     std::vector<uint8_t> mapped;
@@ -58,7 +58,7 @@ class InvariantMonitor {
   // brought up to date), plus those broken before; sorted, unique.
   static std::vector<uint64_t> changed_slots(const VirtioMemDevice& device, Seen& seen, bool& mapping_changed);
 
-  std::map<std::string, Seen> devices_;
+  std::vector<Seen> devices_;  // in the machine's order of devices
   std::optional<uint64_t> kvm_changes_;
   bool kvm_table_broken_ = false;
 };

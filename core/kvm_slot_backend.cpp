@@ -1,5 +1,6 @@
 #include "kvm_slot_backend.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 #include <fmt/format.h>
@@ -39,7 +40,7 @@ std::optional<uint64_t> KvmSlotBackend::device_hva(DeviceHandle device) const {
 }
 
 std::optional<uint32_t> KvmSlotBackend::free_id() const {
-  for (uint32_t id = 0; id < id_used_.size(); ++id) {
+  for (uint32_t id = lowest_maybe_free_; id < id_used_.size(); ++id) {
     if (!id_used_[id]) return id;
   }
   return std::nullopt;
@@ -51,6 +52,8 @@ uint32_t KvmSlotBackend::free_slots() const { return static_cast<uint32_t>(id_us
 void KvmSlotBackend::mark_id(uint32_t id, bool used) {
   if (id_used_[id] == used) return;
   id_used_[id] = used;
+  if (!used) lowest_maybe_free_ = std::min(lowest_maybe_free_, id);
+  while (lowest_maybe_free_ < id_used_.size() && id_used_[lowest_maybe_free_]) ++lowest_maybe_free_;
   ids_in_use_ = used ? ids_in_use_ + 1 : ids_in_use_ - 1;
 }
 

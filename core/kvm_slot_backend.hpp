@@ -74,6 +74,7 @@ class KvmSlotBackend final : public MemslotBackend, public GuestMemory {
   std::map<uint64_t, std::pair<DeviceHandle, uint64_t>> by_gpa_;   // gpa -> (device, index)
   void mark_id(uint32_t id, bool used);
   std::vector<bool> id_used_;
+  uint32_t lowest_maybe_free_ = 0;  // every id below is in use: free_id() starts here
   uint32_t ids_in_use_ = 0;
   uint64_t ioctl_calls_ = 0;
 };

@@ -33,6 +33,7 @@ VirtioMemDevice* Machine::find(const std::string& id) const {
 
 std::vector<VirtioMemDevice*> Machine::devices() const {
   std::vector<VirtioMemDevice*> out;
+  out.reserve(devices_.size());
   for (const auto& device : devices_) out.push_back(device.get());
   return out;
 }

@@ -217,7 +217,8 @@ Response ReferenceModel::unplug_all() {
     if (busy_) return {ResponseType::Busy};
     if (fails(FaultKind::Discard)) return {ResponseType::Busy};
     std::fill(plugged_.begin(), plugged_.end(), false);
-    count_plugged();
+    plugged_blocks_ = 0;
+    std::fill(plugged_in_slot_.begin(), plugged_in_slot_.end(), 0);
   }
   usable_ = usable_for(requested_);  // may shrink
   sync_slots(all_slots(), false);

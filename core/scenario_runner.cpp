@@ -535,7 +535,7 @@ void Runner::forget_discarded_writes() {
 StepReport Runner::step(const Step& s) {
   StepReport report;
   report.line = s.line;
-  report.op_text = to_text(s.op);
+  if (options_.describe_steps) report.op_text = to_text(s.op);
   if (machine_) {
     for (auto& [id, model] : models_) model.set_free_memslots(machine_->kvm_backend().free_slots());
   }
