@@ -15,6 +15,15 @@ void ScenarioBuilder::add_machine() {
   numa_nodes_ = machine.machine.numa_nodes;
   machine.machine.device_memory_size = 64 * TiB;
   if (chance(8)) machine.kvm.max_memslots = 16 + below(600);
+  // Now and then other consumers hold most of a KVM with just over 509
+  // memslots, in a small device-memory area that a few devices fill: then
+  // the free memslots, not the soft limit, bound the automatic devices, and
+  // each one's share of the area is worth more than one memslot.
+  if (chance(8)) {
+    machine.kvm.max_memslots = 509 + static_cast<uint32_t>(below(128));
+    machine.machine.reserved_memslots = 8 + static_cast<uint32_t>(below(machine.kvm.max_memslots - 8));
+    machine.machine.device_memory_size = (1 + below(64)) * 16 * GiB;
+  }
   add(machine);
 }
 

@@ -8,6 +8,7 @@
 
 #include "invariants.hpp"
 #include "mtree.hpp"
+#include "reference_budget.hpp"
 #include "units.hpp"
 
 namespace vmemcheck::scenario {
@@ -136,6 +137,9 @@ struct Runner::Execute {
   }
   // Pre-plug and plug of a memory device; the model starts from the same config and limit.
   void operator()(const AddDevice& a) {
+    const MemslotBudget budget = r.machine_->budget();
+    uint64_t used_region = 0;
+    for (const VirtioMemDevice* other : r.machine_->devices()) used_region += other->config().region_size;
     auto added = r.machine_->add_device(a.config);
     if (!added) {
       report.outcome = "error: " + added.error().message;
@@ -144,6 +148,14 @@ struct Runner::Execute {
     const VirtioMemDevice& d = **added;
     report.outcome = fmt::format("ok addr={:#x} memslots={} slot-size={}", d.addr(), d.layout().count,
                                  format_size(d.layout().slot_size));
+    if (d.policy().decides_automatically() && r.options_.check_model) {
+      const uint64_t expected = reference_memslot_limit(budget, r.machine_->config().device_memory_size,
+                                                        used_region, d.config().region_size);
+      if (d.memslot_limit() != expected) {
+        report.problems.push_back(fmt::format("memslot limit mismatch on device '{}': core {}, model {}",
+                                              a.config.id, d.memslot_limit(), expected));
+      }
+    }
     r.models_.erase(a.config.id);
     r.models_.emplace(a.config.id, ReferenceModel(d.config(), d.memslot_limit()));
   }
@@ -275,6 +287,12 @@ struct Runner::Execute {
     const VirtioMemDevice* fresh = r.device(m.device);
     ReferenceModel* old_model = r.model_of(m.device);
     if (!fresh || !old_model) return;
+    // The destination discards every block the source had unplugged: what
+    // the guest wrote there (content unspecified until now) reads zero again.
+    for (auto& [gpa, written] : r.written_) {
+      if (r.device_at(gpa) != fresh) continue;
+      if (!old_model->blocks()[(gpa - fresh->addr()) / fresh->config().block_size]) written = {0, true};
+    }
     ReferenceModel next(fresh->config(), fresh->memslot_limit());
     const ConfigSpace source = old_model->config_space();
     next.restore(old_model->blocks(), source.usable_region_size, source.requested_size);
