@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "machine.hpp"
@@ -27,16 +29,18 @@ std::vector<std::string> check_invariants(const Machine& machine, const ShadowKv
 // re-checks exactly the memslots where the device's differ now (and every
 // memslot when the layout, usable region, map rule, address or backing
 // changed). It compares the values themselves, so nothing rests on the
-// device reporting its changes. Invariant 6 is re-checked whenever a mapped
-// flag or a device changed or the shadow's table did (ShadowKvm::changes()).
-// Invariants 4 and 5 are cheap and re-checked every time, as is anything
-// found broken before, so a violation keeps being reported as by the full
-// check.
+// device reporting its changes. Invariant 6 is kept as a running count of
+// expected minus actual KVM entries: the device side changes with the flags
+// and shapes above, the KVM side with the shadow's own journal of its table
+// (ShadowKvm::keep_journal, asked for on the first check). Invariants 4 and
+// 5 are cheap and re-checked every time, as is anything found broken before,
+// so a violation keeps being reported as by the full check.
 class InvariantMonitor {
  public:
-  std::vector<std::string> check(const Machine& machine, const ShadowKvm* shadow);
+  std::vector<std::string> check(const Machine& machine, ShadowKvm* shadow);
 
  private:
+  using Key = std::tuple<uint32_t, uint64_t, uint64_t, uint64_t>;  // address space, gpa, size, hva
   // Everything a device's per-memslot checks read besides the words and flags.
   struct Shape {
     MemslotLayout layout;
@@ -52,15 +56,22 @@ class InvariantMonitor {
     Shape shape;
     std::vector<uint64_t> words;
     std::vector<uint8_t> mapped;
+    std::vector<Key> slot_keys;  // memslot i's KVM entry in address space 0, for this shape
     std::vector<uint64_t> broken_slots;
   };
   // Memslots of `device` whose words or flag differ from `seen` (which is
-  // brought up to date), plus those broken before; sorted, unique.
-  static std::vector<uint64_t> changed_slots(const VirtioMemDevice& device, Seen& seen, bool& mapping_changed);
+  // brought up to date), plus those broken before; sorted, unique. The ones
+  // whose flag changed are added to `flipped`.
+  static std::vector<uint64_t> changed_slots(const VirtioMemDevice& device, Seen& seen,
+                                             std::vector<uint64_t>& flipped);
+  // Adds (+1) or removes (-1) memslot i of `seen` in every address space.
+  void count_slot(const Seen& seen, uint64_t i, int64_t delta);
+  void count(const Key& key, int64_t delta);
 
   std::vector<Seen> devices_;  // in the machine's order of devices
-  std::optional<uint64_t> kvm_changes_;
-  bool kvm_table_broken_ = false;
+  uint32_t address_spaces_ = 1;
+  bool following_kvm_ = false;
+  std::map<Key, int64_t> difference_;  // expected minus actual entries, zeros erased
 };
 
 }  // namespace vmemcheck

@@ -103,8 +103,11 @@ bool ReferenceModel::slot_wanted(uint64_t slot) const {
 
 std::vector<uint64_t> ReferenceModel::slots_of(uint64_t offset, uint64_t size) const {
   std::vector<uint64_t> slots;
-  for (uint64_t slot = 0; slot < slot_count_; ++slot) {
+  // Slots before the one holding byte `offset` end at or before it; slots
+  // are in address order, so the first one starting past the range ends it.
+  for (uint64_t slot = offset / slot_size_; slot < slot_count_; ++slot) {
     const u128 start = u128{slot} * slot_size_;
+    if (start >= u128{offset} + size) break;
     const u128 end = std::min<u128>(start + slot_size_, config_.region_size);
     if (start < u128{offset} + size && offset < end) slots.push_back(slot);
   }

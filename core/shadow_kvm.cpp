@@ -74,8 +74,8 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
   if (r.memory_size == 0) {
     if (old == slots_.end()) return -EINVAL;
     by_gpa_.erase({as_id, old->second.guest_phys_addr});
+    if (journaling_) journal_.push_back({old->second, -1});
     slots_.erase(old);
-    ++changes_;
     return 0;
   }
   bool moves_or_creates = true;
@@ -97,10 +97,13 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
     const uint64_t last_gfn = (r.guest_phys_addr + r.memory_size - 1) >> 12;
     if (last_gfn >= (uint64_t{1} << (limits_.phys_bits - 12))) return -EINVAL;
   }
-  if (old != slots_.end()) by_gpa_.erase({as_id, old->second.guest_phys_addr});
+  if (old != slots_.end()) {
+    by_gpa_.erase({as_id, old->second.guest_phys_addr});
+    if (journaling_) journal_.push_back({old->second, -1});
+  }
   by_gpa_[{as_id, r.guest_phys_addr}] = r.slot;
   slots_[r.slot] = r;
-  ++changes_;
+  if (journaling_) journal_.push_back({r, +1});
   return 0;
 }
 

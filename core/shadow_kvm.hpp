@@ -56,8 +56,16 @@ class ShadowKvm final : public KvmVm {
   uint64_t slot_count() const;
   SlotMetadata metadata() const;
   uint64_t calls() const { return calls_; }
-  // Successful calls that changed the slot table: equal counts, equal table.
-  uint64_t changes() const { return changes_; }
+  // Once asked for, every change to the slot table is journaled until taken:
+  // a region that left it (-1) or entered it (+1), a move or flags change
+  // being both. For one reader, the invariant monitor, which so follows the
+  // table at the cost of its changes.
+  struct TableChange {
+    KvmRegion region;
+    int delta;
+  };
+  void keep_journal() { journaling_ = true; }
+  std::vector<TableChange> take_journal() { return std::exchange(journal_, {}); }
   const MetadataModel& metadata_model() const { return model_; }
   const KvmLimits& limits() const { return limits_; }
 
@@ -70,7 +78,8 @@ class ShadowKvm final : public KvmVm {
   std::map<uint32_t, KvmRegion> slots_;  // key: the full slot field (as_id << 16 | id)
   std::map<std::pair<uint32_t, uint64_t>, uint32_t> by_gpa_;  // (as_id, gpa) -> slot field
   uint64_t calls_ = 0;
-  uint64_t changes_ = 0;
+  bool journaling_ = false;
+  std::vector<TableChange> journal_;
 };
 
 }  // namespace vmemcheck
