@@ -36,6 +36,11 @@ elif [ -d "${SRC:-/nonexistent}/fmt/include" ]; then
 fi
 # shellcheck disable=SC2206  # CXXFLAGS is a list of flags by contract
 flags=($CXXFLAGS -std=c++20 -DFMT_HEADER_ONLY "${includes[@]}")
+# Coverage feedback from the core, not from the oracle that checks it
+# (fuzz/feedback-ignorelist.txt says why); sanitizer-coverage builds only.
+case " $CXXFLAGS " in
+  *fuzzer-no-link* | *-fsanitize-coverage=*) flags+=(-fsanitize-coverage-ignorelist="$source_dir/fuzz/feedback-ignorelist.txt") ;;
+esac
 
 # The core and the shared check, compiled once for all targets.
 sources=("$source_dir"/core/*.cpp "$source_dir/fuzz/check.cpp")
