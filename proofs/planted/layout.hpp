@@ -1,6 +1,6 @@
 // Planted bug for proofs/layout_proof.cpp: the automatic layout forgets to
 // round the per-memslot share up to the block size (QEMU's align_up), so a
-// memslot can end in the middle of a block.
+// memslot can end in the middle of a block and the limit can be exceeded.
 #pragma once
 
 #include "z3_word.hpp"
