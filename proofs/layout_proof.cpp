@@ -9,10 +9,12 @@
 //   - automatic layout (v2, v4), every 64-bit limit: it is the seeds' formula,
 //     the fixed layout of a non-zero multiple of the block (so of the page),
 //     and with more than one memslot, size >= max(block, 1 GiB);
-//   - automatic layout, the limits the machine hands out (1..256): count <= limit.
-// The count (v1) layout is proven to tile too.
+//   - automatic layout, the limits the machine hands out (1..256): count <= limit;
+//   - count layout (v1), memslots= 1..1024: the fixed layout of a non-zero
+//     multiple of the block, and count <= memslots.
 #include <fmt/format.h>
 
+#include "device_config.hpp"
 #include "machine.hpp"
 #include "memslot_policy.hpp"
 #include "planted/layout.hpp"
@@ -86,16 +88,18 @@ void fixed_layout_claim(Prover& p) {
 }
 
 // The step from a slot size to a memslot count: no more than n memslots
-// whenever n of them cover the region (n up to the automatic layout's limit,
-// 256). Returned as a lemma over the variables slot-size and n (and region,
-// block, page).
+// whenever n of them cover the region, for every n a layout is given (the
+// automatic layout's limit <= 256, the count layout's memslots= <= 1024).
+// Returned as a lemma over the variables slot-size and n (and region, block,
+// page).
 z3::expr fixed_count_lemma(Prover& p) {
+  static_assert(kMemslotSoftLimit <= kMaxUserMemslots);
   const z3::expr region = p.word("region"), block = p.word("block"), page = p.word("page"),
                  slot = p.word("slot-size"), n = p.word("n");
   const auto l = decision::fixed_layout(region, slot);
   return p.lemma({"layout.fixed.count",
                   valid_geometry(p, region, block, page) && slot != p.word(0) &&
-                      z3::ule(n, p.word(kMemslotSoftLimit)) &&
+                      z3::ule(n, p.word(kMaxUserMemslots)) &&
                       z3::uge(wide(n) * wide(slot), wide(region)),
                   z3::ule(l.count, n),
                   std::nullopt,
@@ -222,6 +226,65 @@ void auto_count_claim(Prover& p, const z3::expr& fixed_count, const z3::expr& ca
            [=](const Counterexample& value) { return auto_scenario(value, region, block, limit, l); }, shown});
 }
 
+// The count layout (v1, mode=count) satisfies invariant 5 for every
+// memslots= that validate() accepts (1..1024), with the alignment CountPolicy
+// passes (max(block, 128 MiB)):
+//   size          the memslot size is a non-zero multiple of the block;
+//   fixed         the layout is the fixed layout of its memslot size, so it
+//                 tiles the region (layout.fixed.tiles);
+//   within-limit  count <= memslots: memslots * size >= region (the size is
+//                 at least region / memslots, rounded up), and
+//                 layout.fixed.count (n = memslots) bounds the count.
+void count_layout_claim(Prover& p, const z3::expr& fixed_count) {
+  const z3::expr region = p.word("region"), block = p.word("block"), page = p.word("page"),
+                 memslots = p.word("memslots");
+  const z3::expr align = decision::max_of(block, p.word(kMinCountMemslotAlign));
+  const auto l = p.planted() ? planted::count_layout(region, align, memslots)
+                             : decision::count_layout(region, align, memslots);
+  const auto pre = [&](Method method) {
+    return valid_geometry(p, region, block, page, method) && z3::uge(memslots, p.word(1)) &&
+           z3::ule(memslots, p.word(kMaxUserMemslots));
+  };
+  const std::vector<std::pair<std::string, z3::expr>> shown = {
+      {"region", region}, {"block", block}, {"memslots", memslots}, {"slot size", l.slot_size},
+      {"count", l.count}};
+  const z3::expr small = z3::ule(region, p.word(TiB)) && z3::ule(block, p.word(GiB));
+  const auto scenario = [=](const Counterexample& value) -> std::optional<std::string> {
+    const uint64_t base = decision::align_up<Word>(0x140000000, value(block));
+    return fmt::format(
+        "# Counterexample of proof layout.count: the decided layout breaks invariant 5.\n"
+        "# The expected outcome is what the proven code decided; the run fails on the\n"
+        "# invariant or on that outcome.\n"
+        "machine base={:#x} size={}\n"
+        "device vmem0 size={} block={} mode=count memslots={} => ok addr={:#x} memslots={} slot-size={}\n",
+        base, format_size(value(region)), format_size(value(region)), format_size(value(block)),
+        value(memslots), base, value(l.count), format_size(value(l.slot_size)));
+  };
+  const auto claim = [&](std::string name, z3::expr conclusion, Method method = Method::Integer) {
+    p.prove({"layout.count." + name, pre(method), conclusion, small, scenario, shown, method});
+  };
+  // The planted bug keeps the size a multiple of the block: a planted run
+  // decides only the count.
+  if (!p.planted()) {
+    claim("size", l.slot_size != p.word(0) && is_multiple(l.slot_size, block), Method::BitVector);
+    const auto fixed = decision::fixed_layout(region, l.slot_size);
+    claim("fixed", l.slot_size == fixed.slot_size && l.count == fixed.count);
+  }
+  // Lemmas over the core's terms (see auto_count_claim): the share rounded
+  // up covers the region in `memslots` slots.
+  const z3::expr share = decision::div_ceil(region, decision::max_of(memslots, p.word(1)));
+  const z3::expr aligned = decision::align_up(share, align);
+  LemmaChain lemma(p, "layout.count", pre(Method::Integer), shown);
+  const z3::expr share_covers = lemma("share-covers", z3::uge(wide(memslots) * wide(share), wide(region)));
+  const z3::expr rounds_up = lemma("rounds-up", z3::uge(aligned, share));
+  const z3::expr covers =
+      lemma("covers", share_covers && rounds_up, z3::uge(wide(memslots) * wide(aligned), wide(region)));
+  p.prove({"layout.count.within-limit",
+           pre(Method::Integer) && covers &&
+               instantiate(fixed_count, {{p.word("slot-size"), l.slot_size}, {p.word("n"), memslots}}),
+           z3::ule(l.count, memslots), small, scenario, shown});
+}
+
 }  // namespace
 
 void layout_proof(Prover& p) {
@@ -229,7 +292,8 @@ void layout_proof(Prover& p) {
   const z3::expr fixed_count = fixed_count_lemma(p);
   const z3::expr cancel_factor = cancel_factor_lemma(p);
   auto_count_claim(p, fixed_count, cancel_factor);
-  if (p.planted()) return;  // the planted bug is in the automatic layout only
+  count_layout_claim(p, fixed_count);
+  if (p.planted()) return;  // the planted bugs are in the automatic and count layouts
   fixed_layout_claim(p);
 }
 
