@@ -102,11 +102,12 @@ class Prover {
 };
 
 // Lemmas proven one after another under the same preconditions, for a claim
-// no method decides in one step. Each lemma assumes the preconditions and
-// conclusions of earlier lemmas of the chain; those hold whenever the
-// preconditions do, so its conclusion does too, and later lemmas and claims
-// with the same preconditions may assume it. Like Prover::lemma, a lemma is
-// about the proof's own terms and not decided again in a planted run.
+// no method decides in one step. Each lemma assumes the preconditions,
+// conclusions of earlier lemmas of the chain and instances of Prover::lemma
+// results (true for all values); those hold whenever the preconditions do,
+// so its conclusion does too, and later lemmas and claims with the same
+// preconditions may assume it. Like Prover::lemma, a lemma is about the
+// proof's own terms and not decided again in a planted run.
 class LemmaChain {
  public:
   LemmaChain(Prover& p, std::string prefix, z3::expr preconditions,
