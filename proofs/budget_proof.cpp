@@ -80,9 +80,9 @@ void budget_proof(Prover& p) {
           "# the run fails on it or on invariant 5.\n"
           "machine base=0x140000000 size={}\n"
           "device other size={} mode=fixed slot-size=1G => ok addr=0x140000000 memslots={}\n"
-          "device vmem0 size={} block=2M mode=dynamic => ok memslots={} slot-size={}\n",
+          "device vmem0 size={} block=2M mode=dynamic => ok addr={:#x} memslots={} slot-size={}\n",
           format_size(v(m.space)), format_size(v(m.used_region)), v(m.required), format_size(v(size)),
-          l.count, format_size(l.slot_size));
+          0x140000000 + v(m.used_region), l.count, format_size(l.slot_size));
     };
     p.prove({"budget.step", state(m, size),
              z3::uge(limit, one) &&

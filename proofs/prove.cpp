@@ -39,6 +39,15 @@ z3::expr is_multiple(const z3::expr& x, const z3::expr& of) {
   return z3::urem(x, of) == z3::literal(x, 0);
 }
 
+z3::expr instantiate(z3::expr lemma, const std::vector<std::pair<z3::expr, z3::expr>>& variable_terms) {
+  z3::expr_vector variables(lemma.ctx()), terms(lemma.ctx());
+  for (const auto& [variable, term] : variable_terms) {
+    variables.push_back(variable);
+    terms.push_back(term);
+  }
+  return lemma.substitute(variables, terms);
+}
+
 z3::expr wide(const z3::expr& x) { return z3::zext(x, 128 - x.get_sort().bv_size()); }
 z3::expr wide(z3::context& ctx, uint64_t value) { return ctx.bv_val(value, 128); }
 
@@ -93,6 +102,20 @@ bool Prover::prove(const Claim& claim) {
     }
   }
   return false;
+}
+
+z3::expr Prover::lemma(const Claim& claim) {
+  if (!planted()) prove(claim);
+  return z3::implies(claim.preconditions, claim.conclusion);
+}
+
+z3::expr LemmaChain::operator()(const std::string& name, const z3::expr& conclusion) {
+  return (*this)(name, preconditions_.ctx().bool_val(true), conclusion);
+}
+
+z3::expr LemmaChain::operator()(const std::string& name, const z3::expr& assumed, const z3::expr& conclusion) {
+  p_.lemma({prefix_ + "." + name, preconditions_ && assumed, conclusion, std::nullopt, {}, shown_});
+  return conclusion;
 }
 
 }  // namespace vmemcheck::proofs

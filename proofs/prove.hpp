@@ -77,6 +77,13 @@ class Prover {
   // Proves one claim and prints "NAME: proven (T s)" or the counterexample.
   // Returns true when proven.
   bool prove(const Claim& claim);
+  // Proves a claim and returns it as a premise for later claims:
+  // preconditions => conclusion, true for every value of its variables once
+  // proven (a failure is counted like any refuted claim), so a later claim may
+  // assume it, also for other terms (instantiate()). A lemma speaks about the
+  // proof's own terms, never the code under test: a planted run assumes it
+  // without deciding it again.
+  z3::expr lemma(const Claim& claim);
 
   double total_seconds() const { return total_seconds_; }
   int proven() const { return proven_; }
@@ -94,11 +101,37 @@ class Prover {
   int refuted_ = 0;
 };
 
+// Lemmas proven one after another under the same preconditions, for a claim
+// no method decides in one step. Each lemma assumes the preconditions,
+// conclusions of earlier lemmas of the chain and instances of Prover::lemma
+// results (true for all values); those hold whenever the preconditions do,
+// so its conclusion does too, and later lemmas and claims with the same
+// preconditions may assume it. Like Prover::lemma, a lemma is about the
+// proof's own terms and not decided again in a planted run.
+class LemmaChain {
+ public:
+  LemmaChain(Prover& p, std::string prefix, z3::expr preconditions,
+             std::vector<std::pair<std::string, z3::expr>> shown)
+      : p_(p), prefix_(std::move(prefix)), preconditions_(std::move(preconditions)), shown_(std::move(shown)) {}
+  // Proves "prefix.name" and returns its conclusion.
+  z3::expr operator()(const std::string& name, const z3::expr& conclusion);
+  z3::expr operator()(const std::string& name, const z3::expr& assumed, const z3::expr& conclusion);
+
+ private:
+  Prover& p_;
+  std::string prefix_;
+  z3::expr preconditions_;
+  std::vector<std::pair<std::string, z3::expr>> shown_;
+};
+
 // Spec vocabulary shared by the proofs; each is the textbook definition.
 // x is 2^k for some k < 64: x & (x - 1) == 0 for bit-blasting, a disjunction
 // of the 64 powers for the integer translation (which has no bitwise and).
 z3::expr is_power_of_two(const z3::expr& x, Method method = Method::Integer);
 z3::expr is_multiple(const z3::expr& x, const z3::expr& of);
+// A lemma (Prover::lemma) with some of its variables replaced by terms: true
+// for every value of them too.
+z3::expr instantiate(z3::expr lemma, const std::vector<std::pair<z3::expr, z3::expr>>& variable_terms);
 // x widened to 128 bits, where the sums and products of the specs cannot wrap.
 z3::expr wide(const z3::expr& x);
 z3::expr wide(z3::context& ctx, uint64_t value);

@@ -1,5 +1,7 @@
 #include "to_integer.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <stdexcept>
 
 namespace vmemcheck::proofs {
@@ -26,6 +28,38 @@ std::string power_of_two(unsigned n) {
 
 z3::expr ToInteger::modulus(unsigned width) { return ctx_.int_val(power_of_two(width).c_str()); }
 
+// Bits of the exact (not wrapped) result of e's operation, from the bits of
+// its operands; may exceed e's width.
+unsigned ToInteger::exact_bits(const z3::expr& e) {
+  switch (e.decl().decl_kind()) {
+    case Z3_OP_BNUM: {
+      uint64_t value = 0;
+      if (Z3_get_numeral_uint64(ctx_, e, &value)) return static_cast<unsigned>(std::bit_width(value));
+      break;
+    }
+    case Z3_OP_ZERO_EXT: return value_bits(e.arg(0));
+    case Z3_OP_BADD: {  // n operands below 2^b sum to below n * 2^b <= 2^(b + bit_width(n-1))
+      unsigned widest = 0;
+      for (unsigned i = 0; i < e.num_args(); ++i) widest = std::max(widest, value_bits(e.arg(i)));
+      return widest + static_cast<unsigned>(std::bit_width(e.num_args() - 1));
+    }
+    case Z3_OP_BMUL: {  // factors below 2^a and 2^b multiply to below 2^(a+b)
+      unsigned bits = 0;
+      for (unsigned i = 0; i < e.num_args(); ++i) bits += value_bits(e.arg(i));
+      return bits;
+    }
+    default: break;
+  }
+  return e.get_sort().bv_size();
+}
+
+unsigned ToInteger::value_bits(const z3::expr& e) {
+  if (const auto it = bits_.find(e.id()); it != bits_.end()) return it->second;
+  const unsigned bits = std::min(exact_bits(e), e.get_sort().bv_size());
+  bits_.emplace(e.id(), bits);
+  return bits;
+}
+
 z3::expr ToInteger::operator()(const z3::expr& e) {
   if (const auto it = memo_.find(e.id()); it != memo_.end()) return it->second;
   z3::expr_vector args(ctx_);
@@ -40,7 +74,9 @@ z3::expr ToInteger::operator()(const z3::expr& e) {
 z3::expr ToInteger::translate(const z3::expr& e, const z3::expr_vector& a) {
   if (!e.is_app()) throw std::runtime_error("to_integer: not an application: " + e.to_string());
   const unsigned width = e.is_bv() ? e.get_sort().bv_size() : 0;
-  const auto wrap = [&](const z3::expr& x) { return z3::mod(x, modulus(width)); };
+  const auto wrap = [&](const z3::expr& x) {
+    return exact_bits(e) <= width ? x : z3::mod(x, modulus(width));
+  };
   switch (e.decl().decl_kind()) {
     case Z3_OP_TRUE:
     case Z3_OP_FALSE: return e;

@@ -5,6 +5,7 @@
 // and the usable extent of each architecture (256 MiB x86-64 and s390x,
 // 1 GiB arm64), decision::usable_region_size (device.cpp usable_for):
 //   - is align_up(min(region, requested + extent), block), 0 for requested 0;
+//   - lies between requested and region (invariant 4's bound);
 //   - is block aligned (invariant 4);
 //   - growth (a host resize: usable = max(usable, usable_for(new requested)))
 //     keeps every block plugged below the old usable region inside the new one.
@@ -55,14 +56,28 @@ void usable_proof(Prover& p) {
 
   // DESIGN §6's formula, in 128 bits where requested + extent cannot wrap.
   const z3::expr one = wide(p.ctx(), 1);
-  const z3::expr capped = z3::ite(z3::ult(wide(region), wide(requested) + wide(extent)), wide(region),
-                                  wide(requested) + wide(extent));
+  const z3::expr capped_wide = z3::ite(z3::ult(wide(region), wide(requested) + wide(extent)), wide(region),
+                                       wide(requested) + wide(extent));
   const z3::expr formula = z3::ite(requested == p.word(0), wide(p.ctx(), 0),
-                                   z3::udiv(capped + wide(block) - one, wide(block)) * wide(block));
+                                   z3::udiv(capped_wide + wide(block) - one, wide(block)) * wide(block));
   p.prove({"usable.formula", device, wide(usable) == formula, small, scenario, shown});
-  // usable <= region and usable >= requested are NOT proven here (README:
-  // open): neither method decides them within a minute. Invariant 4 checks
-  // the first after every fuzzing step.
+  // requested <= usable <= region (invariant 4's bound; DESIGN §6: the
+  // requested size is always usable). Neither method decides it in one
+  // claim within a minute; a chain over the code's own terms
+  // (usable_region_size: capped, then align_up) decides it.
+  const z3::expr capped = z3::ite(z3::ule(region - requested, extent), region, requested + extent);
+  const z3::expr aligned = decision::align_up(capped, block);
+  const z3::expr up = z3::udiv(capped + block - p.word(1), block);  // aligned == up * block
+  const z3::expr blocks = z3::udiv(region, block);
+  LemmaChain lemma(p, "usable.bounds", device, shown);
+  const z3::expr capped_bounds = lemma("capped", z3::ule(requested, capped) && z3::ule(capped, region));
+  const z3::expr rounds_up = lemma("rounds-up", z3::uge(aligned, capped));
+  const z3::expr whole_blocks = lemma("blocks", region == blocks * block);
+  const z3::expr floor = lemma("floor", z3::ult(wide(up) * wide(block), wide(capped) + wide(block)));
+  const z3::expr up_within = lemma("up-within", floor && capped_bounds && whole_blocks, z3::ule(up, blocks));
+  const z3::expr within = lemma("within", up_within && whole_blocks, z3::ule(aligned, region));
+  p.prove({"usable.bounds", device && capped_bounds && rounds_up && within,
+           z3::ule(usable, region) && z3::uge(usable, requested), small, scenario, shown});
   p.prove({"usable.aligned", device_with(Method::BitVector), is_multiple(usable, block), small,
            scenario, shown, Method::BitVector});
 
