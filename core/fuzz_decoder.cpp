@@ -195,9 +195,16 @@ void decode_virtqueue(ScenarioBuilder& b, ByteChoices& in) {
 void decode_layout(ScenarioBuilder& b, ByteChoices& in) {
   ConfigureMachine machine;
   machine.machine.smm = b.chance(4);
-  machine.machine.reserved_memslots = static_cast<uint32_t>(b.below(64));
   machine.machine.device_memory_size = (uint64_t{1} << (30 + b.below(17)));  // 1 GiB .. 64 TiB
-  machine.kvm.max_memslots = static_cast<uint32_t>(b.chance(2) ? 509 + b.below(32767 - 508) : 1 + b.below(600));
+  // Below the safe 509, just above it (where other consumers' memslots can
+  // leave fewer free than the soft limit), or anywhere up to KVM's maximum.
+  switch (b.below(3)) {
+    case 0: machine.kvm.max_memslots = static_cast<uint32_t>(1 + b.below(600)); break;
+    case 1: machine.kvm.max_memslots = static_cast<uint32_t>(509 + b.below(128)); break;
+    default: machine.kvm.max_memslots = static_cast<uint32_t>(509 + b.below(32767 - 508)); break;
+  }
+  machine.machine.reserved_memslots =
+      static_cast<uint32_t>(b.chance(2) ? b.below(64) : b.below(std::min<uint64_t>(machine.kvm.max_memslots, 600)));
   b.add(machine);
   uint64_t next_id = 0;
   std::vector<std::string> ids;

@@ -65,6 +65,14 @@ void ScenarioBuilder::add_device(const DeviceConfig& config) {
 
 // Device-relative addresses near the interesting edges.
 Address ScenarioBuilder::address(const DeviceShape& d) {
+  if (!recent_addresses_.empty() && chance(3)) return pick(recent_addresses_);
+  const Address fresh = fresh_address(d);
+  if (recent_addresses_.size() == 4) recent_addresses_.erase(recent_addresses_.begin());
+  recent_addresses_.push_back(fresh);
+  return fresh;
+}
+
+Address ScenarioBuilder::fresh_address(const DeviceShape& d) {
   uint64_t offset = 0;
   switch (below(6)) {
     case 0: offset = below(d.region / d.block) * d.block; break;

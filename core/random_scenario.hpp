@@ -65,7 +65,9 @@ class ScenarioBuilder {
   // One operation on a random device added before.
   void add_op();
 
-  // Device-relative addresses near the interesting edges (rarely an absolute, wrapping one).
+  // Device-relative addresses near the interesting edges (rarely an absolute,
+  // wrapping one), often one used just before: bugs show when a write, a
+  // plug and a read meet at one block.
   Address address(const DeviceShape& d);
   uint16_t nb_blocks(const DeviceShape& d);
   uint64_t size_for(const DeviceShape& d);
@@ -81,7 +83,10 @@ class ScenarioBuilder {
   Choices& choices_;
   RandomScenarioOptions options_;
   Scenario scenario_;
+  Address fresh_address(const DeviceShape& d);
+
   std::vector<DeviceShape> shapes_;
+  std::vector<Address> recent_addresses_;  // the last few address() results, newest last
   uint64_t numa_nodes_ = 1;
 };
 
