@@ -86,16 +86,17 @@ void index_proof(Prover& p) {
   if (p.planted()) return;  // the planted bug is in touched_slots
   p.prove({"index.bounds", geometry && tiles && range,
            z3::ult(touched.first, touched.end) && z3::ule(touched.end, l.count), std::nullopt, {}, shown});
-  if (!p.long_claims()) {
-    fmt::print("index.touched.first, index.slots: skipped (10-60 s each; --long, ctest -L long)\n");
-    return;
-  }
-  // What udiv means (true of every quotient; stated to guide the solver):
-  // first * size <= offset < (first + 1) * size.
+  // What udiv means, proven first and then assumed (the solver needs it
+  // stated): first * size <= offset < (first + 1) * size.
   const z3::expr quotient = z3::ule(wide(touched.first) * wide(l.slot_size), wide(offset)) &&
                             z3::ult(wide(offset), (wide(touched.first) + wide(p.ctx(), 1)) * wide(l.slot_size));
+  p.prove({"index.touched.first.quotient", geometry && tiles && range, quotient, std::nullopt, {}, shown});
   p.prove({"index.touched.first", geometry && tiles && quotient && range,
            z3::ule(touched.first, i) == z3::ult(offset, start + slot_length), small, scenario, shown});
+  if (!p.long_claims()) {
+    fmt::print("index.slots: skipped (about 10 s; --long, ctest -L long)\n");
+    return;
+  }
   const z3::expr is_last = i == l.count - one;
   p.prove({"index.slots", geometry && tiles,
            slot_length != p.word(0) && z3::ule(slot_length, region - start) &&
