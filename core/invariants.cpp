@@ -1,6 +1,7 @@
 #include "invariants.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -82,10 +83,19 @@ void check_budget(const Machine& machine, std::vector<std::string>& out) {
   }
 }
 
+using Key = std::tuple<uint32_t, uint64_t, uint64_t, uint64_t>;  // address space, gpa, size, hva
+
+// A KVM slot as invariant 6 compares it, if it is in the memory devices' part
+// of the table: ids below reserved_memslots belong to other consumers (boot
+// memory, PCI BARs, vhost).
+std::optional<Key> device_part_key(const KvmRegion& r, uint32_t reserved_ids) {
+  if ((r.slot & 0xffff) < reserved_ids) return std::nullopt;
+  return Key{r.slot >> 16, r.guest_phys_addr, r.memory_size, r.userspace_addr};
+}
+
 // Invariant 6: the memory devices' part of the KVM slot table equals the
 // core's view, address space by address space. Returns whether it holds.
 bool check_kvm_table(const Machine& machine, const ShadowKvm& shadow, std::vector<std::string>& out) {
-  using Key = std::tuple<uint32_t, uint64_t, uint64_t, uint64_t>;  // as, gpa, size, hva
   // Sorted vectors compared as multisets: no node allocation per memslot.
   std::vector<Key> expected;
   std::vector<Key> actual;
@@ -101,9 +111,7 @@ bool check_kvm_table(const Machine& machine, const ShadowKvm& shadow, std::vecto
     }
   }
   for (const KvmRegion& r : shadow.slots()) {
-    // Ids below reserved_memslots belong to other consumers (boot memory, PCI BARs, vhost).
-    if ((r.slot & 0xffff) < machine.config().reserved_memslots) continue;
-    actual.push_back({r.slot >> 16, r.guest_phys_addr, r.memory_size, r.userspace_addr});
+    if (const auto key = device_part_key(r, machine.config().reserved_memslots)) actual.push_back(*key);
   }
   std::sort(expected.begin(), expected.end());
   std::sort(actual.begin(), actual.end());
@@ -192,7 +200,7 @@ std::vector<std::string> InvariantMonitor::check(const Machine& machine, ShadowK
     shadow->keep_journal();
     (void)shadow->take_journal();
     for (const KvmRegion& r : shadow->slots()) {
-      if ((r.slot & 0xffff) >= reserved_ids) count({r.slot >> 16, r.guest_phys_addr, r.memory_size, r.userspace_addr}, -1);
+      if (const auto key = device_part_key(r, reserved_ids)) count(*key, -1);
     }
     following_kvm_ = true;
   }
@@ -250,8 +258,7 @@ std::vector<std::string> InvariantMonitor::check(const Machine& machine, ShadowK
   check_budget(machine, out);
   if (!shadow) return out;
   for (const ShadowKvm::TableChange& change : shadow->take_journal()) {
-    const KvmRegion& r = change.region;
-    if ((r.slot & 0xffff) >= reserved_ids) count({r.slot >> 16, r.guest_phys_addr, r.memory_size, r.userspace_addr}, -change.delta);
+    if (const auto key = device_part_key(change.region, reserved_ids)) count(*key, -change.delta);
   }
   // Broken: the full comparison words it as check_invariants() does.
   if (!difference_.empty() && check_kvm_table(machine, *shadow, out)) {
