@@ -67,6 +67,8 @@ class Machine {
   VirtioMemDevice* find(const std::string& id) const;
   std::vector<VirtioMemDevice*> devices() const;
   MemslotBudget budget() const;
+  // Bytes the devices occupy in the device-memory area.
+  uint64_t used_region_size() const;
   // The limit an automatically deciding device of `size` bytes would get now.
   uint64_t auto_memslot_limit(uint64_t size) const;
   Result<uint64_t> memslot_limit_for(const DeviceConfig& config) const;
@@ -81,7 +83,6 @@ class Machine {
 
  private:
   Result<uint64_t> assign_address(const DeviceConfig& config) const;
-  uint64_t used_region_size() const;
   uint32_t decided_memslots(const DeviceConfig& config) const;
 
   MachineConfig config_;

@@ -54,16 +54,17 @@ ReferenceModel::ReferenceModel(const DeviceConfig& config, uint64_t memslot_limi
   for (uint64_t slot = 0; slot < slot_count_; ++slot) mapped_[slot] = slot_wanted(slot);
 }
 
+uint64_t ReferenceModel::slot_of(uint64_t block) const { return block * config_.block_size / slot_size_; }
+
 void ReferenceModel::set_block(uint64_t block, bool plugged) {
   if (plugged_[block] == plugged) return;
   plugged_[block] = plugged;
-  const uint64_t slot = block * config_.block_size / slot_size_;
   if (plugged) {
     ++plugged_blocks_;
-    ++plugged_in_slot_[slot];
+    ++plugged_in_slot_[slot_of(block)];
   } else {
     --plugged_blocks_;
-    --plugged_in_slot_[slot];
+    --plugged_in_slot_[slot_of(block)];
   }
 }
 
@@ -73,7 +74,7 @@ void ReferenceModel::count_plugged() {
   for (uint64_t block = 0; block < plugged_.size(); ++block) {
     if (!plugged_[block]) continue;
     ++plugged_blocks_;
-    ++plugged_in_slot_[block * config_.block_size / slot_size_];
+    ++plugged_in_slot_[slot_of(block)];
   }
 }
 

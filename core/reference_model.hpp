@@ -67,6 +67,8 @@ class ReferenceModel {
   bool sync_slots(const std::vector<uint64_t>& slots, bool map_every_slot);
   std::vector<uint64_t> slots_of(uint64_t offset, uint64_t size) const;
   std::vector<uint64_t> all_slots() const;
+  // The memslot holding block `block` (the block's offset over the memslot size).
+  uint64_t slot_of(uint64_t block) const;
   void set_block(uint64_t block, bool plugged);
   void count_plugged();
   bool fails(FaultKind kind);

@@ -138,8 +138,7 @@ struct Runner::Execute {
   // Pre-plug and plug of a memory device; the model starts from the same config and limit.
   void operator()(const AddDevice& a) {
     const MemslotBudget budget = r.machine_->budget();
-    uint64_t used_region = 0;
-    for (const VirtioMemDevice* other : r.machine_->devices()) used_region += other->config().region_size;
+    const uint64_t used_region = r.machine_->used_region_size();
     auto added = r.machine_->add_device(a.config);
     if (!added) {
       report.outcome = "error: " + added.error().message;
