@@ -144,9 +144,9 @@ std::vector<std::string> check_invariants(const Machine& machine, const ShadowKv
   return out;
 }
 
-std::vector<uint64_t> InvariantMonitor::changed_slots(const VirtioMemDevice& device, Seen& seen,
-                                                      std::vector<uint64_t>& flipped) {
-  std::vector<uint64_t> slots = std::move(seen.broken_slots);
+void InvariantMonitor::changed_slots(const VirtioMemDevice& device, Seen& seen, std::vector<uint64_t>& slots,
+                                     std::vector<uint64_t>& flipped) {
+  slots.assign(seen.broken_slots.begin(), seen.broken_slots.end());
   seen.broken_slots.clear();
   const MemslotLayout& layout = device.layout();
   const uint64_t block_size = device.config().block_size;
@@ -174,13 +174,21 @@ std::vector<uint64_t> InvariantMonitor::changed_slots(const VirtioMemDevice& dev
   }
   std::sort(slots.begin(), slots.end());
   slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
-  return slots;
 }
 
-void InvariantMonitor::count(const Key& key, int64_t delta) {
-  const auto [it, added] = difference_.try_emplace(key, 0);
-  it->second += delta;
-  if (it->second == 0) difference_.erase(it);
+void InvariantMonitor::settle() {
+  if (pending_.empty()) return;
+  pending_.insert(pending_.end(), difference_.begin(), difference_.end());
+  std::sort(pending_.begin(), pending_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  difference_.clear();
+  for (size_t i = 0; i < pending_.size();) {
+    int64_t sum = 0;
+    size_t j = i;
+    for (; j < pending_.size() && pending_[j].first == pending_[i].first; ++j) sum += pending_[j].second;
+    if (sum != 0) difference_.emplace_back(pending_[i].first, sum);
+    i = j;
+  }
+  pending_.clear();
 }
 
 void InvariantMonitor::count_slot(const Seen& seen, uint64_t i, int64_t delta) {
@@ -198,7 +206,7 @@ std::vector<std::string> InvariantMonitor::check(const Machine& machine, ShadowK
   if (shadow && !following_kvm_) {
     // From now on the journal tells what changed; what is there already is counted once.
     shadow->keep_journal();
-    (void)shadow->take_journal();
+    shadow->clear_journal();
     for (const KvmRegion& r : shadow->slots()) {
       if (const auto key = device_part_key(r, reserved_ids)) count(*key, -1);
     }
@@ -221,11 +229,12 @@ std::vector<std::string> InvariantMonitor::check(const Machine& machine, ShadowK
       std::rotate(devices_.begin() + static_cast<std::ptrdiff_t>(k), known, known + 1);
     }
     Seen& seen = devices_[k];
-    std::vector<uint64_t> slots;
+    std::vector<uint64_t>& slots = slots_;
+    slots.clear();
     if (was_known && seen.shape == shape) {
-      std::vector<uint64_t> flipped;
-      slots = changed_slots(*device, seen, flipped);
-      for (uint64_t i : flipped) count_slot(seen, i, seen.mapped[i] ? +1 : -1);
+      flipped_.clear();
+      changed_slots(*device, seen, slots, flipped_);
+      for (uint64_t i : flipped_) count_slot(seen, i, seen.mapped[i] ? +1 : -1);
     } else {
       // New, or its shape changed: every memslot, from a fresh copy.
       for (uint64_t i = 0; i < seen.mapped.size(); ++i) {
@@ -256,10 +265,14 @@ std::vector<std::string> InvariantMonitor::check(const Machine& machine, ShadowK
   }
   devices_.resize(devices.size());
   check_budget(machine, out);
-  if (!shadow) return out;
-  for (const ShadowKvm::TableChange& change : shadow->take_journal()) {
-    if (const auto key = device_part_key(change.region, reserved_ids)) count(*key, -change.delta);
+  if (shadow) {
+    for (const ShadowKvm::TableChange& change : shadow->journal()) {
+      if (const auto key = device_part_key(change.region, reserved_ids)) count(*key, -change.delta);
+    }
+    shadow->clear_journal();
   }
+  settle();
+  if (!shadow) return out;
   // Broken: the full comparison words it as check_invariants() does.
   if (!difference_.empty() && check_kvm_table(machine, *shadow, out)) {
     out.push_back("invariant monitor out of step with the KVM slot table (a bug in the monitor)");

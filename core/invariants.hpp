@@ -4,10 +4,10 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "machine.hpp"
@@ -62,16 +62,24 @@ class InvariantMonitor {
   // Memslots of `device` whose words or flag differ from `seen` (which is
   // brought up to date), plus those broken before; sorted, unique. The ones
   // whose flag changed are added to `flipped`.
-  static std::vector<uint64_t> changed_slots(const VirtioMemDevice& device, Seen& seen,
-                                             std::vector<uint64_t>& flipped);
+  static void changed_slots(const VirtioMemDevice& device, Seen& seen, std::vector<uint64_t>& slots,
+                            std::vector<uint64_t>& flipped);
   // Adds (+1) or removes (-1) memslot i of `seen` in every address space.
   void count_slot(const Seen& seen, uint64_t i, int64_t delta);
-  void count(const Key& key, int64_t delta);
+  void count(const Key& key, int64_t delta) { pending_.emplace_back(key, delta); }
+  // Adds this check's counts to difference_.
+  void settle();
 
   std::vector<Seen> devices_;  // in the machine's order of devices
   uint32_t address_spaces_ = 1;
   bool following_kvm_ = false;
-  std::map<Key, int64_t> difference_;  // expected minus actual entries, zeros erased
+  // Expected minus actual entries per key, sorted, zeros dropped. A step's
+  // counts are collected in pending_ and settled once: the device side and
+  // the journal cancel out there without a tree node per memslot.
+  std::vector<std::pair<Key, int64_t>> difference_;
+  std::vector<std::pair<Key, int64_t>> pending_;
+  std::vector<uint64_t> slots_;  // scratch, kept for its capacity
+  std::vector<uint64_t> flipped_;
 };
 
 }  // namespace vmemcheck

@@ -10,33 +10,56 @@ namespace vmemcheck {
 KvmSlotBackend::KvmSlotBackend(KvmVm& vm, HostMemory& host, KvmBackendOptions options)
     : vm_(vm), host_(host), options_(options), id_used_(vm.max_memslots(), false) {
   for (uint32_t id = 0; id < options_.reserved_slots && id < id_used_.size(); ++id) mark_id(id, true);
+  reserved_ids_ = ids_in_use_;
 }
 
 KvmSlotBackend::~KvmSlotBackend() {
   std::vector<Step> log;
-  while (!mapped_.empty()) (void)unmap_one(mapped_.begin()->second.mapping, log);
-  for (const auto& [device, backing] : backing_) host_.release(backing.first, backing.second);
+  for (Attached& device : attached_) {
+    for (const Mapped& slot : device.slots) {
+      if (slot.id != kUnmapped) (void)unmap_one(slot.mapping, log);
+    }
+    host_.release(device.hva, device.size);
+  }
+}
+
+KvmSlotBackend::Attached* KvmSlotBackend::attached(DeviceHandle device) {
+  for (Attached& a : attached_) {
+    if (a.device == device) return &a;
+  }
+  return nullptr;
+}
+
+const KvmSlotBackend::Attached* KvmSlotBackend::attached(DeviceHandle device) const {
+  return const_cast<KvmSlotBackend*>(this)->attached(device);
+}
+
+KvmSlotBackend::Mapped& KvmSlotBackend::entry(Attached& device, uint64_t index) {
+  if (index >= device.slots.size()) device.slots.resize(index + 1, Mapped{kUnmapped, {}});
+  return device.slots[index];
 }
 
 Status KvmSlotBackend::attach(DeviceHandle device, uint64_t region_size) {
-  if (backing_.contains(device)) return Error{fmt::format("device handle {} attached twice", device)};
+  if (attached(device)) return Error{fmt::format("device handle {} attached twice", device)};
   auto hva = host_.allocate(region_size);
   if (!hva) return hva.error();
-  backing_[device] = {*hva, region_size};
+  attached_.push_back({device, *hva, region_size, {}});
   return ok_status();
 }
 
 void KvmSlotBackend::detach(DeviceHandle device) {
-  const auto it = backing_.find(device);
-  if (it == backing_.end()) return;
-  host_.release(it->second.first, it->second.second);
-  backing_.erase(it);
+  const auto it = std::find_if(attached_.begin(), attached_.end(), [&](const Attached& a) { return a.device == device; });
+  if (it == attached_.end()) return;
+  // The device unmapped its memslots first (its destructor does).
+  assert(std::none_of(it->slots.begin(), it->slots.end(), [](const Mapped& m) { return m.id != kUnmapped; }));
+  host_.release(it->hva, it->size);
+  attached_.erase(it);
 }
 
 std::optional<uint64_t> KvmSlotBackend::device_hva(DeviceHandle device) const {
-  const auto it = backing_.find(device);
-  if (it == backing_.end()) return std::nullopt;
-  return it->second.first;
+  const Attached* a = attached(device);
+  if (!a) return std::nullopt;
+  return a->hva;
 }
 
 std::optional<uint32_t> KvmSlotBackend::free_id() const {
@@ -58,7 +81,7 @@ void KvmSlotBackend::mark_id(uint32_t id, bool used) {
 }
 
 KvmRegion KvmSlotBackend::region_of(const Mapped& slot, uint32_t address_space, bool remove) const {
-  const uint64_t hva = backing_.at(slot.mapping.device).first + slot.mapping.backing_offset;
+  const uint64_t hva = attached(slot.mapping.device)->hva + slot.mapping.backing_offset;
   return {kvm_slot_id(address_space, slot.id), options_.flags, slot.mapping.gpa,
           remove ? 0 : slot.mapping.size, hva};
 }
@@ -81,11 +104,9 @@ Status KvmSlotBackend::set_slot(const Mapped& slot, bool remove) {
 }
 
 Status KvmSlotBackend::map_one(const SlotMapping& mapping, std::vector<Step>& log) {
-  if (!backing_.contains(mapping.device)) {
-    return Error{fmt::format("device handle {} has no backing memory", mapping.device)};
-  }
-  const auto key = std::pair{mapping.device, mapping.index};
-  if (mapped_.contains(key)) {
+  Attached* device = attached(mapping.device);
+  if (!device) return Error{fmt::format("device handle {} has no backing memory", mapping.device)};
+  if (entry(*device, mapping.index).id != kUnmapped) {
     return Error{fmt::format("memslot {} of device {} is already mapped", mapping.index, mapping.device)};
   }
   const auto id = free_id();
@@ -93,26 +114,27 @@ Status KvmSlotBackend::map_one(const SlotMapping& mapping, std::vector<Step>& lo
   return install(Mapped{*id, mapping}, log);
 }
 
+// slot's device is attached (map_one or undo checked).
 Status KvmSlotBackend::install(const Mapped& slot, std::vector<Step>& log) {
   if (auto set = set_slot(slot, false); !set) return set;
   mark_id(slot.id, true);
-  const auto key = std::pair{slot.mapping.device, slot.mapping.index};
-  mapped_[key] = slot;
-  by_gpa_[slot.mapping.gpa] = key;
+  entry(*attached(slot.mapping.device), slot.mapping.index) = slot;
+  by_gpa_[slot.mapping.gpa] = {slot.mapping.device, slot.mapping.index};
   log.push_back({true, slot});
   return ok_status();
 }
 
 Status KvmSlotBackend::unmap_one(const SlotMapping& mapping, std::vector<Step>& log) {
-  const auto it = mapped_.find({mapping.device, mapping.index});
-  if (it == mapped_.end()) {
+  Attached* device = attached(mapping.device);
+  if (!device || mapping.index >= device->slots.size() || device->slots[mapping.index].id == kUnmapped) {
     return Error{fmt::format("memslot {} of device {} is not mapped", mapping.index, mapping.device)};
   }
-  const Mapped slot = it->second;
+  Mapped& entry = device->slots[mapping.index];
+  const Mapped slot = entry;
   if (auto set = set_slot(slot, true); !set) return set;
   mark_id(slot.id, false);
   by_gpa_.erase(slot.mapping.gpa);
-  mapped_.erase(it);
+  entry.id = kUnmapped;
   log.push_back({false, slot});
   return ok_status();
 }
@@ -149,26 +171,26 @@ Status KvmSlotBackend::apply(const SlotTransaction& transaction) {
 }
 
 Status KvmSlotBackend::discard(DeviceHandle device, uint64_t offset, uint64_t size) {
-  const auto it = backing_.find(device);
-  if (it == backing_.end() || offset > it->second.second || size > it->second.second - offset) {
+  const Attached* a = attached(device);
+  if (!a || offset > a->size || size > a->size - offset) {
     return Error{fmt::format("discard [{:#x}, +{:#x}) outside device {}'s backing", offset, size, device)};
   }
-  return host_.discard(it->second.first + offset, size);
+  return host_.discard(a->hva + offset, size);
 }
 
 Status KvmSlotBackend::populate(DeviceHandle device, uint64_t offset, uint64_t size) {
-  const auto it = backing_.find(device);
-  if (it == backing_.end() || offset > it->second.second || size > it->second.second - offset) {
+  const Attached* a = attached(device);
+  if (!a || offset > a->size || size > a->size - offset) {
     return Error{fmt::format("populate [{:#x}, +{:#x}) outside device {}'s backing", offset, size, device)};
   }
-  return host_.populate(it->second.first + offset, size);
+  return host_.populate(a->hva + offset, size);
 }
 
 const KvmSlotBackend::Mapped* KvmSlotBackend::find_gpa(uint64_t gpa) const {
   auto it = by_gpa_.upper_bound(gpa);
   if (it == by_gpa_.begin()) return nullptr;
   --it;
-  const Mapped& slot = mapped_.at(it->second);
+  const Mapped& slot = attached(it->second.first)->slots[it->second.second];
   return gpa - slot.mapping.gpa < slot.mapping.size ? &slot : nullptr;
 }
 
@@ -177,14 +199,14 @@ bool KvmSlotBackend::read(uint64_t gpa, std::span<uint8_t> bytes) {
   // and we want each probe to name one slot.
   const Mapped* slot = find_gpa(gpa);
   if (!slot || bytes.size() > slot->mapping.gpa + slot->mapping.size - gpa) return false;
-  host_.read(backing_.at(slot->mapping.device).first + slot->mapping.backing_offset + (gpa - slot->mapping.gpa), bytes);
+  host_.read(attached(slot->mapping.device)->hva + slot->mapping.backing_offset + (gpa - slot->mapping.gpa), bytes);
   return true;
 }
 
 bool KvmSlotBackend::write(uint64_t gpa, std::span<const uint8_t> bytes) {
   const Mapped* slot = find_gpa(gpa);
   if (!slot || bytes.size() > slot->mapping.gpa + slot->mapping.size - gpa) return false;
-  host_.write(backing_.at(slot->mapping.device).first + slot->mapping.backing_offset + (gpa - slot->mapping.gpa), bytes);
+  host_.write(attached(slot->mapping.device)->hva + slot->mapping.backing_offset + (gpa - slot->mapping.gpa), bytes);
   return true;
 }
 

@@ -39,7 +39,7 @@ class KvmSlotBackend final : public MemslotBackend, public GuestMemory {
 
   // Memslot ids still free for memory devices (per address space).
   uint32_t free_slots() const;
-  uint32_t used_slots() const { return static_cast<uint32_t>(mapped_.size()); }
+  uint32_t used_slots() const { return ids_in_use_ - reserved_ids_; }
   uint64_t ioctl_calls() const { return ioctl_calls_; }
   const KvmBackendOptions& options() const { return options_; }
   std::optional<uint64_t> device_hva(DeviceHandle device) const;
@@ -48,6 +48,16 @@ class KvmSlotBackend final : public MemslotBackend, public GuestMemory {
   struct Mapped {
     uint32_t id;
     SlotMapping mapping;
+  };
+  static constexpr uint32_t kUnmapped = UINT32_MAX;
+  // A device's backing memory and its mapped memslots, indexed by memslot
+  // index (id kUnmapped: not mapped). A vector, not a map: the fuzzers map
+  // and unmap millions of memslots, and a machine has a handful of devices.
+  struct Attached {
+    DeviceHandle device;
+    uint64_t hva;
+    uint64_t size;
+    std::vector<Mapped> slots;
   };
   // One logged step of a transaction, for undo.
   struct Step {
@@ -65,17 +75,21 @@ class KvmSlotBackend final : public MemslotBackend, public GuestMemory {
   void undo(std::vector<Step>& log);
   // The mapped slot holding `gpa`, if any.
   const Mapped* find_gpa(uint64_t gpa) const;
+  Attached* attached(DeviceHandle device);
+  const Attached* attached(DeviceHandle device) const;
+  // Memslot `index` of an attached device, mapped or not (kUnmapped).
+  Mapped& entry(Attached& device, uint64_t index);
 
   KvmVm& vm_;
   HostMemory& host_;
   KvmBackendOptions options_;
-  std::map<DeviceHandle, std::pair<uint64_t, uint64_t>> backing_;  // device -> (hva, size)
-  std::map<std::pair<DeviceHandle, uint64_t>, Mapped> mapped_;     // (device, index) -> slot
-  std::map<uint64_t, std::pair<DeviceHandle, uint64_t>> by_gpa_;   // gpa -> (device, index)
+  std::vector<Attached> attached_;
+  std::map<uint64_t, std::pair<DeviceHandle, uint64_t>> by_gpa_;  // gpa -> (device, index)
   void mark_id(uint32_t id, bool used);
   std::vector<bool> id_used_;
   uint32_t lowest_maybe_free_ = 0;  // every id below is in use: free_id() starts here
   uint32_t ids_in_use_ = 0;
+  uint32_t reserved_ids_ = 0;
   uint64_t ioctl_calls_ = 0;
 };
 

@@ -31,13 +31,6 @@ VirtioMemDevice* Machine::find(const std::string& id) const {
   return nullptr;
 }
 
-std::vector<VirtioMemDevice*> Machine::devices() const {
-  std::vector<VirtioMemDevice*> out;
-  out.reserve(devices_.size());
-  for (const auto& device : devices_) out.push_back(device.get());
-  return out;
-}
-
 uint64_t Machine::used_region_size() const {
   uint64_t used = 0;
   for (const auto& device : devices_) used += device->config().region_size;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <ranges>
 #include <string>
 #include <vector>
 
@@ -65,7 +66,11 @@ class Machine {
   void system_reset();
 
   VirtioMemDevice* find(const std::string& id) const;
-  std::vector<VirtioMemDevice*> devices() const;
+  // The devices in the order they were added: a view, not a copy (the
+  // checks walk it after every step).
+  auto devices() const {
+    return std::views::transform(devices_, [](const std::unique_ptr<VirtioMemDevice>& d) { return d.get(); });
+  }
   MemslotBudget budget() const;
   // Bytes the devices occupy in the device-memory area.
   uint64_t used_region_size() const;

@@ -417,15 +417,16 @@ struct Runner::Execute {
     }
   }
   void operator()(const ShowMtree&) {
-    report.output = render_mtree(*r.machine_);
+    if (r.options_.describe_steps) report.output = render_mtree(*r.machine_);
     report.outcome = "ok";
   }
   void operator()(const ShowSlots&) {
+    report.outcome = "ok";
+    if (!r.options_.describe_steps) return;
     for (const KvmRegion& region : r.kvm_->slots()) report.output += describe(region) + "\n";
     const SlotMetadata meta = r.kvm_->metadata();
     report.output += fmt::format("{} KVM memslots, metadata {} ({} bytes)\n", r.kvm_->slot_count(),
                                  format_size_approx(static_cast<double>(meta.total())), meta.total());
-    report.outcome = "ok";
   }
   void operator()(const Expect& e) {
     report.outcome = r.check_expectations(e);

@@ -33,8 +33,9 @@ struct RunOptions {
   bool check_model = true;
   bool check_invariants = true;
   Platform* platform = nullptr;  // null: the shadow model alone (shadow_platform())
-  // false: StepReport::op_text stays empty (a fuzzer prints the text only
-  // for a failing input, and formatting every step costs it exec/s).
+  // false: StepReport::op_text and the output of mtree/slots stay empty (a
+  // fuzzer prints the text only for a failing input, and formatting every
+  // step, or a table of thousands of memslots, costs it exec/s).
   bool describe_steps = true;
 };
 

@@ -45,7 +45,13 @@ SlotMetadata slot_metadata(uint64_t gpa, uint64_t size, const MetadataModel& mod
   return m;
 }
 
-ShadowKvm::ShadowKvm(KvmLimits limits, MetadataModel model) : limits_(limits), model_(model) {}
+ShadowKvm::ShadowKvm(KvmLimits limits, MetadataModel model)
+    : limits_(limits), model_(model), slots_(limits.address_spaces) {}
+
+const KvmRegion* ShadowKvm::find(uint32_t as_id, uint32_t id) const {
+  const std::vector<KvmRegion>& table = slots_[as_id];
+  return id < table.size() && table[id].memory_size != 0 ? &table[id] : nullptr;
+}
 
 int ShadowKvm::set_user_memory_region(const KvmRegion& region) {
   ++calls_;
@@ -70,23 +76,23 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
   if (r.guest_phys_addr + r.memory_size < r.guest_phys_addr) return -EINVAL;
   if (r.memory_size > kKvmMaxSlotBytes) return -EINVAL;
 
-  const auto old = slots_.find(r.slot);
+  const KvmRegion* old = find(as_id, id);
   if (r.memory_size == 0) {
-    if (old == slots_.end()) return -EINVAL;
-    by_gpa_.erase({as_id, old->second.guest_phys_addr});
-    if (journaling_) journal_.push_back({old->second, -1});
-    slots_.erase(old);
+    if (!old) return -EINVAL;
+    by_gpa_.erase({as_id, old->guest_phys_addr});
+    if (journaling_) journal_.push_back({*old, -1});
+    slots_[as_id][id] = {};
+    --slot_count_;
     return 0;
   }
   bool moves_or_creates = true;
-  if (old != slots_.end()) {
-    const KvmRegion& o = old->second;
-    if (r.userspace_addr != o.userspace_addr || r.memory_size != o.memory_size ||
-        ((r.flags ^ o.flags) & kKvmMemReadonly)) {
+  if (old) {
+    if (r.userspace_addr != old->userspace_addr || r.memory_size != old->memory_size ||
+        ((r.flags ^ old->flags) & kKvmMemReadonly)) {
       return -EINVAL;
     }
-    if (r.guest_phys_addr == o.guest_phys_addr) {
-      if (r.flags == o.flags) return 0;
+    if (r.guest_phys_addr == old->guest_phys_addr) {
+      if (r.flags == old->flags) return 0;
       moves_or_creates = false;  // a flags-only change
     }
   }
@@ -97,12 +103,16 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
     const uint64_t last_gfn = (r.guest_phys_addr + r.memory_size - 1) >> 12;
     if (last_gfn >= (uint64_t{1} << (limits_.phys_bits - 12))) return -EINVAL;
   }
-  if (old != slots_.end()) {
-    by_gpa_.erase({as_id, old->second.guest_phys_addr});
-    if (journaling_) journal_.push_back({old->second, -1});
+  if (old) {
+    by_gpa_.erase({as_id, old->guest_phys_addr});
+    if (journaling_) journal_.push_back({*old, -1});
+  } else {
+    ++slot_count_;
   }
   by_gpa_[{as_id, r.guest_phys_addr}] = r.slot;
-  slots_[r.slot] = r;
+  std::vector<KvmRegion>& table = slots_[as_id];
+  if (id >= table.size()) table.resize(id + 1);
+  table[id] = r;
   if (journaling_) journal_.push_back({r, +1});
   return 0;
 }
@@ -112,7 +122,7 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
 bool ShadowKvm::overlaps_another_slot(const KvmRegion& r) const {
   const uint32_t as_id = r.slot >> 16;
   const auto overlaps = [&](auto it) {
-    const KvmRegion& other = slots_.at(it->second);
+    const KvmRegion& other = *find(as_id, it->second & 0xffff);
     return it->first.first == as_id && it->second != r.slot &&
            r.guest_phys_addr < other.guest_phys_addr + other.memory_size &&
            other.guest_phys_addr < r.guest_phys_addr + r.memory_size;
@@ -128,16 +138,20 @@ bool ShadowKvm::overlaps_another_slot(const KvmRegion& r) const {
 
 std::vector<KvmRegion> ShadowKvm::slots() const {
   std::vector<KvmRegion> out;
-  out.reserve(slots_.size());
-  for (const auto& [key, region] : slots_) out.push_back(region);
+  out.reserve(slot_count_);
+  for (const auto& table : slots_) {
+    for (const KvmRegion& region : table) {
+      if (region.memory_size != 0) out.push_back(region);
+    }
+  }
   return out;
 }
 
-uint64_t ShadowKvm::slot_count() const { return slots_.size(); }
+uint64_t ShadowKvm::slot_count() const { return slot_count_; }
 
 SlotMetadata ShadowKvm::metadata() const {
   SlotMetadata total;
-  for (const auto& [key, r] : slots_) {
+  for (const KvmRegion& r : slots()) {
     MetadataModel model = model_;
     model.dirty_logging = model.dirty_logging || (r.flags & kKvmMemLogDirtyPages);
     total += slot_metadata(r.guest_phys_addr, r.memory_size, model);

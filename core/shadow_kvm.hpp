@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -56,26 +57,33 @@ class ShadowKvm final : public KvmVm {
   uint64_t slot_count() const;
   SlotMetadata metadata() const;
   uint64_t calls() const { return calls_; }
-  // Once asked for, every change to the slot table is journaled until taken:
+  // Once asked for, every change to the slot table is journaled:
   // a region that left it (-1) or entered it (+1), a move or flags change
-  // being both. For one reader, the invariant monitor, which so follows the
+  // being both, until cleared. For one reader, the invariant monitor, which so follows the
   // table at the cost of its changes.
   struct TableChange {
     KvmRegion region;
     int delta;
   };
   void keep_journal() { journaling_ = true; }
-  std::vector<TableChange> take_journal() { return std::exchange(journal_, {}); }
+  std::span<const TableChange> journal() const { return journal_; }
+  void clear_journal() { journal_.clear(); }  // keeps the capacity: no allocation per step
   const MetadataModel& metadata_model() const { return model_; }
   const KvmLimits& limits() const { return limits_; }
 
  private:
   int validate_and_apply(const KvmRegion& region);
   bool overlaps_another_slot(const KvmRegion& region) const;
+  // The live slot with this slot field, or null.
+  const KvmRegion* find(uint32_t as_id, uint32_t id) const;
 
   KvmLimits limits_;
   MetadataModel model_;
-  std::map<uint32_t, KvmRegion> slots_;  // key: the full slot field (as_id << 16 | id)
+  // Per address space, indexed by id; memory_size 0 marks a free id. Ids are
+  // small and handed out lowest first, so the tables stay short and a
+  // lookup is an index, not a tree walk (a fuzzer makes millions of calls).
+  std::vector<std::vector<KvmRegion>> slots_;
+  uint64_t slot_count_ = 0;
   std::map<std::pair<uint32_t, uint64_t>, uint32_t> by_gpa_;  // (as_id, gpa) -> slot field
   uint64_t calls_ = 0;
   bool journaling_ = false;
