@@ -64,10 +64,18 @@ bool BlockBitmap::all_set(uint64_t first, uint64_t count) const {
   return all;
 }
 
+// Stops at the first plugged block: the device asks this of every memslot.
 bool BlockBitmap::none_set(uint64_t first, uint64_t count) const {
-  bool none = true;
-  for_each_word(first, count, [&](uint64_t index, uint64_t mask) { none = none && (words_[index] & mask) == 0; });
-  return none;
+  assert(first <= blocks_ && count <= blocks_ - first);
+  const uint64_t end = first + count;
+  for (uint64_t position = first; position < end;) {
+    const uint64_t low = position % kBits;
+    const uint64_t bits = std::min<uint64_t>(kBits - low, end - position);
+    const uint64_t mask = bits == kBits ? ~uint64_t{0} : ((uint64_t{1} << bits) - 1);
+    if ((words_[position / kBits] >> low) & mask) return false;
+    position += bits;
+  }
+  return true;
 }
 
 uint64_t BlockBitmap::next_set(uint64_t from) const {

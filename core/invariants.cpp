@@ -179,7 +179,7 @@ void InvariantMonitor::changed_slots(const VirtioMemDevice& device, Seen& seen, 
 void InvariantMonitor::settle() {
   if (pending_.empty()) return;
   pending_.insert(pending_.end(), difference_.begin(), difference_.end());
-  std::sort(pending_.begin(), pending_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(pending_.begin(), pending_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   difference_.clear();
   for (size_t i = 0; i < pending_.size();) {
     int64_t sum = 0;

@@ -11,7 +11,7 @@ uint64_t round_up(u128 value, uint64_t to) { return static_cast<uint64_t>((value
 }  // namespace
 
 ReferenceModel::ReferenceModel(const DeviceConfig& config, uint64_t memslot_limit)
-    : config_(config), plugged_(config.region_size / config.block_size, false) {
+    : config_(config), plugged_(config.region_size / config.block_size, 0) {
   const uint64_t region = config.region_size;
   // Layout, straight from DESIGN §1/§6 and the seeds.
   switch (config.mode) {
@@ -56,6 +56,13 @@ ReferenceModel::ReferenceModel(const DeviceConfig& config, uint64_t memslot_limi
 
 uint64_t ReferenceModel::slot_of(uint64_t block) const { return block * config_.block_size / slot_size_; }
 
+// Block b is in memslot floor(b * block / slot_size), so memslot s starts at
+// block ceil(s * slot_size / block).
+uint64_t ReferenceModel::first_block_of(uint64_t slot) const {
+  const u128 first = (u128{slot} * slot_size_ + config_.block_size - 1) / config_.block_size;
+  return static_cast<uint64_t>(std::min<u128>(first, plugged_.size()));
+}
+
 void ReferenceModel::set_block(uint64_t block, bool plugged) {
   if (plugged_[block] == plugged) return;
   plugged_[block] = plugged;
@@ -70,11 +77,11 @@ void ReferenceModel::set_block(uint64_t block, bool plugged) {
 
 void ReferenceModel::count_plugged() {
   plugged_blocks_ = 0;
-  std::fill(plugged_in_slot_.begin(), plugged_in_slot_.end(), 0);
-  for (uint64_t block = 0; block < plugged_.size(); ++block) {
-    if (!plugged_[block]) continue;
-    ++plugged_blocks_;
-    ++plugged_in_slot_[slot_of(block)];
+  for (uint64_t slot = 0; slot < slot_count_; ++slot) {
+    const auto first = plugged_.begin() + static_cast<std::ptrdiff_t>(first_block_of(slot));
+    const auto end = plugged_.begin() + static_cast<std::ptrdiff_t>(first_block_of(slot + 1));
+    plugged_in_slot_[slot] = static_cast<uint64_t>(std::count(first, end, uint8_t{1}));
+    plugged_blocks_ += plugged_in_slot_[slot];
   }
 }
 
@@ -220,7 +227,7 @@ Response ReferenceModel::unplug_all() {
   if (plugged_blocks_ > 0) {
     if (busy_) return {ResponseType::Busy};
     if (fails(FaultKind::Discard)) return {ResponseType::Busy};
-    std::fill(plugged_.begin(), plugged_.end(), false);
+    std::fill(plugged_.begin(), plugged_.end(), 0);
     plugged_blocks_ = 0;
     std::fill(plugged_in_slot_.begin(), plugged_in_slot_.end(), 0);
   }
@@ -241,7 +248,7 @@ bool ReferenceModel::resize(uint64_t requested) {
   return true;
 }
 
-void ReferenceModel::restore(const std::vector<bool>& plugged, uint64_t usable, uint64_t requested) {
+void ReferenceModel::restore(const std::vector<uint8_t>& plugged, uint64_t usable, uint64_t requested) {
   plugged_ = plugged;
   count_plugged();
   usable_ = usable;

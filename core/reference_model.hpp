@@ -37,7 +37,7 @@ class ReferenceModel {
   void system_reset();
   // The destination side of a migration: state as the source had it, slots
   // mapped as this model's rule wants them.
-  void restore(const std::vector<bool>& plugged, uint64_t usable, uint64_t requested);
+  void restore(const std::vector<uint8_t>& plugged, uint64_t usable, uint64_t requested);
   void set_busy(bool busy) { busy_ = busy; }
   // The next call of this kind fails (skip calls first), as FaultInjectingBackend.
   void arm(FaultKind kind, uint32_t skip) { armed_[static_cast<size_t>(kind)] = skip; }
@@ -55,7 +55,7 @@ class ReferenceModel {
   std::span<const uint8_t> mapped_flags() const { return mapped_; }
   ConfigSpace config_space() const;
   bool needs_reset() const { return broken_; }
-  const std::vector<bool>& blocks() const { return plugged_; }
+  const std::vector<uint8_t>& blocks() const { return plugged_; }  // 1: plugged
 
  private:
   enum class Rule { Whole, Usable, Plugged };
@@ -69,6 +69,8 @@ class ReferenceModel {
   std::vector<uint64_t> all_slots() const;
   // The memslot holding block `block` (the block's offset over the memslot size).
   uint64_t slot_of(uint64_t block) const;
+  // The first block slot_of() puts in memslot `slot` (slot_count_: one past the last block).
+  uint64_t first_block_of(uint64_t slot) const;
   void set_block(uint64_t block, bool plugged);
   void count_plugged();
   bool fails(FaultKind kind);
@@ -80,7 +82,7 @@ class ReferenceModel {
   Rule rule_;
   uint64_t slot_size_ = 0;
   uint64_t slot_count_ = 0;
-  std::vector<bool> plugged_;
+  std::vector<uint8_t> plugged_;  // a byte per block: counted a memslot at a time
   uint64_t plugged_blocks_ = 0;
   std::vector<uint64_t> plugged_in_slot_;
   uint64_t usable_ = 0;
