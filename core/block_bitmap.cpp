@@ -30,6 +30,7 @@ void BlockBitmap::set_range(uint64_t first, uint64_t count) {
   for_each_word(first, count, [this](uint64_t index, uint64_t mask) {
     set_ += static_cast<uint64_t>(std::popcount(mask & ~words_[index]));
     words_[index] |= mask;
+    words_in_use_ = std::max(words_in_use_, index + 1);
   });
 }
 
@@ -41,8 +42,9 @@ void BlockBitmap::clear_range(uint64_t first, uint64_t count) {
 }
 
 void BlockBitmap::clear_all() {
-  std::fill(words_.begin(), words_.end(), 0);
+  std::fill(words_.begin(), words_.begin() + static_cast<std::ptrdiff_t>(words_in_use_), 0);
   set_ = 0;
+  words_in_use_ = 0;
 }
 
 bool BlockBitmap::test(uint64_t block) const {
@@ -67,7 +69,7 @@ bool BlockBitmap::all_set(uint64_t first, uint64_t count) const {
 // Stops at the first plugged block: the device asks this of every memslot.
 bool BlockBitmap::none_set(uint64_t first, uint64_t count) const {
   assert(first <= blocks_ && count <= blocks_ - first);
-  const uint64_t end = first + count;
+  const uint64_t end = std::min(first + count, words_in_use_ * kBits);
   for (uint64_t position = first; position < end;) {
     const uint64_t low = position % kBits;
     const uint64_t bits = std::min<uint64_t>(kBits - low, end - position);
@@ -79,7 +81,8 @@ bool BlockBitmap::none_set(uint64_t first, uint64_t count) const {
 }
 
 uint64_t BlockBitmap::next_set(uint64_t from) const {
-  while (from < blocks_) {
+  const uint64_t end = std::min(blocks_, words_in_use_ * kBits);
+  while (from < end) {
     const uint64_t word = words_[from / kBits] >> (from % kBits);
     if (word != 0) return std::min(blocks_, from + static_cast<uint64_t>(std::countr_zero(word)));
     from = (from / kBits + 1) * kBits;

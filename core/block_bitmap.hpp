@@ -30,7 +30,9 @@ class BlockBitmap {
   uint64_t next_clear(uint64_t from) const;
 
   const std::vector<uint64_t>& words() const { return words_; }
-  friend bool operator==(const BlockBitmap&, const BlockBitmap&) = default;
+  friend bool operator==(const BlockBitmap& a, const BlockBitmap& b) {
+    return a.blocks_ == b.blocks_ && a.words_ == b.words_;
+  }
 
  private:
   // Applies `op(word_index, mask)` to every word the range covers.
@@ -40,6 +42,10 @@ class BlockBitmap {
   uint64_t blocks_;
   uint64_t set_ = 0;
   std::vector<uint64_t> words_;
+  // Every word from here on is zero (an upper bound: clearing does not lower
+  // it). next_set() stops here, so asking for a plugged block beyond the
+  // usable region after every step costs nothing when none was ever plugged there.
+  uint64_t words_in_use_ = 0;
 };
 
 }  // namespace vmemcheck

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <vector>
+
 namespace vmemcheck {
 namespace {
 
@@ -142,6 +145,47 @@ TEST(BlockBitmap, EqualityComparesContent) {
   EXPECT_NE(a, b);
   b.set_range(3, 1);
   EXPECT_EQ(a, b);
+}
+
+TEST(BlockBitmap, EqualAfterDifferentHistories) {
+  // One bitmap plugged high and cleared again, one never touched: the same content.
+  BlockBitmap a(1000), b(1000);
+  a.set_range(900, 50);
+  a.clear_range(900, 50);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.next_set(0), 1000u);
+  EXPECT_TRUE(a.none_set(0, 1000));
+}
+
+// Random ranges against a byte per block: the queries' early exits (first
+// plugged block, the high-water mark of words in use) answer as a plain scan.
+TEST(BlockBitmap, QueriesMatchAPlainScan) {
+  std::mt19937_64 rng(7);
+  for (uint64_t trial = 0; trial < 200; ++trial) {
+    const uint64_t blocks = 1 + rng() % 700;
+    BlockBitmap bitmap(blocks);
+    std::vector<uint8_t> plain(blocks, 0);
+    for (int step = 0; step < 50; ++step) {
+      const uint64_t first = rng() % blocks;
+      const uint64_t count = rng() % (blocks - first + 1);
+      switch (rng() % 4) {
+        case 0: bitmap.set_range(first, count); std::fill_n(plain.begin() + first, count, 1); break;
+        case 1: bitmap.clear_range(first, count); std::fill_n(plain.begin() + first, count, 0); break;
+        case 2: if (rng() % 8 == 0) { bitmap.clear_all(); std::fill(plain.begin(), plain.end(), 0); } break;
+        default: break;
+      }
+      const uint64_t q_first = rng() % (blocks + 1);
+      const uint64_t q_count = rng() % (blocks - q_first + 1);
+      const auto range = plain.begin() + static_cast<std::ptrdiff_t>(q_first);
+      const auto plugged = static_cast<uint64_t>(std::count(range, range + static_cast<std::ptrdiff_t>(q_count), 1));
+      ASSERT_EQ(bitmap.none_set(q_first, q_count), plugged == 0) << "blocks " << blocks << " [" << q_first << ", +" << q_count << ")";
+      ASSERT_EQ(bitmap.all_set(q_first, q_count), plugged == q_count);
+      ASSERT_EQ(bitmap.count_set(q_first, q_count), plugged);
+      const auto next = std::find(range, plain.end(), 1);
+      ASSERT_EQ(bitmap.next_set(q_first), static_cast<uint64_t>(next - plain.begin())) << "from " << q_first;
+      ASSERT_EQ(bitmap.count_set(), static_cast<uint64_t>(std::count(plain.begin(), plain.end(), 1)));
+    }
+  }
 }
 
 TEST(BlockBitmap, OneTebibyteOfTwoMebibyteBlocks) {
