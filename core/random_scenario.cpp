@@ -45,7 +45,7 @@ AddDevice& ScenarioBuilder::add_device(const std::string& id) {
   }
   d.config.region_size = blocks * d.config.block_size;
   d.config.requested_size = below(blocks + 1) / (chance(2) ? 4 : 1) * d.config.block_size;
-  d.config.mode = pick(std::vector{MemslotMode::Static, MemslotMode::Count, MemslotMode::Multiple,
+  d.config.mode = pick(std::array{MemslotMode::Static, MemslotMode::Count, MemslotMode::Multiple,
                                    MemslotMode::Dynamic, MemslotMode::Fixed});
   d.config.unplugged_inaccessible = d.config.mode == MemslotMode::Multiple ? chance(2) : true;
   if (d.config.mode == MemslotMode::Count) d.config.memslots = static_cast<uint32_t>(1 + below(chance(2) ? 8 : 1024));
@@ -114,11 +114,11 @@ void ScenarioBuilder::add_op() {
   else if (choice < 74) add(SystemReset{});
   else if (choice < 77) add(SetBusy{d.id, chance(2)});
   else if (choice < 82) {
-    add(InjectFault{pick(std::vector{FaultKind::Map, FaultKind::Populate, FaultKind::Discard}), d.id,
+    add(InjectFault{pick(std::array{FaultKind::Map, FaultKind::Populate, FaultKind::Discard}), d.id,
                     static_cast<uint32_t>(below(3))});
   } else if (choice < 85) {
     Migrate m{d.id, {}};
-    m.overrides.emplace_back("mode", std::string(name(pick(std::vector{MemslotMode::Static, MemslotMode::Count,
+    m.overrides.emplace_back("mode", std::string(name(pick(std::array{MemslotMode::Static, MemslotMode::Count,
                                                                         MemslotMode::Multiple, MemslotMode::Dynamic,
                                                                         MemslotMode::Fixed}))));
     add(m);

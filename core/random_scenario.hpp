@@ -6,6 +6,7 @@
 // is the op grammar of the fuzz decoder (fuzz_decoder.hpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -53,7 +54,9 @@ class ScenarioBuilder {
     uint64_t slot_hint;  // a slot size the device may use, for edge-biased addresses
   };
 
-  ScenarioBuilder(Choices& choices, const RandomScenarioOptions& options) : choices_(choices), options_(options) {}
+  ScenarioBuilder(Choices& choices, const RandomScenarioOptions& options) : choices_(choices), options_(options) {
+    scenario_.steps.reserve(options.ops + 16);  // the set-up and a few multi-step ops: no regrowth
+  }
 
   void add(Op op) { scenario_.steps.push_back({std::move(op), std::nullopt, 0}); }
   // A machine with random SMM, NUMA nodes and (rarely) a small KVM memslot limit.
@@ -76,6 +79,8 @@ class ScenarioBuilder {
   bool chance(uint64_t one_in) { return below(one_in) == 0; }
   template <class T>
   const T& pick(const std::vector<T>& items) { return items[below(items.size())]; }
+  template <class T, size_t N>
+  const T& pick(const std::array<T, N>& items) { return items[below(N)]; }
   const std::vector<DeviceShape>& shapes() const { return shapes_; }
   Scenario take(std::string name);
 
