@@ -63,7 +63,7 @@ class InvariantMonitor {
   // brought up to date), plus those broken before; sorted, unique. The ones
   // whose flag changed are added to `flipped`.
   static void changed_slots(const VirtioMemDevice& device, Seen& seen, std::vector<uint64_t>& slots,
-                            std::vector<uint64_t>& flipped);
+                            std::vector<uint64_t>& flipped, std::vector<uint64_t>& scratch);
   // Adds (+1) or removes (-1) memslot i of `seen` in every address space.
   void count_slot(const Seen& seen, uint64_t i, int64_t delta);
   void count(const Key& key, int64_t delta) { pending_.emplace_back(key, delta); }
@@ -80,6 +80,7 @@ class InvariantMonitor {
   std::vector<std::pair<Key, int64_t>> pending_;
   std::vector<uint64_t> slots_;  // scratch, kept for its capacity
   std::vector<uint64_t> flipped_;
+  std::vector<uint64_t> scratch_;
 };
 
 }  // namespace vmemcheck

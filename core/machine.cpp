@@ -31,6 +31,11 @@ VirtioMemDevice* Machine::find(const std::string& id) const {
   return nullptr;
 }
 
+void Machine::list_devices() {
+  device_list_.clear();
+  for (const auto& device : devices_) device_list_.push_back(device.get());
+}
+
 uint64_t Machine::used_region_size() const {
   uint64_t used = 0;
   for (const auto& device : devices_) used += device->config().region_size;
@@ -148,6 +153,7 @@ Result<VirtioMemDevice*> Machine::add_device(DeviceConfig config) {
   }
   ++next_handle_;
   devices_.push_back(std::move(*device));
+  list_devices();
   return devices_.back().get();
 }
 
@@ -161,6 +167,7 @@ Status Machine::remove_device(const std::string& id) {
   }
   const DeviceHandle handle = (*it)->handle_id();
   devices_.erase(it);
+  list_devices();
   faults_.detach(handle);
   return ok_status();
 }
@@ -194,6 +201,7 @@ Status Machine::migrate_device(const std::string& id, DeviceConfig destination) 
   const auto position = it - devices_.begin();
   std::unique_ptr<VirtioMemDevice> source = std::move(*it);
   devices_.erase(it);
+  list_devices();
   const MigrationState state = source->save();
   const DeviceConfig source_config = source->config();
   const uint64_t source_limit = source->layout().count;
@@ -206,6 +214,7 @@ Status Machine::migrate_device(const std::string& id, DeviceConfig destination) 
     if (!device) return device.error();
     if (auto loaded = (*device)->load(state); !loaded) return loaded;
     devices_.insert(devices_.begin() + position, std::move(*device));
+    list_devices();
     return ok_status();
   };
   const auto limit = memslot_limit_for(destination);

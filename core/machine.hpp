@@ -5,7 +5,7 @@
 
 #include <cstdint>
 #include <memory>
-#include <ranges>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -66,11 +66,9 @@ class Machine {
   void system_reset();
 
   VirtioMemDevice* find(const std::string& id) const;
-  // The devices in the order they were added: a view, not a copy (the
-  // checks walk it after every step).
-  auto devices() const {
-    return std::views::transform(devices_, [](const std::unique_ptr<VirtioMemDevice>& d) { return d.get(); });
-  }
+  // The devices in the order they were added (no copy: the checks walk it
+  // after every step).
+  std::span<VirtioMemDevice* const> devices() const { return device_list_; }
   MemslotBudget budget() const;
   // Bytes the devices occupy in the device-memory area.
   uint64_t used_region_size() const;
@@ -96,6 +94,8 @@ class Machine {
   FaultInjectingBackend faults_;
   std::vector<VhostBackend> vhosts_;
   std::vector<std::unique_ptr<VirtioMemDevice>> devices_;
+  std::vector<VirtioMemDevice*> device_list_;  // devices_ as plain pointers, for devices()
+  void list_devices();  // after every change to devices_
   DeviceHandle next_handle_ = 0;
 };
 
