@@ -38,14 +38,28 @@ fi
 flags=($CXXFLAGS -std=c++20 -DFMT_HEADER_ONLY "${includes[@]}")
 # Coverage feedback from the core, not from the oracle that checks it
 # (fuzz/feedback-ignorelist.txt says why); sanitizer-coverage builds only.
+# and no comparison tracing where it only costs (fuzz/no-cmp-tracing.txt).
+no_cmp_tracing=()
 case " $CXXFLAGS " in
-  *fuzzer-no-link* | *-fsanitize-coverage=*) flags+=(-fsanitize-coverage-ignorelist="$source_dir/fuzz/feedback-ignorelist.txt") ;;
+  *fuzzer-no-link* | *-fsanitize-coverage=*)
+    flags+=(-fsanitize-coverage-ignorelist="$source_dir/fuzz/feedback-ignorelist.txt")
+    mapfile -t no_cmp_tracing < <(grep -v '^#' "$source_dir/fuzz/no-cmp-tracing.txt")
+    ;;
 esac
 
 # The core and the shared check, compiled once for all targets.
+compile() {  # SOURCE
+  local extra=()
+  for listed in "${no_cmp_tracing[@]}"; do
+    [ "$1" = "$source_dir/$listed" ] && extra=(-fno-sanitize-coverage=trace-cmp)
+  done
+  "$CXX" "${flags[@]}" "${extra[@]}" -c "$1" -o "$work/$(basename "$1" .cpp).o"
+}
+export -f compile
+export CXX source_dir work
 sources=("$source_dir"/core/*.cpp "$source_dir/fuzz/check.cpp")
 printf '%s\n' "${sources[@]}" |
-  xargs -P "$jobs" -I{} sh -c 'src="$1"; shift; "$@" -c "$src" -o "'"$work"'/$(basename "$src" .cpp).o"' _ {} "$CXX" "${flags[@]}"
+  xargs -P "$jobs" -I{} bash -c "$(declare -p flags no_cmp_tracing); compile {}"
 rm -f "$work/libvmemcheck.a"
 ar rcs "$work/libvmemcheck.a" "$work"/*.o
 

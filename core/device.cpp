@@ -290,8 +290,8 @@ Status VirtioMemDevice::load(const MigrationState& s) {
   return ok_status();
 }
 
-bool VirtioMemDevice::slot_wanted(uint64_t index) const {
-  switch (policy_->map_rule()) {
+bool VirtioMemDevice::slot_wanted(MapRule rule, uint64_t index) const {
+  switch (rule) {
     case MapRule::WholeRegion: return true;
     case MapRule::UsableRegion:
       return decision::slot_mapped_by_usable_region<Word>(layout_.offset(index), usable_);
@@ -304,8 +304,9 @@ bool VirtioMemDevice::slot_wanted(uint64_t index) const {
 
 Status VirtioMemDevice::reconcile(uint64_t first, uint64_t end) {
   SlotTransaction transaction;
+  const MapRule rule = policy_->map_rule();
   for (uint64_t i = first; i < end; ++i) {
-    const bool wanted = slot_wanted(i);
+    const bool wanted = slot_wanted(rule, i);
     if (wanted && !mapped_[i]) transaction.map.push_back(slot(i));
     if (!wanted && mapped_[i]) transaction.unmap.push_back(slot(i));
   }

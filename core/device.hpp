@@ -94,7 +94,7 @@ class VirtioMemDevice {
   uint64_t usable_for(uint64_t requested) const;
 
   // Whether the map rule wants slot `index` mapped in the current state.
-  bool slot_wanted(uint64_t index) const;
+  bool slot_wanted(MapRule rule, uint64_t index) const;  // rule: policy_->map_rule()
   // Maps / unmaps slots [first, end) so they match slot_wanted(), as one transaction.
   Status reconcile(uint64_t first, uint64_t end);
   // Maps every unmapped slot in [first, end) (activation before a plug).
