@@ -2,7 +2,8 @@
 // one input of corpus/<target>/ through the fuzz targets' check
 // (fuzz/check.cpp: decode, run, compare with the reference model and check
 // the invariants after every step), cycling through the corpus. items/s is
-// executions per second on one core with no coverage instrumentation; the
+// executions per second on one core with no coverage instrumentation, steps
+// the checked steps per second (model and invariants after each); the
 // fuzzers' own figures (libFuzzer, AFL++) come from scripts/campaign.
 #include <benchmark/benchmark.h>
 
@@ -33,13 +34,18 @@ void BM_CorpusExecution(benchmark::State& state, Target target) {
     state.SkipWithError("empty corpus");
     return;
   }
+  std::vector<size_t> steps;  // each input's decoded steps, every one checked
+  for (const auto& input : inputs) steps.push_back(decode(target, input).steps.size());
   size_t next = 0;
+  double steps_run = 0;
   for (auto _ : state) {
     run_checked(target, inputs[next]);
+    steps_run += static_cast<double>(steps[next]);
     next = (next + 1) % inputs.size();
   }
   state.SetItemsProcessed(state.iterations());
   state.counters["inputs"] = static_cast<double>(inputs.size());
+  state.counters["steps"] = benchmark::Counter(steps_run, benchmark::Counter::kIsRate);
 }
 BENCHMARK_CAPTURE(BM_CorpusExecution, ops, Target::Ops);
 BENCHMARK_CAPTURE(BM_CorpusExecution, virtqueue, Target::Virtqueue);
