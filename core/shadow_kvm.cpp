@@ -122,9 +122,10 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
 bool ShadowKvm::overlaps_another_slot(const KvmRegion& r) const {
   const uint32_t as_id = r.slot >> 16;
   const auto overlaps = [&](auto it) {
+    // A neighbour in another address space (or r itself) cannot overlap r.
+    if (it->first.first != as_id || it->second == r.slot) return false;
     const KvmRegion& other = *find(as_id, it->second & 0xffff);
-    return it->first.first == as_id && it->second != r.slot &&
-           r.guest_phys_addr < other.guest_phys_addr + other.memory_size &&
+    return r.guest_phys_addr < other.guest_phys_addr + other.memory_size &&
            other.guest_phys_addr < r.guest_phys_addr + r.memory_size;
   };
   // r's own old place is skipped: a slot may move onto part of itself.
