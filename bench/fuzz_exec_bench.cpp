@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "scenario_runner.hpp"
 
 namespace vmemcheck::fuzz {
 namespace {
@@ -50,6 +51,30 @@ void BM_CorpusExecution(benchmark::State& state, Target target) {
 BENCHMARK_CAPTURE(BM_CorpusExecution, ops, Target::Ops);
 BENCHMARK_CAPTURE(BM_CorpusExecution, virtqueue, Target::Virtqueue);
 BENCHMARK_CAPTURE(BM_CorpusExecution, layout, Target::Layout);
+
+// The same inputs with neither the model comparison nor the invariants:
+// decoding, the machine, the device, its KVM backend and the shadow alone.
+// What checking after every step costs is the difference to the above.
+void BM_CorpusUnchecked(benchmark::State& state, Target target) {
+  const auto inputs = load_corpus(target);
+  if (inputs.empty()) {
+    state.SkipWithError("empty corpus");
+    return;
+  }
+  scenario::RunOptions options;
+  options.check_model = false;
+  options.check_invariants = false;
+  options.describe_steps = false;
+  size_t next = 0;
+  for (auto _ : state) {
+    const scenario::Scenario s = decode(target, inputs[next]);
+    scenario::Runner runner(options);
+    for (const scenario::Step& step : s.steps) benchmark::DoNotOptimize(runner.step(step));
+    next = (next + 1) % inputs.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK_CAPTURE(BM_CorpusUnchecked, ops, Target::Ops);
 
 // The floor: an empty input (the default machine, no device, no step).
 void BM_EmptyInput(benchmark::State& state) {
