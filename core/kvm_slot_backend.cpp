@@ -48,12 +48,12 @@ Status KvmSlotBackend::attach(DeviceHandle device, uint64_t region_size) {
 }
 
 void KvmSlotBackend::detach(DeviceHandle device) {
-  const auto it = std::find_if(attached_.begin(), attached_.end(), [&](const Attached& a) { return a.device == device; });
-  if (it == attached_.end()) return;
+  const Attached* a = attached(device);
+  if (!a) return;
   // The device unmapped its memslots first (its destructor does).
-  assert(std::none_of(it->slots.begin(), it->slots.end(), [](const Mapped& m) { return m.id != kUnmapped; }));
-  host_.release(it->hva, it->size);
-  attached_.erase(it);
+  assert(std::none_of(a->slots.begin(), a->slots.end(), [](const Mapped& m) { return m.id != kUnmapped; }));
+  host_.release(a->hva, a->size);
+  attached_.erase(attached_.begin() + (a - attached_.data()));
 }
 
 std::optional<uint64_t> KvmSlotBackend::device_hva(DeviceHandle device) const {
