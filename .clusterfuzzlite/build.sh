@@ -25,10 +25,13 @@ work=${WORK:-${TMPDIR:-/tmp}}/vmemcheck-oss-fuzz-build
 mkdir -p "$work"
 jobs=${JOBS:-$(nproc)}
 
-# The core's one generated header (core/CMakeLists.txt): no planted bug.
+# The core's one generated header (core/decision/CMakeLists.txt): no planted bug.
 mkdir -p "$work/generated"
-sed 's/@VMEMCHECK_PLANTED_BUG_ENUMERATOR@/None/' "$source_dir/core/planted_bug.hpp.in" >"$work/generated/planted_bug.hpp"
-includes=(-I"$source_dir/core" -I"$work/generated")
+sed 's/@VMEMCHECK_PLANTED_BUG_ENUMERATOR@/None/' "$source_dir/core/decision/planted_bug.hpp.in" >"$work/generated/planted_bug.hpp"
+# Every library folder of the core: CMake keeps their layers apart, this
+# build only needs them all.
+includes=(-I"$work/generated")
+for library in "$source_dir"/core/*/; do includes+=(-I"${library%/}"); done
 if [ -n "${FMT_INCLUDE:-}" ]; then
   includes+=(-I"$FMT_INCLUDE")
 elif [ -d "${SRC:-/nonexistent}/fmt/include" ]; then
@@ -57,7 +60,7 @@ compile() {  # SOURCE
 }
 export -f compile
 export CXX source_dir work
-sources=("$source_dir"/core/*.cpp "$source_dir/fuzz/check.cpp")
+sources=("$source_dir"/core/*/*.cpp "$source_dir/fuzz/check.cpp")
 printf '%s\n' "${sources[@]}" |
   xargs -P "$jobs" -I{} bash -c "$(declare -p flags no_cmp_tracing); compile {}"
 rm -f "$work/libvmemcheck.a"
@@ -70,7 +73,7 @@ for target in ops virtqueue layout; do
   rm -f "$OUT/${fuzzer}_seed_corpus.zip"
   (cd "$source_dir/corpus/$target" && zip -q -r "$OUT/${fuzzer}_seed_corpus.zip" .)
   cp "$source_dir/fuzz/dicts/$target.dict" "$OUT/$fuzzer.dict"
-  # Inputs decode to at most 64 operations (core/fuzz_decoder.hpp); the corpus's
+  # Inputs decode to at most 64 operations (core/scenario/fuzz_decoder.hpp); the corpus's
   # longest are ~420 bytes, so 1 KiB leaves room without wasting mutations.
   cat >"$OUT/$fuzzer.options" <<OPTIONS
 [libfuzzer]

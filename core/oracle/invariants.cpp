@@ -13,12 +13,20 @@ void report(std::vector<std::string>& out, const VirtioMemDevice& d, int number,
   out.push_back(fmt::format("invariant {} broken on device '{}': {}", number, d.config().id, what));
 }
 
+// Memslot i's offset and length, derived here from the layout's slot size
+// (DESIGN §6: all memslots but the last have one size) rather than asked of
+// the device, whose arithmetic is what is being checked. Precondition: i < count.
+uint64_t slot_offset(const MemslotLayout& layout, uint64_t i) { return i * layout.slot_size; }
+uint64_t slot_length(const MemslotLayout& layout, uint64_t i) {
+  return std::min(layout.slot_size, layout.region_size - slot_offset(layout, i));
+}
+
 // Invariants 1-3 for memslot i. Returns whether it holds them.
 bool check_slot(const VirtioMemDevice& d, MapRule rule, uint64_t i, std::vector<std::string>& out) {
   const size_t before = out.size();
   const auto& layout = d.layout();
-  const uint64_t first = layout.offset(i) / d.config().block_size;
-  const uint64_t blocks = layout.length(i) / d.config().block_size;
+  const uint64_t first = slot_offset(layout, i) / d.config().block_size;
+  const uint64_t blocks = slot_length(layout, i) / d.config().block_size;
   const bool holds_plugged = !d.bitmap().none_set(first, blocks);
   if (holds_plugged && !d.slot_mapped(i)) {
     report(out, d, 1, fmt::format("memslot {} holds plugged blocks but is not mapped", i));
@@ -26,9 +34,9 @@ bool check_slot(const VirtioMemDevice& d, MapRule rule, uint64_t i, std::vector<
   if (rule == MapRule::PluggedBlocks && d.slot_mapped(i) && !holds_plugged) {
     report(out, d, 2, fmt::format("memslot {} is mapped but holds no plugged block", i));
   }
-  if (rule == MapRule::UsableRegion && d.slot_mapped(i) != (layout.offset(i) < d.usable_region_size())) {
+  if (rule == MapRule::UsableRegion && d.slot_mapped(i) != (slot_offset(layout, i) < d.usable_region_size())) {
     report(out, d, 3, fmt::format("memslot {} at offset {:#x} is {}mapped with usable region {:#x}", i,
-                                  layout.offset(i), d.slot_mapped(i) ? "" : "not ", d.usable_region_size()));
+                                  slot_offset(layout, i), d.slot_mapped(i) ? "" : "not ", d.usable_region_size()));
   }
   if (rule == MapRule::WholeRegion && !d.slot_mapped(i)) {
     report(out, d, 3, fmt::format("memslot {} of a whole-region device is not mapped", i));

@@ -8,8 +8,8 @@
 #include <memory>
 #include <string_view>
 
-#include "decision.hpp"
 #include "device_config.hpp"
+#include "units.hpp"
 
 namespace vmemcheck {
 
@@ -19,19 +19,23 @@ enum class MapRule {
   PluggedBlocks,  // a memslot is mapped while it holds a plugged block
 };
 
+// The memslots a byte range of the region touches: first <= i < end.
+struct SlotRange {
+  uint64_t first = 0;
+  uint64_t end = 0;
+};
+
+// The arithmetic behind these is decision.hpp's, which only the device sees.
 struct MemslotLayout {
   uint64_t region_size = 0;
   uint64_t slot_size = 0;
   uint64_t count = 0;
 
-  uint64_t offset(uint64_t index) const { return decision::slot_offset<Word>(slot_size, index); }
-  uint64_t length(uint64_t index) const {
-    return decision::slot_length<Word>(region_size, slot_size, index);
-  }
+  uint64_t offset(uint64_t index) const;
+  // The last memslot may be shorter than slot_size.
+  uint64_t length(uint64_t index) const;
   // Slots touched by the byte range [offset, offset + length) of the region.
-  decision::IndexRange<Word> touched(uint64_t range_offset, uint64_t range_length) const {
-    return decision::touched_slots<Word>(slot_size, range_offset, range_length);
-  }
+  SlotRange touched(uint64_t range_offset, uint64_t range_length) const;
   friend bool operator==(const MemslotLayout&, const MemslotLayout&) = default;
 };
 

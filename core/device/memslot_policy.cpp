@@ -2,7 +2,21 @@
 
 #include <algorithm>
 
+#include "decision.hpp"
+
 namespace vmemcheck {
+
+uint64_t MemslotLayout::offset(uint64_t index) const { return decision::slot_offset<Word>(slot_size, index); }
+
+uint64_t MemslotLayout::length(uint64_t index) const {
+  return decision::slot_length<Word>(region_size, slot_size, index);
+}
+
+SlotRange MemslotLayout::touched(uint64_t range_offset, uint64_t range_length) const {
+  const auto range = decision::touched_slots<Word>(slot_size, range_offset, range_length);
+  return {range.first, range.end};
+}
+
 namespace {
 
 MemslotLayout from(uint64_t region_size, decision::Layout<Word> layout) {

@@ -1,0 +1,2 @@
+// Must not compile: the device knows nothing of the scenario machinery.
+#include "scenario.hpp"
