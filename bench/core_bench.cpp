@@ -1,4 +1,4 @@
-// Issue 3's benchmark: the device core's request paths on a 1 TiB device
+// The device core's request paths on a 1 TiB device
 // with 2 MiB blocks (524288 blocks) and 1024 dynamic memslots of 1 GiB, over
 // the KVM slot backend and the shadow KVM model (the backend a fuzzer uses).
 // Each iteration leaves the device as it found it, so figures do not drift.

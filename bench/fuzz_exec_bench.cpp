@@ -1,4 +1,4 @@
-// Issue 5's exec/s measure without a fuzzer around it: each iteration runs
+// The fuzz targets' exec/s without a fuzzer around it: each iteration runs
 // one input of corpus/<target>/ through the fuzz targets' check
 // (fuzz/check.cpp: decode, run, compare with the reference model and check
 // the invariants after every step), cycling through the corpus. items/s is

@@ -1,5 +1,5 @@
 // What every fuzz target does with its input: decode it with the shared
-// decoder (core/fuzz_decoder.hpp), run the steps on the runner, which
+// decoder (core/scenario/fuzz_decoder.hpp), run the steps on the runner, which
 // compares the core with the reference model and checks DESIGN §3's
 // invariants after each, and abort on the first problem after printing the
 // scenario so far as text.

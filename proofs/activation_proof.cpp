@@ -1,4 +1,4 @@
-// Proof 4 (issue 6): the activation step keeps invariants 1, 2, 3 and 4,
+// Proof 4: the activation step keeps invariants 1, 2, 3 and 4,
 // inductively (DESIGN §3, §6 PLUG / UNPLUG / UNPLUG_ALL).
 //
 // From ANY state satisfying the invariants (not only reachable ones), one

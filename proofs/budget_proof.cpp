@@ -1,4 +1,4 @@
-// Proof 6 (issue 6): automatic memslot decisions never exceed the machine's
+// Proof 6: automatic memslot decisions never exceed the machine's
 // budget (DESIGN §6 "Memory-device core", machine.cpp auto_memslot_limit and
 // memslot_limit_for).
 //

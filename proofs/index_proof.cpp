@@ -1,4 +1,4 @@
-// Proof 3 (issue 6): the memslots a block range touches are exactly those
+// Proof 3: the memslots a block range touches are exactly those
 // that intersect it (DESIGN §6 "Memslot layout"), and memslot i covers
 // [i*size, min((i+1)*size, region)), only the last one shorter.
 //

@@ -1,4 +1,4 @@
-// Proof 1 (issue 6): the memslot layouts satisfy DESIGN §3 invariant 5, and the
+// Proof 1: the memslot layouts satisfy DESIGN §3 invariant 5, and the
 // automatic layout is the seeds' rule (DESIGN §6 "Memslot layout").
 //
 // For every region size, block size and page size that device configuration

@@ -1,4 +1,4 @@
-// The proofs of issue 6, one file each; main.cpp runs them.
+// The Z3 proofs, one file each; main.cpp runs them.
 #pragma once
 
 #include "prove.hpp"

@@ -43,7 +43,7 @@ class Counterexample {
   bool integer_;
 };
 
-// Turns a counterexample into the text of a scenario file (core/scenario.hpp),
+// Turns a counterexample into the text of a scenario file (core/scenario/scenario.hpp),
 // or nullopt when this model's violation cannot be expressed as one.
 using ScenarioWriter = std::function<std::optional<std::string>(const Counterexample&)>;
 

@@ -1,4 +1,4 @@
-// Proof 2 (issue 6): request validation (DESIGN §6 "Range check", shared by
+// Proof 2: request validation (DESIGN §6 "Range check", shared by
 // PLUG, UNPLUG and STATE) is exactly its specification.
 //
 // Specification, in unbounded arithmetic (128 bits, where nothing wraps): a

@@ -1,4 +1,4 @@
-// Proof 5 (issue 6): the usable region (DESIGN §6 "Usable region") keeps
+// Proof 5: the usable region (DESIGN §6 "Usable region") keeps
 // every plugged block inside it, and is what DESIGN §6 says it is.
 //
 // For every region, block and requested size device configuration accepts,

@@ -1,6 +1,6 @@
-// The Z3 instantiation of the decision templates (core/decision.hpp).
+// The Z3 instantiation of the decision templates (core/decision/decision.hpp).
 //
-// core/word.hpp gives the templates six operations on uint64_t. Here the same
+// core/decision/word.hpp gives the templates six operations on uint64_t. Here the same
 // six exist for 64-bit Z3 bit-vectors, so `decision::auto_layout<z3::expr>`
 // builds the formula of exactly the code the device runs:
 //   ult, ule, udiv, urem  z3's own unsigned bit-vector functions (z3::ult, ...),

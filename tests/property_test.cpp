@@ -1,4 +1,4 @@
-// The property test of issue 3: random op sequences drive the core and the
+// The property test: random op sequences drive the core and the
 // reference model side by side; after every step the runner compares
 // responses, config space, error state and mapped memslots, and checks
 // DESIGN §3's invariants. CI runs more than 10^6 operations (about 2 s).

@@ -24,7 +24,7 @@ Command add_run_command(CLI::App& app) {
       "Run a scenario file: print each step's outcome (responses, errors), the 'mtree'/'slots'\n"
       "views it asks for, and every problem found after the step: a reference-model mismatch,\n"
       "a broken invariant, a failed '=> OUTCOME' or 'expect'. Exit status 1 when any problem.");
-  cmd->add_option("FILE", options->file, "Scenario file (text form, see core/scenario.hpp)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("FILE", options->file, "Scenario file (text form, see core/scenario/scenario.hpp)")->required()->check(CLI::ExistingFile);
   cmd->add_flag("-q,--quiet", options->quiet, "Print only views and problems");
   cmd->add_flag("--no-model", options->no_model, "Do not compare against the reference model");
   cmd->add_flag("--no-invariants", options->no_invariants, "Do not check DESIGN §3's invariants");

@@ -79,264 +79,295 @@ std::string address_text(const Address& a) {
   return a.relative ? "+" + format_size(a.value) : fmt::format("{:#x}", a.value);
 }
 
-// Parses one operation from its words (without "=> ...").
-Result<Op> parse_op(const std::vector<std::string_view>& w) {
-  const std::string_view verb = w[0];
-  const auto need = [&](size_t count, std::string_view usage) -> Status {
-    if (w.size() < count) return Error{fmt::format("'{}' needs: {}", verb, usage)};
-    return ok_status();
-  };
-  const auto options_from = [&](size_t first, auto&& apply) -> Status {
-    for (size_t i = first; i < w.size(); ++i) {
-      auto kv = key_value(w[i]);
+// The words of one operation line (without "=> ..."), as each verb's parser
+// reads them; the verb has been checked to have at least its minimum words.
+class Words {
+ public:
+  explicit Words(const std::vector<std::string_view>& words) : words_(words) {}
+  std::string_view verb() const { return words_[0]; }
+  size_t size() const { return words_.size(); }
+  std::string_view operator[](size_t i) const { return words_[i]; }
+  std::string id() const { return std::string(words_[1]); }
+  // Applies `apply(key, value)` to every KEY=VALUE word from `first` on.
+  template <class Apply>
+  Status options_from(size_t first, Apply&& apply) const {
+    for (size_t i = first; i < words_.size(); ++i) {
+      auto kv = key_value(words_[i]);
       if (!kv) return kv.error();
       if (auto applied = apply(kv->first, kv->second); !applied) return applied;
     }
     return ok_status();
-  };
-#define VMEM_TRY(expr)                 \
-  if (auto status_ = (expr); !status_) \
-  return status_.error()
+  }
 
-  if (verb == "machine") {
-    ConfigureMachine m;
-    VMEM_TRY(options_from(1, [&](std::string_view k, std::string_view v) -> Status {
-      if (k == "base") return assign(m.machine.device_memory_base, size_value(k, v));
-      if (k == "size") return assign(m.machine.device_memory_size, size_value(k, v));
-      if (k == "numa-nodes") return assign(m.machine.numa_nodes, int_value<uint32_t>(k, v));
-      if (k == "reserved-memslots") return assign(m.machine.reserved_memslots, int_value<uint32_t>(k, v));
-      if (k == "smm") return assign(m.machine.smm, switch_value(k, v));
-      if (k == "kvm-memslots") return assign(m.kvm.max_memslots, int_value<uint32_t>(k, v));
-      if (k == "phys-bits") return assign(m.kvm.phys_bits, int_value<uint32_t>(k, v));
-      if (k == "tdp-mmu") return assign(m.metadata.tdp_mmu, switch_value(k, v));
-      if (k == "dirty-logging") return assign(m.metadata.dirty_logging, switch_value(k, v));
-      return Error{fmt::format("unknown machine option '{}'", k)};
-    }));
-    if (m.machine.numa_nodes == 0) return Error{"numa-nodes must be at least 1"};
-    if (m.kvm.phys_bits < 32 || m.kvm.phys_bits > 52) return Error{"phys-bits must be within 32..52"};
-    if (m.kvm.max_memslots == 0 || m.kvm.max_memslots > 32767) {
-      return Error{"kvm-memslots must be within 1..32767"};
+ private:
+  const std::vector<std::string_view>& words_;
+};
+
+// One parser per verb; kGrammar below lists them with their usage.
+
+Result<Op> parse_machine(const Words& w) {
+  ConfigureMachine m;
+  auto options = w.options_from(1, [&](std::string_view k, std::string_view v) -> Status {
+    if (k == "base") return assign(m.machine.device_memory_base, size_value(k, v));
+    if (k == "size") return assign(m.machine.device_memory_size, size_value(k, v));
+    if (k == "numa-nodes") return assign(m.machine.numa_nodes, int_value<uint32_t>(k, v));
+    if (k == "reserved-memslots") return assign(m.machine.reserved_memslots, int_value<uint32_t>(k, v));
+    if (k == "smm") return assign(m.machine.smm, switch_value(k, v));
+    if (k == "kvm-memslots") return assign(m.kvm.max_memslots, int_value<uint32_t>(k, v));
+    if (k == "phys-bits") return assign(m.kvm.phys_bits, int_value<uint32_t>(k, v));
+    if (k == "tdp-mmu") return assign(m.metadata.tdp_mmu, switch_value(k, v));
+    if (k == "dirty-logging") return assign(m.metadata.dirty_logging, switch_value(k, v));
+    return Error{fmt::format("unknown machine option '{}'", k)};
+  });
+  if (!options) return options.error();
+  if (m.machine.numa_nodes == 0) return Error{"numa-nodes must be at least 1"};
+  if (m.kvm.phys_bits < 32 || m.kvm.phys_bits > 52) return Error{"phys-bits must be within 32..52"};
+  if (m.kvm.max_memslots == 0 || m.kvm.max_memslots > 32767) {
+    return Error{"kvm-memslots must be within 1..32767"};
+  }
+  if (m.machine.device_memory_base > kMaxGuestPhysical ||
+      m.machine.device_memory_size > kMaxGuestPhysical - m.machine.device_memory_base) {
+    return Error{"the device-memory area ends beyond the 52-bit guest-physical address space"};
+  }
+  return Op{m};
+}
+
+Result<Op> parse_device(const Words& w) {
+  AddDevice d;
+  d.config.id = w.id();
+  d.config.memdev = "";
+  bool has_size = false;
+  auto options = w.options_from(2, [&](std::string_view k, std::string_view v) -> Status {
+    has_size = has_size || k == "size";
+    return apply_device_option(d.config, k, v);
+  });
+  if (!options) return options.error();
+  if (!has_size) return Error{"device: size=SIZE is required"};
+  return Op{d};
+}
+
+// plug, unplug and state.
+Result<Op> parse_range_request(const Words& w) {
+  if (w.size() > 4) return Error{fmt::format("'{}' takes 3 arguments, got {}", w.verb(), w.size() - 1)};
+  GuestRequest r;
+  r.device = w.id();
+  r.type = w.verb() == "plug"     ? RequestType::Plug
+           : w.verb() == "unplug" ? RequestType::Unplug
+                                  : RequestType::State;
+  auto addr = address_value("ADDR", w[2]);
+  if (!addr) return addr.error();
+  r.addr = *addr;
+  auto nb = int_value<uint16_t>("NB_BLOCKS (0..65535)", w[3]);
+  if (!nb) return nb.error();
+  r.nb_blocks = *nb;
+  return Op{r};
+}
+
+Result<Op> parse_unplug_all(const Words& w) { return Op{GuestRequest{w.id(), RequestType::UnplugAll, {}, 0}}; }
+
+Result<Op> parse_raw(const Words& w) {
+  RawRequest r;
+  r.device = w.id();
+  auto options = w.options_from(2, [&](std::string_view k, std::string_view v) -> Status {
+    if (k == "type") return assign(r.type, int_value<uint16_t>(k, v));
+    if (k == "addr") return assign(r.addr, address_value(k, v));
+    if (k == "nb") return assign(r.nb_blocks, int_value<uint16_t>(k, v));
+    if (k == "readable") return assign(r.readable, int_value<uint64_t>(k, v));
+    if (k == "writable") return assign(r.writable, int_value<uint64_t>(k, v));
+    return Error{fmt::format("unknown raw option '{}'", k)};
+  });
+  if (!options) return options.error();
+  return Op{r};
+}
+
+Result<Op> parse_resize(const Words& w) {
+  auto size = size_value("SIZE", w[2]);
+  if (!size) return size.error();
+  return Op{Resize{w.id(), *size}};
+}
+
+Result<Op> parse_system_reset(const Words&) { return Op{SystemReset{}}; }
+
+Result<Op> parse_virtio_reset(const Words& w) { return Op{VirtioReset{w.id()}}; }
+
+Result<Op> parse_busy(const Words& w) {
+  auto busy = switch_value("busy", w[2]);
+  if (!busy) return busy.error();
+  return Op{SetBusy{w.id(), *busy}};
+}
+
+Result<Op> parse_features(const Words& w) {
+  auto bits = int_value<uint64_t>("BITS", w[2]);
+  if (!bits) return bits.error();
+  return Op{NegotiateFeatures{w.id(), *bits}};
+}
+
+Result<Op> parse_remove(const Words& w) { return Op{RemoveDevice{w.id()}}; }
+
+Result<Op> parse_migrate(const Words& w) {
+  Migrate m;
+  m.device = w.id();
+  DeviceConfig probe;
+  auto options = w.options_from(2, [&](std::string_view k, std::string_view v) -> Status {
+    if (k == "size" || k == "addr" || k == "block") {
+      return Error{fmt::format("migrate: '{}' must match the source; only memslot options may differ", k)};
     }
-    if (m.machine.device_memory_base > kMaxGuestPhysical ||
-        m.machine.device_memory_size > kMaxGuestPhysical - m.machine.device_memory_base) {
-      return Error{"the device-memory area ends beyond the 52-bit guest-physical address space"};
-    }
-    return Op{m};
-  }
-  if (verb == "device") {
-    VMEM_TRY(need(2, "device ID size=SIZE [options]"));
-    AddDevice d;
-    d.config.id = std::string(w[1]);
-    d.config.memdev = "";
-    bool has_size = false;
-    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view v) -> Status {
-      has_size = has_size || k == "size";
-      return apply_device_option(d.config, k, v);
-    }));
-    if (!has_size) return Error{"device: size=SIZE is required"};
-    return Op{d};
-  }
-  if (verb == "plug" || verb == "unplug" || verb == "state") {
-    VMEM_TRY(need(4, fmt::format("{} ID ADDR NB_BLOCKS", verb)));
-    if (w.size() > 4) return Error{fmt::format("'{}' takes 3 arguments, got {}", verb, w.size() - 1)};
-    GuestRequest r;
-    r.device = std::string(w[1]);
-    r.type = verb == "plug" ? RequestType::Plug : verb == "unplug" ? RequestType::Unplug : RequestType::State;
-    auto addr = address_value("ADDR", w[2]);
-    if (!addr) return addr.error();
-    r.addr = *addr;
-    auto nb = int_value<uint16_t>("NB_BLOCKS (0..65535)", w[3]);
-    if (!nb) return nb.error();
-    r.nb_blocks = *nb;
-    return Op{r};
-  }
-  if (verb == "unplug-all") {
-    VMEM_TRY(need(2, "unplug-all ID"));
-    return Op{GuestRequest{std::string(w[1]), RequestType::UnplugAll, {}, 0}};
-  }
-  if (verb == "raw") {
-    VMEM_TRY(need(2, "raw ID type=N [addr=ADDR] [nb=N] [readable=N] [writable=N]"));
-    RawRequest r;
-    r.device = std::string(w[1]);
-    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view v) -> Status {
-      if (k == "type") {
-        auto n = int_value<uint16_t>(k, v);
-        if (!n) return n.error();
-        r.type = *n;
-      } else if (k == "addr") {
-        auto a = address_value(k, v);
-        if (!a) return a.error();
-        r.addr = *a;
-      } else if (k == "nb") {
-        auto n = int_value<uint16_t>(k, v);
-        if (!n) return n.error();
-        r.nb_blocks = *n;
-      } else if (k == "readable" || k == "writable") {
-        auto n = int_value<uint64_t>(k, v);
-        if (!n) return n.error();
-        (k == "readable" ? r.readable : r.writable) = *n;
-      } else {
-        return Error{fmt::format("unknown raw option '{}'", k)};
-      }
+    if (auto applied = apply_device_option(probe, k, v); !applied) return applied;
+    m.overrides.emplace_back(std::string(k), std::string(v));
+    return ok_status();
+  });
+  if (!options) return options.error();
+  return Op{m};
+}
+
+Result<Op> parse_fail(const Words& w) {
+  InjectFault f;
+  auto kind = parse_fault_kind(w[1]);
+  if (!kind) return Error{fmt::format("unknown fault '{}' (map, populate, discard, attach)", w[1])};
+  f.kind = *kind;
+  auto options = w.options_from(2, [&](std::string_view k, std::string_view v) -> Status {
+    if (k == "device") {
+      f.device = std::string(v);
       return ok_status();
-    }));
-    return Op{r};
-  }
-  if (verb == "resize") {
-    VMEM_TRY(need(3, "resize ID SIZE"));
-    auto size = size_value("SIZE", w[2]);
-    if (!size) return size.error();
-    return Op{Resize{std::string(w[1]), *size}};
-  }
-  if (verb == "reset") return Op{SystemReset{}};
-  if (verb == "virtio-reset") {
-    VMEM_TRY(need(2, "virtio-reset ID"));
-    return Op{VirtioReset{std::string(w[1])}};
-  }
-  if (verb == "busy") {
-    VMEM_TRY(need(3, "busy ID on|off"));
-    auto b = switch_value("busy", w[2]);
-    if (!b) return b.error();
-    return Op{SetBusy{std::string(w[1]), *b}};
-  }
-  if (verb == "features") {
-    VMEM_TRY(need(3, "features ID BITS"));
-    auto bits = int_value<uint64_t>("BITS", w[2]);
-    if (!bits) return bits.error();
-    return Op{NegotiateFeatures{std::string(w[1]), *bits}};
-  }
-  if (verb == "remove") {
-    VMEM_TRY(need(2, "remove ID"));
-    return Op{RemoveDevice{std::string(w[1])}};
-  }
-  if (verb == "migrate") {
-    VMEM_TRY(need(2, "migrate ID [destination device options]"));
-    Migrate m;
-    m.device = std::string(w[1]);
-    DeviceConfig probe;
-    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view v) -> Status {
-      if (k == "size" || k == "addr" || k == "block") {
-        return Error{fmt::format("migrate: '{}' must match the source; only memslot options may differ", k)};
-      }
-      if (auto applied = apply_device_option(probe, k, v); !applied) return applied;
-      m.overrides.emplace_back(std::string(k), std::string(v));
-      return ok_status();
-    }));
-    return Op{m};
-  }
-  if (verb == "fail") {
-    VMEM_TRY(need(2, "fail map|populate|discard|attach [device=ID] [skip=N]"));
-    InjectFault f;
-    auto kind = parse_fault_kind(w[1]);
-    if (!kind) return Error{fmt::format("unknown fault '{}' (map, populate, discard, attach)", w[1])};
-    f.kind = *kind;
-    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view v) -> Status {
-      if (k == "device") {
-        f.device = std::string(v);
-      } else if (k == "skip") {
-        auto n = int_value<uint32_t>(k, v);
-        if (!n) return n.error();
-        f.skip = *n;
-      } else {
-        return Error{fmt::format("unknown fail option '{}'", k)};
-      }
-      return ok_status();
-    }));
-    // Faults target one device so the reference model of that device can follow.
-    if (f.kind != FaultKind::Attach && !f.device) {
-      return Error{fmt::format("fail {}: device=ID is required", name(f.kind))};
     }
-    return Op{f};
+    if (k == "skip") return assign(f.skip, int_value<uint32_t>(k, v));
+    return Error{fmt::format("unknown fail option '{}'", k)};
+  });
+  if (!options) return options.error();
+  // Faults target one device so the reference model of that device can follow.
+  if (f.kind != FaultKind::Attach && !f.device) {
+    return Error{fmt::format("fail {}: device=ID is required", name(f.kind))};
   }
-  if (verb == "vhost") {
-    VMEM_TRY(need(3, "vhost NAME max=N"));
-    AddVhost v;
-    v.vhost.name = std::string(w[1]);
-    bool has_max = false;
-    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view value) -> Status {
-      if (k != "max") return Error{fmt::format("unknown vhost option '{}'", k)};
-      auto n = int_value<uint32_t>(k, value);
-      if (!n) return n.error();
-      v.vhost.max_memslots = *n;
-      has_max = true;
-      return ok_status();
-    }));
-    if (!has_max) return Error{"vhost: max=N is required"};
-    return Op{v};
+  return Op{f};
+}
+
+Result<Op> parse_vhost(const Words& w) {
+  AddVhost v;
+  v.vhost.name = w.id();
+  bool has_max = false;
+  auto options = w.options_from(2, [&](std::string_view k, std::string_view value) -> Status {
+    if (k != "max") return Error{fmt::format("unknown vhost option '{}'", k)};
+    has_max = true;
+    return assign(v.vhost.max_memslots, int_value<uint32_t>(k, value));
+  });
+  if (!options) return options.error();
+  if (!has_max) return Error{"vhost: max=N is required"};
+  return Op{v};
+}
+
+// read and write.
+Result<Op> parse_guest_access(const Words& w) {
+  GuestAccess a;
+  a.device = w.id();
+  auto addr = address_value("ADDR", w[2]);
+  if (!addr) return addr.error();
+  a.addr = *addr;
+  if (w.verb() == "write") {
+    auto value = int_value<uint64_t>("VALUE", w[3]);
+    if (!value) return value.error();
+    a.write_value = *value;
   }
-  if (verb == "write" || verb == "read") {
-    VMEM_TRY(need(verb == "write" ? 4 : 3, verb == "write" ? "write ID ADDR VALUE" : "read ID ADDR"));
-    GuestAccess a;
-    a.device = std::string(w[1]);
-    auto addr = address_value("ADDR", w[2]);
-    if (!addr) return addr.error();
-    a.addr = *addr;
-    if (verb == "write") {
-      auto value = int_value<uint64_t>("VALUE", w[3]);
-      if (!value) return value.error();
-      a.write_value = *value;
-    }
-    return Op{a};
+  return Op{a};
+}
+
+Result<Op> parse_queue(const Words& w) {
+  SetupQueue q;
+  q.device = w.id();
+  auto options = w.options_from(2, [&](std::string_view k, std::string_view v) -> Status {
+    if (k == "size") return assign(q.layout.size, int_value<uint16_t>(k, v));
+    if (k == "desc") return assign(q.layout.desc, size_value(k, v));
+    if (k == "avail") return assign(q.layout.avail, size_value(k, v));
+    if (k == "used") return assign(q.layout.used, size_value(k, v));
+    return Error{fmt::format("unknown queue option '{}' (size, desc, avail, used)", k)};
+  });
+  if (!options) return options.error();
+  return Op{q};
+}
+
+Result<Op> parse_poke(const Words& w) {
+  if (w.size() > 3) return Error{fmt::format("'poke' takes 2 arguments, got {}", w.size() - 1)};
+  Poke p;
+  auto gpa = size_value("ADDR", w[1]);
+  if (!gpa) return gpa.error();
+  p.gpa = *gpa;
+  const std::string_view hex = w[2];
+  if (hex.size() % 2 != 0 || hex.size() / 2 > kMaxPokeBytes) {
+    return Error{fmt::format("HEXBYTES: an even number of hex digits, at most {} bytes", kMaxPokeBytes)};
   }
-  if (verb == "queue") {
-    VMEM_TRY(need(2, "queue ID [size=N] [desc=ADDR] [avail=ADDR] [used=ADDR]"));
-    SetupQueue q;
-    q.device = std::string(w[1]);
-    VMEM_TRY(options_from(2, [&](std::string_view k, std::string_view v) -> Status {
-      if (k == "size") {
-        auto n = int_value<uint16_t>(k, v);
-        if (!n) return n.error();
-        q.layout.size = *n;
-        return ok_status();
-      }
-      uint64_t* field = k == "desc" ? &q.layout.desc : k == "avail" ? &q.layout.avail : k == "used" ? &q.layout.used : nullptr;
-      if (!field) return Error{fmt::format("unknown queue option '{}' (size, desc, avail, used)", k)};
-      auto a = size_value(k, v);
-      if (!a) return a.error();
-      *field = *a;
-      return ok_status();
-    }));
-    return Op{q};
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    auto byte = int_value<uint8_t>("HEXBYTES", fmt::format("0x{}", hex.substr(i, 2)));
+    if (!byte) return byte.error();
+    p.bytes.push_back(*byte);
   }
-  if (verb == "poke") {
-    VMEM_TRY(need(3, "poke ADDR HEXBYTES"));
-    if (w.size() > 3) return Error{fmt::format("'poke' takes 2 arguments, got {}", w.size() - 1)};
-    Poke p;
-    auto gpa = size_value("ADDR", w[1]);
-    if (!gpa) return gpa.error();
-    p.gpa = *gpa;
-    const std::string_view hex = w[2];
-    if (hex.size() % 2 != 0 || hex.size() / 2 > kMaxPokeBytes) {
-      return Error{fmt::format("HEXBYTES: an even number of hex digits, at most {} bytes", kMaxPokeBytes)};
-    }
-    for (size_t i = 0; i < hex.size(); i += 2) {
-      auto byte = int_value<uint8_t>("HEXBYTES", fmt::format("0x{}", hex.substr(i, 2)));
-      if (!byte) return byte.error();
-      p.bytes.push_back(*byte);
-    }
-    return Op{p};
+  return Op{p};
+}
+
+Result<Op> parse_kick(const Words& w) { return Op{Kick{w.id()}}; }
+
+Result<Op> parse_mtree(const Words&) { return Op{ShowMtree{}}; }
+
+Result<Op> parse_slots(const Words&) { return Op{ShowSlots{}}; }
+
+Result<Op> parse_expect(const Words& w) {
+  Expect e;
+  size_t first = 1;
+  if (w.size() > 1 && w[1].find('=') == std::string_view::npos) {
+    e.device = w.id();
+    first = 2;
   }
-  if (verb == "kick") {
-    VMEM_TRY(need(2, "kick ID"));
-    return Op{Kick{std::string(w[1])}};
+  auto options = w.options_from(first, [&](std::string_view k, std::string_view v) -> Status {
+    e.checks.emplace_back(std::string(k), std::string(v));
+    return ok_status();
+  });
+  if (!options) return options.error();
+  if (e.checks.empty()) return Error{"expect: give at least one KEY=VALUE"};
+  return Op{e};
+}
+
+// The scenario language: every verb, its usage and the fewest words (the
+// verb included) a line of it has. to_text() below writes the same forms.
+struct Verb {
+  std::string_view name;
+  std::string_view usage;
+  size_t min_words;
+  Result<Op> (*parse)(const Words&);
+};
+constexpr Verb kGrammar[] = {
+    {"machine", "machine [base=ADDR] [size=SIZE] [numa-nodes=N] [reserved-memslots=N] [smm=on|off] "
+                "[kvm-memslots=N] [phys-bits=N] [tdp-mmu=on|off] [dirty-logging=on|off]", 1, parse_machine},
+    {"device", "device ID size=SIZE [options]", 2, parse_device},
+    {"plug", "plug ID ADDR NB_BLOCKS", 4, parse_range_request},
+    {"unplug", "unplug ID ADDR NB_BLOCKS", 4, parse_range_request},
+    {"state", "state ID ADDR NB_BLOCKS", 4, parse_range_request},
+    {"unplug-all", "unplug-all ID", 2, parse_unplug_all},
+    {"raw", "raw ID type=N [addr=ADDR] [nb=N] [readable=N] [writable=N]", 2, parse_raw},
+    {"resize", "resize ID SIZE", 3, parse_resize},
+    {"reset", "reset", 1, parse_system_reset},
+    {"virtio-reset", "virtio-reset ID", 2, parse_virtio_reset},
+    {"busy", "busy ID on|off", 3, parse_busy},
+    {"features", "features ID BITS", 3, parse_features},
+    {"remove", "remove ID", 2, parse_remove},
+    {"migrate", "migrate ID [destination device options]", 2, parse_migrate},
+    {"fail", "fail map|populate|discard|attach [device=ID] [skip=N]", 2, parse_fail},
+    {"vhost", "vhost NAME max=N", 3, parse_vhost},
+    {"write", "write ID ADDR VALUE", 4, parse_guest_access},
+    {"read", "read ID ADDR", 3, parse_guest_access},
+    {"queue", "queue ID [size=N] [desc=ADDR] [avail=ADDR] [used=ADDR]", 2, parse_queue},
+    {"poke", "poke ADDR HEXBYTES", 3, parse_poke},
+    {"kick", "kick ID", 2, parse_kick},
+    {"mtree", "mtree", 1, parse_mtree},
+    {"slots", "slots", 1, parse_slots},
+    {"expect", "expect [ID] KEY=VALUE...", 1, parse_expect},
+};
+
+// Parses one operation from its words (without "=> ...").
+Result<Op> parse_op(const std::vector<std::string_view>& words) {
+  const std::string_view verb = words[0];
+  for (const Verb& v : kGrammar) {
+    if (v.name != verb) continue;
+    if (words.size() < v.min_words) return Error{fmt::format("'{}' needs: {}", verb, v.usage)};
+    return v.parse(Words(words));
   }
-  if (verb == "mtree") return Op{ShowMtree{}};
-  if (verb == "slots") return Op{ShowSlots{}};
-  if (verb == "expect") {
-    Expect e;
-    size_t first = 1;
-    if (w.size() > 1 && w[1].find('=') == std::string_view::npos) {
-      e.device = std::string(w[1]);
-      first = 2;
-    }
-    VMEM_TRY(options_from(first, [&](std::string_view k, std::string_view v) -> Status {
-      e.checks.emplace_back(std::string(k), std::string(v));
-      return ok_status();
-    }));
-    if (e.checks.empty()) return Error{"expect: give at least one KEY=VALUE"};
-    return Op{e};
-  }
-#undef VMEM_TRY
   return Error{fmt::format("unknown operation '{}'", verb)};
 }
 

@@ -52,6 +52,8 @@ std::vector<uint64_t> mapped_list(const VirtioMemDevice& device) {
   return mapped_list(device.layout().count, [&](uint64_t i) { return device.slot_mapped(i); });
 }
 
+std::string missing(const std::string& id) { return fmt::format("error: no device '{}'", id); }
+
 std::string config_text(const ConfigSpace& c) {
   return fmt::format("usable={:#x} plugged={:#x} requested={:#x}", c.usable_region_size, c.plugged_size,
                      c.requested_size);
@@ -115,324 +117,337 @@ std::optional<uint64_t> Runner::resolve(const std::string& id, const Address& ad
   return d->addr() + addr.value;  // wraps like any guest value would
 }
 
-// One visitor per operation kind; each starts with what it exercises.
-struct Runner::Execute {
-  Runner& r;
-  StepReport& report;
+// One function per operation kind, each starting with what it exercises.
 
-  std::string missing(const std::string& id) const { return fmt::format("error: no device '{}'", id); }
+void Runner::execute(const ConfigureMachine& m, StepReport& report) {
+  if (machine_ && !machine_->devices().empty()) {
+    report.outcome = "error: 'machine' must come before the first device";
+    return;
+  }
+  // KVM ids for boot memory, PCI BARs and ROMs must exist, or the budget is negative.
+  if (m.machine.reserved_memslots > m.kvm.max_memslots) {
+    report.outcome = fmt::format("error: reserved-memslots {} exceed kvm-memslots {}", m.machine.reserved_memslots,
+                                 m.kvm.max_memslots);
+    return;
+  }
+  report.outcome = outcome_of(start_machine(m));
+}
 
-  void operator()(const ConfigureMachine& m) {
-    if (r.machine_ && !r.machine_->devices().empty()) {
-      report.outcome = "error: 'machine' must come before the first device";
-      return;
-    }
-    // KVM ids for boot memory, PCI BARs and ROMs must exist, or the budget is negative.
-    if (m.machine.reserved_memslots > m.kvm.max_memslots) {
-      report.outcome = fmt::format("error: reserved-memslots {} exceed kvm-memslots {}", m.machine.reserved_memslots,
-                                   m.kvm.max_memslots);
-      return;
-    }
-    report.outcome = outcome_of(r.start_machine(m));
+// Pre-plug and plug of a memory device; the model starts from the same config and limit.
+void Runner::execute(const AddDevice& a, StepReport& report) {
+  const MemslotBudget budget = machine_->budget();
+  const uint64_t used_region = machine_->used_region_size();
+  auto added = machine_->add_device(a.config);
+  if (!added) {
+    report.outcome = "error: " + added.error().message;
+    return;
   }
-  // Pre-plug and plug of a memory device; the model starts from the same config and limit.
-  void operator()(const AddDevice& a) {
-    const MemslotBudget budget = r.machine_->budget();
-    const uint64_t used_region = r.machine_->used_region_size();
-    auto added = r.machine_->add_device(a.config);
-    if (!added) {
-      report.outcome = "error: " + added.error().message;
+  const VirtioMemDevice& d = **added;
+  report.outcome = fmt::format("ok addr={:#x} memslots={} slot-size={}", d.addr(), d.layout().count,
+                               format_size(d.layout().slot_size));
+  if (d.policy().decides_automatically() && options_.check_model) {
+    const uint64_t expected = reference_memslot_limit(budget, machine_->config().device_memory_size,
+                                                      used_region, d.config().region_size);
+    if (d.memslot_limit() != expected) {
+      report.problems.push_back(fmt::format("memslot limit mismatch on device '{}': core {}, model {}",
+                                            a.config.id, d.memslot_limit(), expected));
+    }
+  }
+  models_.erase(a.config.id);
+  models_.emplace(a.config.id, ReferenceModel(d.config(), d.memslot_limit()));
+}
+
+void Runner::execute(const RemoveDevice& rm, StepReport& report) {
+  if (!machine_) {
+    report.outcome = missing(rm.device);
+    return;
+  }
+  const Status removed = machine_->remove_device(rm.device);
+  if (removed) {
+    models_.erase(rm.device);
+    queues_.erase(rm.device);
+  }
+  report.outcome = outcome_of(removed);
+}
+
+// A guest request, on the core and on the model.
+void Runner::execute(const GuestRequest& g, StepReport& report) {
+  VirtioMemDevice* d = device(g.device);
+  if (!d) {
+    report.outcome = missing(g.device);
+    return;
+  }
+  const Request request{g.type, *resolve(g.device, g.addr), g.nb_blocks};
+  const auto response = d->handle(request);
+  const bool is_state = g.type == RequestType::State;
+  report.outcome = outcome_of(response, is_state);
+  if (ReferenceModel* model = model_of(g.device); model && options_.check_model) {
+    const auto expected = model->request(request);
+    if (expected != response) {
+      report.problems.push_back(fmt::format("response mismatch on device '{}': core {}, model {}", g.device,
+                                            outcome_of(response, is_state), outcome_of(expected, is_state)));
+    }
+  }
+}
+
+void Runner::execute(const RawRequest& raw, StepReport& report) {
+  VirtioMemDevice* d = device(raw.device);
+  if (!d) {
+    report.outcome = missing(raw.device);
+    return;
+  }
+  const uint64_t addr = *resolve(raw.device, raw.addr);
+  const auto response = d->handle_raw({raw.type, addr, raw.nb_blocks}, raw.readable, raw.writable);
+  const bool is_state = raw.type == static_cast<uint16_t>(RequestType::State);
+  report.outcome = outcome_of(response, is_state);
+  if (d->needs_reset()) report.outcome += ": " + *d->error_reason();
+  if (ReferenceModel* model = model_of(raw.device); model && options_.check_model) {
+    const auto expected = model->raw_request(raw.type, addr, raw.nb_blocks, raw.readable, raw.writable);
+    if (expected != response) {
+      report.problems.push_back(fmt::format("response mismatch on device '{}': core {}, model {}",
+                                            raw.device, outcome_of(response, is_state), outcome_of(expected, is_state)));
+    }
+  }
+}
+
+// Host resize (QMP requested-size).
+void Runner::execute(const Resize& rs, StepReport& report) {
+  VirtioMemDevice* d = device(rs.device);
+  if (!d) {
+    report.outcome = missing(rs.device);
+    return;
+  }
+  const Status resized = d->set_requested_size(rs.requested);
+  report.outcome = outcome_of(resized);
+  if (ReferenceModel* model = model_of(rs.device); model && options_.check_model) {
+    if (model->resize(rs.requested) != resized.ok()) {
+      report.problems.push_back(fmt::format("resize of '{}': core {}, model {}", rs.device,
+                                            resized ? "accepted" : "refused", resized ? "refused" : "accepted"));
+    }
+  }
+}
+
+void Runner::execute(const SystemReset&, StepReport& report) {
+  if (machine_) machine_->system_reset();
+  for (auto& [id, model] : models_) model.system_reset();
+  for (auto& [id, queue] : queues_) queue.reset();
+  report.outcome = "ok";
+}
+
+void Runner::execute(const VirtioReset& v, StepReport& report) {
+  VirtioMemDevice* d = device(v.device);
+  if (!d) {
+    report.outcome = missing(v.device);
+    return;
+  }
+  d->virtio_reset();
+  if (ReferenceModel* model = model_of(v.device)) model->virtio_reset();
+  if (auto it = queues_.find(v.device); it != queues_.end()) it->second.reset();
+  report.outcome = "ok";
+}
+
+void Runner::execute(const SetBusy& b, StepReport& report) {
+  VirtioMemDevice* d = device(b.device);
+  if (!d) {
+    report.outcome = missing(b.device);
+    return;
+  }
+  d->set_busy(b.busy);
+  if (ReferenceModel* model = model_of(b.device)) model->set_busy(b.busy);
+  report.outcome = "ok";
+}
+
+void Runner::execute(const NegotiateFeatures& f, StepReport& report) {
+  const VirtioMemDevice* d = device(f.device);
+  report.outcome = d ? outcome_of(negotiate_features(d->config(), f.driver_features)) : missing(f.device);
+}
+
+// Migration into a destination whose memslot options may differ.
+void Runner::execute(const Migrate& m, StepReport& report) {
+  VirtioMemDevice* d = device(m.device);
+  if (!d) {
+    report.outcome = missing(m.device);
+    return;
+  }
+  DeviceConfig destination = d->config();
+  // A destination of another mode does not inherit the source mode's options.
+  const bool mode_given = std::any_of(m.overrides.begin(), m.overrides.end(),
+                                      [](const auto& option) { return option.first == "mode"; });
+  if (mode_given) {
+    destination.memslots = DeviceConfig{}.memslots;
+    destination.fixed_slot_size = DeviceConfig{}.fixed_slot_size;
+  }
+  for (const auto& [key, value] : m.overrides) {
+    if (auto applied = apply_device_option(destination, key, value); !applied) {
+      report.outcome = "error: " + applied.error().message;
       return;
     }
-    const VirtioMemDevice& d = **added;
-    report.outcome = fmt::format("ok addr={:#x} memslots={} slot-size={}", d.addr(), d.layout().count,
-                                 format_size(d.layout().slot_size));
-    if (d.policy().decides_automatically() && r.options_.check_model) {
-      const uint64_t expected = reference_memslot_limit(budget, r.machine_->config().device_memory_size,
-                                                        used_region, d.config().region_size);
-      if (d.memslot_limit() != expected) {
-        report.problems.push_back(fmt::format("memslot limit mismatch on device '{}': core {}, model {}",
-                                              a.config.id, d.memslot_limit(), expected));
-      }
-    }
-    r.models_.erase(a.config.id);
-    r.models_.emplace(a.config.id, ReferenceModel(d.config(), d.memslot_limit()));
   }
-  void operator()(const RemoveDevice& rm) {
-    if (!r.machine_) {
-      report.outcome = missing(rm.device);
-      return;
-    }
-    const Status removed = r.machine_->remove_device(rm.device);
-    if (removed) {
-      r.models_.erase(rm.device);
-      r.queues_.erase(rm.device);
-    }
-    report.outcome = outcome_of(removed);
+  // Migration's own backend calls are not modelled step by step: armed
+  // faults are dropped on both sides first.
+  machine_->backend().disarm_all();
+  for (auto& [id, model] : models_) model.disarm_all();
+  const Status migrated = machine_->migrate_device(m.device, destination);
+  report.outcome = outcome_of(migrated);
+  if (!migrated) return;
+  const VirtioMemDevice* fresh = device(m.device);
+  ReferenceModel* old_model = model_of(m.device);
+  if (!fresh || !old_model) return;
+  // The destination discards every block the source had unplugged: what
+  // the guest wrote there (content unspecified until now) reads zero again.
+  for (auto& [gpa, written] : written_) {
+    if (device_at(gpa) != fresh) continue;
+    if (!old_model->blocks()[(gpa - fresh->addr()) / fresh->config().block_size]) written = {0, true};
   }
-  // A guest request, on the core and on the model.
-  void operator()(const GuestRequest& g) {
-    VirtioMemDevice* d = r.device(g.device);
+  ReferenceModel next(fresh->config(), fresh->memslot_limit());
+  const ConfigSpace source = old_model->config_space();
+  next.restore(old_model->blocks(), source.usable_region_size, source.requested_size);
+  models_.erase(m.device);
+  models_.emplace(m.device, std::move(next));
+}
+
+void Runner::execute(const InjectFault& f, StepReport& report) {
+  std::optional<DeviceHandle> handle;
+  if (f.device) {
+    VirtioMemDevice* d = device(*f.device);
     if (!d) {
-      report.outcome = missing(g.device);
+      report.outcome = missing(*f.device);
       return;
     }
-    const Request request{g.type, *r.resolve(g.device, g.addr), g.nb_blocks};
-    const auto response = d->handle(request);
-    const bool is_state = g.type == RequestType::State;
-    report.outcome = outcome_of(response, is_state);
-    if (ReferenceModel* model = r.model_of(g.device); model && r.options_.check_model) {
-      const auto expected = model->request(request);
-      if (expected != response) {
-        report.problems.push_back(fmt::format("response mismatch on device '{}': core {}, model {}", g.device,
-                                              outcome_of(response, is_state), outcome_of(expected, is_state)));
-      }
-    }
+    handle = d->handle_id();
+    if (ReferenceModel* model = model_of(*f.device)) model->arm(f.kind, f.skip);
   }
-  void operator()(const RawRequest& raw) {
-    VirtioMemDevice* d = r.device(raw.device);
-    if (!d) {
-      report.outcome = missing(raw.device);
-      return;
-    }
-    const uint64_t addr = *r.resolve(raw.device, raw.addr);
-    const auto response = d->handle_raw({raw.type, addr, raw.nb_blocks}, raw.readable, raw.writable);
-    const bool is_state = raw.type == static_cast<uint16_t>(RequestType::State);
-    report.outcome = outcome_of(response, is_state);
-    if (d->needs_reset()) report.outcome += ": " + *d->error_reason();
-    if (ReferenceModel* model = r.model_of(raw.device); model && r.options_.check_model) {
-      const auto expected = model->raw_request(raw.type, addr, raw.nb_blocks, raw.readable, raw.writable);
-      if (expected != response) {
-        report.problems.push_back(fmt::format("response mismatch on device '{}': core {}, model {}",
-                                              raw.device, outcome_of(response, is_state), outcome_of(expected, is_state)));
-      }
-    }
+  machine_->backend().arm(f.kind, f.skip, handle);
+  report.outcome = "armed";
+}
+
+void Runner::execute(const AddVhost& v, StepReport& report) {
+  report.outcome = outcome_of(machine_->add_vhost(v.vhost));
+}
+
+// A vCPU's 8-byte access; checks invariant 7 against the model's view.
+void Runner::execute(const GuestAccess& a, StepReport& report) {
+  const VirtioMemDevice* d = device(a.device);
+  if (!d) {
+    report.outcome = missing(a.device);
+    return;
   }
-  // Host resize (QMP requested-size).
-  void operator()(const Resize& rs) {
-    VirtioMemDevice* d = r.device(rs.device);
-    if (!d) {
-      report.outcome = missing(rs.device);
-      return;
-    }
-    const Status resized = d->set_requested_size(rs.requested);
-    report.outcome = outcome_of(resized);
-    if (ReferenceModel* model = r.model_of(rs.device); model && r.options_.check_model) {
-      if (model->resize(rs.requested) != resized.ok()) {
-        report.problems.push_back(fmt::format("resize of '{}': core {}, model {}", rs.device,
-                                              resized ? "accepted" : "refused", resized ? "refused" : "accepted"));
-      }
-    }
-  }
-  void operator()(const SystemReset&) {
-    if (r.machine_) r.machine_->system_reset();
-    for (auto& [id, model] : r.models_) model.system_reset();
-    for (auto& [id, queue] : r.queues_) queue.reset();
-    report.outcome = "ok";
-  }
-  void operator()(const VirtioReset& v) {
-    VirtioMemDevice* d = r.device(v.device);
-    if (!d) {
-      report.outcome = missing(v.device);
-      return;
-    }
-    d->virtio_reset();
-    if (ReferenceModel* model = r.model_of(v.device)) model->virtio_reset();
-    if (auto it = r.queues_.find(v.device); it != r.queues_.end()) it->second.reset();
-    report.outcome = "ok";
-  }
-  void operator()(const SetBusy& b) {
-    VirtioMemDevice* d = r.device(b.device);
-    if (!d) {
-      report.outcome = missing(b.device);
-      return;
-    }
-    d->set_busy(b.busy);
-    if (ReferenceModel* model = r.model_of(b.device)) model->set_busy(b.busy);
-    report.outcome = "ok";
-  }
-  void operator()(const NegotiateFeatures& f) {
-    const VirtioMemDevice* d = r.device(f.device);
-    report.outcome = d ? outcome_of(negotiate_features(d->config(), f.driver_features)) : missing(f.device);
-  }
-  // Migration into a destination whose memslot options may differ.
-  void operator()(const Migrate& m) {
-    VirtioMemDevice* d = r.device(m.device);
-    if (!d) {
-      report.outcome = missing(m.device);
-      return;
-    }
-    DeviceConfig destination = d->config();
-    // A destination of another mode does not inherit the source mode's options.
-    const bool mode_given = std::any_of(m.overrides.begin(), m.overrides.end(),
-                                        [](const auto& option) { return option.first == "mode"; });
-    if (mode_given) {
-      destination.memslots = DeviceConfig{}.memslots;
-      destination.fixed_slot_size = DeviceConfig{}.fixed_slot_size;
-    }
-    for (const auto& [key, value] : m.overrides) {
-      if (auto applied = apply_device_option(destination, key, value); !applied) {
-        report.outcome = "error: " + applied.error().message;
-        return;
-      }
-    }
-    // Migration's own backend calls are not modelled step by step: armed
-    // faults are dropped on both sides first.
-    r.machine_->backend().disarm_all();
-    for (auto& [id, model] : r.models_) model.disarm_all();
-    const Status migrated = r.machine_->migrate_device(m.device, destination);
-    report.outcome = outcome_of(migrated);
-    if (!migrated) return;
-    const VirtioMemDevice* fresh = r.device(m.device);
-    ReferenceModel* old_model = r.model_of(m.device);
-    if (!fresh || !old_model) return;
-    // The destination discards every block the source had unplugged: what
-    // the guest wrote there (content unspecified until now) reads zero again.
-    for (auto& [gpa, written] : r.written_) {
-      if (r.device_at(gpa) != fresh) continue;
-      if (!old_model->blocks()[(gpa - fresh->addr()) / fresh->config().block_size]) written = {0, true};
-    }
-    ReferenceModel next(fresh->config(), fresh->memslot_limit());
-    const ConfigSpace source = old_model->config_space();
-    next.restore(old_model->blocks(), source.usable_region_size, source.requested_size);
-    r.models_.erase(m.device);
-    r.models_.emplace(m.device, std::move(next));
-  }
-  void operator()(const InjectFault& f) {
-    std::optional<DeviceHandle> handle;
-    if (f.device) {
-      VirtioMemDevice* d = r.device(*f.device);
-      if (!d) {
-        report.outcome = missing(*f.device);
-        return;
-      }
-      handle = d->handle_id();
-      if (ReferenceModel* model = r.model_of(*f.device)) model->arm(f.kind, f.skip);
-    }
-    r.machine_->backend().arm(f.kind, f.skip, handle);
-    report.outcome = "armed";
-  }
-  void operator()(const AddVhost& v) {
-    report.outcome = outcome_of(r.machine_->add_vhost(v.vhost));
-  }
-  // A vCPU's 8-byte access; checks invariant 7 against the model's view.
-  void operator()(const GuestAccess& a) {
-    const VirtioMemDevice* d = r.device(a.device);
-    if (!d) {
-      report.outcome = missing(a.device);
-      return;
-    }
-    const uint64_t gpa = *r.resolve(a.device, a.addr);
-    uint8_t bytes[8] = {};
-    bool accessible = false;
-    if (a.write_value) {
-      std::memcpy(bytes, &*a.write_value, sizeof bytes);
-      accessible = r.guest_store(gpa, bytes);
-      report.outcome = accessible ? "ok" : "unmapped";
-    } else {
-      accessible = r.guest_load(gpa, bytes);
-      uint64_t value = 0;
-      std::memcpy(&value, bytes, sizeof value);
-      report.outcome = accessible ? fmt::format("{:#x}", value) : "unmapped";
-    }
-    // An unaligned write clobbers parts of two aligned words: their values
-    // are no longer known. Only aligned accesses are checked.
-    if (a.write_value && accessible && gpa % 8 != 0) {
-      r.written_[gpa & ~uint64_t{7}] = {0, false};
-      r.written_[(gpa & ~uint64_t{7}) + 8] = {0, false};
-    }
-    // The address may lie in another device than the one named (offsets wrap).
-    const VirtioMemDevice* owner = r.device_at(gpa);
-    const ReferenceModel* model = owner ? r.model_of(owner->config().id) : nullptr;
-    if (!model || gpa % 8 != 0) return;
-    const uint64_t offset = gpa - owner->addr();
-    const std::string& id = owner->config().id;
-    const bool mapped = model->mapped(offset / model->slot_size());
-    const bool plugged = model->blocks()[offset / owner->config().block_size];
-    if (accessible != mapped) {
-      report.problems.push_back(fmt::format("invariant 7 broken: GPA {:#x} of '{}' is {}accessible, but its memslot "
-                                            "should {}be mapped", gpa, id, accessible ? "" : "in",
-                                            mapped ? "" : "not "));
-    }
-    if (!accessible) return;
-    if (a.write_value) {
-      r.written_[gpa] = {*a.write_value, plugged};
-      return;
-    }
+  const uint64_t gpa = *resolve(a.device, a.addr);
+  uint8_t bytes[8] = {};
+  bool accessible = false;
+  if (a.write_value) {
+    std::memcpy(bytes, &*a.write_value, sizeof bytes);
+    accessible = guest_store(gpa, bytes);
+    report.outcome = accessible ? "ok" : "unmapped";
+  } else {
+    accessible = guest_load(gpa, bytes);
     uint64_t value = 0;
     std::memcpy(&value, bytes, sizeof value);
-    const auto it = r.written_.find(gpa);
-    if (plugged && (it == r.written_.end() || it->second.defined)) {
-      const uint64_t expected = it == r.written_.end() ? 0 : it->second.value;
-      if (value != expected) {
-        report.problems.push_back(fmt::format("invariant 7 broken: plugged GPA {:#x} of '{}' reads {:#x}, "
-                                              "expected {:#x}", gpa, id, value, expected));
-      }
+    report.outcome = accessible ? fmt::format("{:#x}", value) : "unmapped";
+  }
+  // An unaligned write clobbers parts of two aligned words: their values
+  // are no longer known. Only aligned accesses are checked.
+  if (a.write_value && accessible && gpa % 8 != 0) {
+    written_[gpa & ~uint64_t{7}] = {0, false};
+    written_[(gpa & ~uint64_t{7}) + 8] = {0, false};
+  }
+  // The address may lie in another device than the one named (offsets wrap).
+  const VirtioMemDevice* owner = device_at(gpa);
+  const ReferenceModel* model = owner ? model_of(owner->config().id) : nullptr;
+  if (!model || gpa % 8 != 0) return;
+  const uint64_t offset = gpa - owner->addr();
+  const std::string& id = owner->config().id;
+  const bool mapped = model->mapped(offset / model->slot_size());
+  const bool plugged = model->blocks()[offset / owner->config().block_size];
+  if (accessible != mapped) {
+    report.problems.push_back(fmt::format("invariant 7 broken: GPA {:#x} of '{}' is {}accessible, but its memslot "
+                                          "should {}be mapped", gpa, id, accessible ? "" : "in",
+                                          mapped ? "" : "not "));
+  }
+  if (!accessible) return;
+  if (a.write_value) {
+    written_[gpa] = {*a.write_value, plugged};
+    return;
+  }
+  uint64_t value = 0;
+  std::memcpy(&value, bytes, sizeof value);
+  const auto it = written_.find(gpa);
+  if (plugged && (it == written_.end() || it->second.defined)) {
+    const uint64_t expected = it == written_.end() ? 0 : it->second.value;
+    if (value != expected) {
+      report.problems.push_back(fmt::format("invariant 7 broken: plugged GPA {:#x} of '{}' reads {:#x}, "
+                                            "expected {:#x}", gpa, id, value, expected));
     }
   }
-  void operator()(const SetupQueue& q) {
-    if (!r.device(q.device)) {
-      report.outcome = missing(q.device);
-      return;
-    }
-    auto [it, added] = r.queues_.try_emplace(q.device, *r.address_space_);
-    report.outcome = outcome_of(it->second.configure(q.layout));
+}
+
+void Runner::execute(const SetupQueue& q, StepReport& report) {
+  if (!device(q.device)) {
+    report.outcome = missing(q.device);
+    return;
   }
-  void operator()(const Poke& p) {
-    report.outcome = r.address_space_->write(p.gpa, p.bytes) ? "ok" : "unmapped";
+  auto [it, added] = queues_.try_emplace(q.device, *address_space_);
+  report.outcome = outcome_of(it->second.configure(q.layout));
+}
+
+void Runner::execute(const Poke& p, StepReport& report) {
+  report.outcome = address_space_->write(p.gpa, p.bytes) ? "ok" : "unmapped";
+}
+
+// The device services its queue; the model answers the same chains.
+void Runner::execute(const Kick& k, StepReport& report) {
+  VirtioMemDevice* d = device(k.device);
+  if (!d) {
+    report.outcome = missing(k.device);
+    return;
   }
-  // The device services its queue; the model answers the same chains.
-  void operator()(const Kick& k) {
-    VirtioMemDevice* d = r.device(k.device);
-    if (!d) {
-      report.outcome = missing(k.device);
-      return;
-    }
-    const auto it = r.queues_.find(k.device);
-    if (it == r.queues_.end()) {
-      report.outcome = "idle (no queue)";
-      return;
-    }
-    const KickResult kick = service_queue(it->second, *d);
-    ReferenceModel* model = r.model_of(k.device);
-    for (const ServicedChain& chain : kick.chains) {
-      const bool is_state = chain.request.raw_type == static_cast<uint16_t>(RequestType::State);
-      report.outcome += (report.outcome.empty() ? "" : ", ") + outcome_of(chain.response, is_state);
-      if (!model || !r.options_.check_model) continue;
-      const auto expected = model->raw_request(chain.request.raw_type, chain.request.addr, chain.request.nb_blocks,
-                                               chain.readable_bytes, chain.writable_bytes);
-      if (expected != chain.response) {
-        report.problems.push_back(fmt::format("response mismatch on device '{}', chain at head {}: core {}, model {}",
-                                              k.device, chain.head, outcome_of(chain.response, is_state),
-                                              outcome_of(expected, is_state)));
-      }
-    }
-    if (kick.fault) {
-      if (model) model->transport_error();
-      report.outcome += (report.outcome.empty() ? "" : "; ") + ("fault: " + *kick.fault);
-    } else if (kick.chains.empty()) {
-      report.outcome = d->needs_reset() ? "idle (device needs reset)" : "idle";
-    } else if (!kick.chains.back().response) {
-      report.outcome += ": " + *d->error_reason();
+  const auto it = queues_.find(k.device);
+  if (it == queues_.end()) {
+    report.outcome = "idle (no queue)";
+    return;
+  }
+  const KickResult kick = service_queue(it->second, *d);
+  ReferenceModel* model = model_of(k.device);
+  for (const ServicedChain& chain : kick.chains) {
+    const bool is_state = chain.request.raw_type == static_cast<uint16_t>(RequestType::State);
+    report.outcome += (report.outcome.empty() ? "" : ", ") + outcome_of(chain.response, is_state);
+    if (!model || !options_.check_model) continue;
+    const auto expected = model->raw_request(chain.request.raw_type, chain.request.addr, chain.request.nb_blocks,
+                                             chain.readable_bytes, chain.writable_bytes);
+    if (expected != chain.response) {
+      report.problems.push_back(fmt::format("response mismatch on device '{}', chain at head {}: core {}, model {}",
+                                            k.device, chain.head, outcome_of(chain.response, is_state),
+                                            outcome_of(expected, is_state)));
     }
   }
-  void operator()(const ShowMtree&) {
-    if (r.options_.describe_steps) report.output = render_mtree(*r.machine_);
-    report.outcome = "ok";
+  if (kick.fault) {
+    if (model) model->transport_error();
+    report.outcome += (report.outcome.empty() ? "" : "; ") + ("fault: " + *kick.fault);
+  } else if (kick.chains.empty()) {
+    report.outcome = d->needs_reset() ? "idle (device needs reset)" : "idle";
+  } else if (!kick.chains.back().response) {
+    report.outcome += ": " + *d->error_reason();
   }
-  void operator()(const ShowSlots&) {
-    report.outcome = "ok";
-    if (!r.options_.describe_steps) return;
-    for (const KvmRegion& region : r.kvm_->slots()) report.output += describe(region) + "\n";
-    const SlotMetadata meta = r.kvm_->metadata();
-    report.output += fmt::format("{} KVM memslots, metadata {} ({} bytes)\n", r.kvm_->slot_count(),
-                                 format_size_approx(static_cast<double>(meta.total())), meta.total());
-  }
-  void operator()(const Expect& e) {
-    report.outcome = r.check_expectations(e);
-    if (report.outcome != "ok") report.problems.push_back("expectation failed: " + report.outcome.substr(7));
-  }
-};
+}
+
+void Runner::execute(const ShowMtree&, StepReport& report) {
+  if (options_.describe_steps) report.output = render_mtree(*machine_);
+  report.outcome = "ok";
+}
+
+void Runner::execute(const ShowSlots&, StepReport& report) {
+  report.outcome = "ok";
+  if (!options_.describe_steps) return;
+  for (const KvmRegion& region : kvm_->slots()) report.output += describe(region) + "\n";
+  const SlotMetadata meta = kvm_->metadata();
+  report.output += fmt::format("{} KVM memslots, metadata {} ({} bytes)\n", kvm_->slot_count(),
+                               format_size_approx(static_cast<double>(meta.total())), meta.total());
+}
+
+void Runner::execute(const Expect& e, StepReport& report) {
+  report.outcome = check_expectations(e);
+  if (report.outcome != "ok") report.problems.push_back("expectation failed: " + report.outcome.substr(7));
+}
 
 std::string Runner::check_expectations(const Expect& e) const {
   std::vector<std::string> failures;
@@ -565,7 +580,7 @@ StepReport Runner::step(const Step& s) {
       return report;
     }
   }
-  std::visit(Execute{*this, report}, s.op);
+  std::visit([&](const auto& op) { execute(op, report); }, s.op);
   if (session_) {
     for (auto& mismatch : session_->take_mismatches()) report.problems.push_back("lockstep: " + mismatch);
   }

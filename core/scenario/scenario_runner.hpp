@@ -57,7 +57,6 @@ class Runner {
     uint64_t value;
     bool defined;  // false when written while unplugged: content is then unspecified
   };
-  struct Execute;
   // Device memory as the virtqueue's DMA sees it: every write there makes
   // the 8-byte words it touches unknown to the invariant-7 check.
   class DmaView final : public GuestMemory {
@@ -72,6 +71,27 @@ class Runner {
     GuestMemory& devices_;
   };
 
+  // Each operation on the machine and the reference models (one per kind of Op).
+  void execute(const ConfigureMachine&, StepReport& report);
+  void execute(const AddDevice&, StepReport& report);
+  void execute(const RemoveDevice&, StepReport& report);
+  void execute(const GuestRequest&, StepReport& report);
+  void execute(const RawRequest&, StepReport& report);
+  void execute(const Resize&, StepReport& report);
+  void execute(const SystemReset&, StepReport& report);
+  void execute(const VirtioReset&, StepReport& report);
+  void execute(const SetBusy&, StepReport& report);
+  void execute(const NegotiateFeatures&, StepReport& report);
+  void execute(const Migrate&, StepReport& report);
+  void execute(const InjectFault&, StepReport& report);
+  void execute(const AddVhost&, StepReport& report);
+  void execute(const GuestAccess&, StepReport& report);
+  void execute(const SetupQueue&, StepReport& report);
+  void execute(const Poke&, StepReport& report);
+  void execute(const Kick&, StepReport& report);
+  void execute(const ShowMtree&, StepReport& report);
+  void execute(const ShowSlots&, StepReport& report);
+  void execute(const Expect&, StepReport& report);
   Status start_machine(const ConfigureMachine& config);
   void compare_with_models(StepReport& report) const;
   // A guest's 8-byte access: through the platform's vCPU, else the memslots'
