@@ -10,6 +10,9 @@
 //                L + reserved <= free (so machine.cpp's add check passes).
 //                A claim about any state holds whatever the order in which
 //                devices were added.
+//   budget.step.exact  For the same states, the limit equals DESIGN §6's rule
+//                written out in 128-bit arithmetic: neither too large nor
+//                too small.
 //   budget.sequence  kDevices automatic devices added one after another, with
 //                any devices of other policies (any memslot counts) and any
 //                plugging in between: the memslots of the automatic devices
@@ -22,7 +25,6 @@
 #include "device_config.hpp"
 #include "machine.hpp"
 #include "memslot_policy.hpp"
-#include "planted/budget.hpp"
 #include "proofs.hpp"
 #include "units.hpp"
 
@@ -40,10 +42,8 @@ struct Machine {
 void budget_proof(Prover& p) {
   const z3::expr soft = p.word(kMemslotSoftLimit), safe = p.word(kMemslotSafeMax), one = p.word(1);
   const auto limit_for = [&](const Machine& m, const z3::expr& size) {
-    return p.planted() ? planted::auto_memslot_limit(m.max, m.free, m.required, m.used, m.space,
-                                                     m.used_region, size, soft, safe)
-                       : decision::auto_memslot_limit(m.max, m.free, m.required, m.used, m.space,
-                                                      m.used_region, size, soft, safe);
+    return decision::auto_memslot_limit(m.max, m.free, m.required, m.used, m.space, m.used_region, size, soft,
+                                        safe);
   };
   // auto_memslot_limit's preconditions (machine.cpp: used <= required, the
   // device fits the free device-memory space, sizes below 2^52).
@@ -92,8 +92,22 @@ void budget_proof(Prover& p) {
              small, scenario,
              {{"max", m.max}, {"free", m.free}, {"required", m.required}, {"used", m.used},
               {"space", m.space}, {"used region", m.used_region}, {"device size", size}, {"limit", limit}}});
+
+    // DESIGN §6 "Memory-device core", rule by rule in 128 bits (nothing wraps):
+    // the limit is exactly this, so neither too large nor too small.
+    const auto w = [&](uint64_t value) { return wide(p.ctx(), value); };
+    const z3::expr free_space = wide(m.space) - wide(m.used_region);
+    const z3::expr n = z3::ite(z3::ult(w(kMemslotSoftLimit) - wide(m.required), wide(m.free) - wide(reserved)),
+                               w(kMemslotSoftLimit) - wide(m.required), wide(m.free) - wide(reserved));
+    const z3::expr share = z3::udiv(n * wide(size), free_space);
+    const z3::expr specified =
+        z3::ite(z3::ult(m.max, safe) || z3::uge(m.required, soft) || z3::ult(m.free, reserved), w(1),
+                z3::ite(z3::ult(n, w(1)), w(1),
+                        z3::ite(z3::uge(wide(size), free_space), n, z3::ite(z3::ult(share, w(1)), w(1), share))));
+    p.prove({"budget.step.exact", state(m, size), wide(limit) == specified, small, scenario,
+             {{"max", m.max}, {"free", m.free}, {"required", m.required}, {"used", m.used},
+              {"space", m.space}, {"used region", m.used_region}, {"device size", size}, {"limit", limit}}});
   }
-  if (p.planted()) return;
 
   // A sequence: before device k, `required` has grown by every earlier
   // device's count and by any other devices' (others_k); used, free, max and

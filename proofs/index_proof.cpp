@@ -16,7 +16,6 @@
 #include <fmt/format.h>
 
 #include "device_config.hpp"
-#include "planted/index.hpp"
 #include "proofs.hpp"
 #include "units.hpp"
 
@@ -35,8 +34,7 @@ void index_proof(Prover& p) {
   const z3::expr region = p.word("region"), slot = p.word("slot-size"), offset = p.word("offset"),
                  length = p.word("length"), i = p.word("index");
   const auto l = decision::fixed_layout(region, slot);
-  const auto touched = p.planted() ? planted::touched_slots(l.slot_size, offset, length)
-                                   : decision::touched_slots(l.slot_size, offset, length);
+  const auto touched = decision::touched_slots(l.slot_size, offset, length);
   const z3::expr start = decision::slot_offset(l.slot_size, i);
   const z3::expr slot_length = decision::slot_length(region, l.slot_size, i);
   const z3::expr one = p.word(1);
@@ -83,7 +81,6 @@ void index_proof(Prover& p) {
   // In two halves, each an end of the range (no off-by-one at either end).
   p.prove({"index.touched.end", geometry && tiles && range, z3::ult(i, touched.end) == z3::ult(start, offset + length),
            small, scenario, shown});
-  if (p.planted()) return;  // the planted bug is in touched_slots
   p.prove({"index.bounds", geometry && tiles && range,
            z3::ult(touched.first, touched.end) && z3::ule(touched.end, l.count), std::nullopt, {}, shown});
   // What udiv means, proven first and then assumed (the solver needs it
@@ -93,10 +90,6 @@ void index_proof(Prover& p) {
   p.prove({"index.touched.first.quotient", geometry && tiles && range, quotient, std::nullopt, {}, shown});
   p.prove({"index.touched.first", geometry && tiles && quotient && range,
            z3::ule(touched.first, i) == z3::ult(offset, start + slot_length), small, scenario, shown});
-  if (!p.long_claims()) {
-    fmt::print("index.slots: skipped (about 10 s; --long, ctest -L long)\n");
-    return;
-  }
   const z3::expr is_last = i == l.count - one;
   p.prove({"index.slots", geometry && tiles,
            slot_length != p.word(0) && z3::ule(slot_length, region - start) &&

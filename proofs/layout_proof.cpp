@@ -17,7 +17,6 @@
 #include "device_config.hpp"
 #include "machine.hpp"
 #include "memslot_policy.hpp"
-#include "planted/layout.hpp"
 #include "proofs.hpp"
 #include "units.hpp"
 
@@ -111,8 +110,7 @@ void auto_layout_claim(Prover& p) {
   const z3::expr region = p.word("region"), block = p.word("block"), page = p.word("page"),
                  limit = p.word("limit");
   const z3::expr min_slot = p.word(kMinAutoMemslotSize);  // memslot_policy.cpp passes this
-  const auto l = p.planted() ? planted::auto_layout(region, block, limit, min_slot)
-                             : decision::auto_layout(region, block, limit, min_slot);
+  const auto l = decision::auto_layout(region, block, limit, min_slot);
   const z3::expr one = p.word(1);
 
   // The seeds' memslot size: limit <= 1 gives one memslot (the region), else
@@ -181,14 +179,12 @@ z3::expr cancel_factor_lemma(Prover& p) {
 //   count-within-limit  the layout's size is the region (count 1) or at least
 //               aligned, so limit memslots of it cover the region, and
 //               layout.fixed.count (n = limit) bounds the count.
-// In a planted run only the last claim, about the code under test, is decided.
 void auto_count_claim(Prover& p, const z3::expr& fixed_count, const z3::expr& cancel_factor) {
   const z3::expr region = p.word("region"), block = p.word("block"), page = p.word("page"),
                  limit = p.word("limit");
   const z3::expr one = p.word(1);
   const z3::expr min_slot = p.word(kMinAutoMemslotSize);
-  const auto l = p.planted() ? planted::auto_layout(region, block, limit, min_slot)
-                             : decision::auto_layout(region, block, limit, min_slot);
+  const auto l = decision::auto_layout(region, block, limit, min_slot);
   const z3::expr pre = valid_geometry(p, region, block, page) && z3::uge(limit, one) &&
                        z3::ule(limit, p.word(kMemslotSoftLimit));
   const z3::expr share = z3::udiv(region, decision::max_of(limit, one));
@@ -228,8 +224,9 @@ void auto_count_claim(Prover& p, const z3::expr& fixed_count, const z3::expr& ca
 
 // The count layout (v1, mode=count) satisfies invariant 5 for every
 // memslots= that validate() accepts (1..1024), with the alignment CountPolicy
-// passes (max(block, 128 MiB)):
-//   size          the memslot size is a non-zero multiple of the block;
+// passes (count_layout_align: max(block, 128 MiB)):
+//   size          the memslot size is a non-zero multiple of the block, and
+//                 the region or a multiple of 128 MiB;
 //   fixed         the layout is the fixed layout of its memslot size, so it
 //                 tiles the region (layout.fixed.tiles);
 //   within-limit  count <= memslots: memslots * size >= region (the size is
@@ -238,9 +235,8 @@ void auto_count_claim(Prover& p, const z3::expr& fixed_count, const z3::expr& ca
 void count_layout_claim(Prover& p, const z3::expr& fixed_count) {
   const z3::expr region = p.word("region"), block = p.word("block"), page = p.word("page"),
                  memslots = p.word("memslots");
-  const z3::expr align = decision::max_of(block, p.word(kMinCountMemslotAlign));
-  const auto l = p.planted() ? planted::count_layout(region, align, memslots)
-                             : decision::count_layout(region, align, memslots);
+  const z3::expr align = decision::count_layout_align(block, p.word(kMinCountMemslotAlign));
+  const auto l = decision::count_layout(region, align, memslots);
   const auto pre = [&](Method method) {
     return valid_geometry(p, region, block, page, method) && z3::uge(memslots, p.word(1)) &&
            z3::ule(memslots, p.word(kMaxUserMemslots));
@@ -263,13 +259,14 @@ void count_layout_claim(Prover& p, const z3::expr& fixed_count) {
   const auto claim = [&](std::string name, z3::expr conclusion, Method method = Method::Integer) {
     p.prove({"layout.count." + name, pre(method), conclusion, small, scenario, shown, method});
   };
-  // The planted bug keeps the size a multiple of the block: a planted run
-  // decides only the count.
-  if (!p.planted()) {
-    claim("size", l.slot_size != p.word(0) && is_multiple(l.slot_size, block), Method::BitVector);
-    const auto fixed = decision::fixed_layout(region, l.slot_size);
-    claim("fixed", l.slot_size == fixed.slot_size && l.count == fixed.count);
-  }
+  // A non-zero multiple of the block, and the whole region or a multiple of
+  // 128 MiB (seed 002; both are powers of two).
+  claim("size",
+        l.slot_size != p.word(0) && is_multiple(l.slot_size, block) &&
+            (l.slot_size == region || is_multiple(l.slot_size, p.word(kMinCountMemslotAlign))),
+        Method::BitVector);
+  const auto fixed = decision::fixed_layout(region, l.slot_size);
+  claim("fixed", l.slot_size == fixed.slot_size && l.count == fixed.count);
   // Lemmas over the core's terms (see auto_count_claim): the share rounded
   // up covers the region in `memslots` slots.
   const z3::expr share = decision::div_ceil(region, decision::max_of(memslots, p.word(1)));
@@ -293,7 +290,6 @@ void layout_proof(Prover& p) {
   const z3::expr cancel_factor = cancel_factor_lemma(p);
   auto_count_claim(p, fixed_count, cancel_factor);
   count_layout_claim(p, fixed_count);
-  if (p.planted()) return;  // the planted bugs are in the automatic and count layouts
   fixed_layout_claim(p);
 }
 

@@ -20,14 +20,11 @@
 
 namespace vmemcheck::proofs {
 
-// Which decision code a proof is run against: the core's templates, or the
-// planted-bug variants of proofs/planted/ (to show the proof can fail).
-enum class Code { Core, Planted };
-
 struct Options {
-  Code code = Code::Core;
   std::string scenario_dir = ".";  // where counterexample scenarios are written
-  bool long_claims = false;        // --long: also the claims that take 10-60 s each
+  // A mutant run (proofs/mutants/) only asks whether the proof finds the
+  // change: after the first refuted claim the others are skipped.
+  bool stop_after_refutation = false;
 };
 
 // A model of the negated claim: the value of any bit-vector term in it.
@@ -71,8 +68,6 @@ class Prover {
   explicit Prover(Options options) : options_(std::move(options)) {}
   z3::context& ctx() { return ctx_; }
   const Options& options() const { return options_; }
-  bool planted() const { return options_.code == Code::Planted; }
-  bool long_claims() const { return options_.long_claims; }
 
   // Proves one claim and prints "NAME: proven (T s)" or the counterexample.
   // Returns true when proven.
@@ -80,9 +75,7 @@ class Prover {
   // Proves a claim and returns it as a premise for later claims:
   // preconditions => conclusion, true for every value of its variables once
   // proven (a failure is counted like any refuted claim), so a later claim may
-  // assume it, also for other terms (instantiate()). A lemma speaks about the
-  // proof's own terms, never the code under test: a planted run assumes it
-  // without deciding it again.
+  // assume it, also for other terms (instantiate()).
   z3::expr lemma(const Claim& claim);
 
   double total_seconds() const { return total_seconds_; }
@@ -106,8 +99,7 @@ class Prover {
 // conclusions of earlier lemmas of the chain and instances of Prover::lemma
 // results (true for all values); those hold whenever the preconditions do,
 // so its conclusion does too, and later lemmas and claims with the same
-// preconditions may assume it. Like Prover::lemma, a lemma is about the
-// proof's own terms and not decided again in a planted run.
+// preconditions may assume it.
 class LemmaChain {
  public:
   LemmaChain(Prover& p, std::string prefix, z3::expr preconditions,

@@ -12,7 +12,6 @@
 
 #include "device_config.hpp"
 #include "kvm_vm.hpp"
-#include "planted/request.hpp"
 #include "proofs.hpp"
 #include "units.hpp"
 
@@ -25,8 +24,7 @@ void request_proof(Prover& p) {
   const z3::expr nb_blocks = z3::zext(c.bv_const("nb_blocks", 16), kWordBits - 16);
 
   const z3::expr accepted =
-      p.planted() ? planted::request_range_valid(device_addr, usable, block, gpa, nb_blocks)
-                  : decision::request_range_valid(device_addr, usable, block, gpa, nb_blocks);
+      decision::request_range_valid(device_addr, usable, block, gpa, nb_blocks);
   const z3::expr specification =
       is_multiple(gpa, block) && z3::uge(nb_blocks, p.word(1)) && z3::uge(gpa, device_addr) &&
       z3::ule(wide(gpa) + wide(nb_blocks) * wide(block), wide(device_addr) + wide(usable));

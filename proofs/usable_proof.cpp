@@ -7,14 +7,14 @@
 //   - is align_up(min(region, requested + extent), block), 0 for requested 0;
 //   - lies between requested and region (invariant 4's bound);
 //   - is block aligned (invariant 4);
-//   - growth (a host resize: usable = max(usable, usable_for(new requested)))
+//   - growth (a host resize: steps.hpp usable_after_resize, max(usable,
+//     usable_for(new requested)), the line device.cpp runs)
 //     keeps every block plugged below the old usable region inside the new one.
 // Shrinking happens only on realize, UNPLUG_ALL and reset, after the bitmap
 // was cleared (device.cpp unplug_all): no plugged block can fall outside.
 #include <fmt/format.h>
 
 #include "device_config.hpp"
-#include "planted/usable.hpp"
 #include "proofs.hpp"
 #include "units.hpp"
 
@@ -25,8 +25,7 @@ void usable_proof(Prover& p) {
                  new_requested = p.word("new requested"), old_usable = p.word("old usable"),
                  plugged = p.word("plugged block offset"), extent = p.word("extent");
   const auto usable_for = [&](const z3::expr& r) {
-    return p.planted() ? planted::usable_region_size(region, block, r, extent)
-                       : decision::usable_region_size(region, block, r, extent);
+    return decision::usable_region_size(region, block, r, extent);
   };
   const z3::expr usable = usable_for(requested);
   const auto valid_size = [&](const z3::expr& r) { return z3::ule(r, region) && is_multiple(r, block); };
@@ -81,11 +80,12 @@ void usable_proof(Prover& p) {
   p.prove({"usable.aligned", device_with(Method::BitVector), is_multiple(usable, block), small,
            scenario, shown, Method::BitVector});
 
-  // A host resize to new_requested with blocks plugged below the old usable
-  // region (invariant 4 before the step): they stay inside, and the new
-  // usable region is the old one or usable_for(new_requested), so invariant 4
-  // holds after the step too (usable.bounds).
-  const z3::expr grown = decision::max_of(old_usable, usable_for(new_requested));
+  // A host resize to new_requested (steps.hpp usable_after_resize, the line
+  // device.cpp runs) with blocks plugged below the old usable region
+  // (invariant 4 before the step): they stay inside, and the new usable
+  // region is the old one or usable_for(new_requested), so invariant 4 holds
+  // after the step too (usable.bounds).
+  const z3::expr grown = decision::usable_after_resize(old_usable, region, block, new_requested, extent);
   p.prove({"usable.growth",
            device && valid_size(old_usable) && z3::ule(new_requested, region) &&
                is_multiple(new_requested, block) && is_multiple(plugged, block) &&

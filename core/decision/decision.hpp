@@ -81,8 +81,15 @@ Layout<W> auto_layout(W region, W block, W limit, W min_slot) {
   return {size, div_ceil(region, size)};
 }
 
+// v1 (seed 002) aligns its memslots to the block and to at least `min_align`
+// (128 MiB).
+template <class W>
+W count_layout_align(W block, W min_align) {
+  return max_of(block, min_align);
+}
+
 // Layout for a user-chosen memslot count (v1, seed 002): slots are a multiple
-// of `align` (max(block, 128 MiB) in v1) and at least `align`.
+// of `align` (count_layout_align) and at least `align`.
 template <class W>
 Layout<W> count_layout(W region, W align, W count) {
   const W one = literal(region, 1);

@@ -6,8 +6,14 @@
 
 #include "decision.hpp"
 #include "planted_bug.hpp"
+#include "steps.hpp"
 
 namespace vmemcheck {
+namespace {
+
+SlotRange slot_range(const decision::IndexRange<Word>& range) { return {range.first, range.end}; }
+
+}  // namespace
 
 Result<std::unique_ptr<VirtioMemDevice>> VirtioMemDevice::create(const DeviceConfig& config,
                                                                  uint64_t memslot_limit,
@@ -23,7 +29,7 @@ Result<std::unique_ptr<VirtioMemDevice>> VirtioMemDevice::create(const DeviceCon
   // Realize: the usable region is computed from scratch (it may "shrink").
   device->requested_ = config.requested_size;
   device->usable_ = device->usable_for(config.requested_size);
-  if (auto mapped = device->reconcile(0, layout.count); !mapped) {
+  if (auto mapped = device->decide_every_slot(); !mapped) {
     return Error{fmt::format("device '{}': mapping its memslots failed: {}", config.id,
                              mapped.error().message)};
   }
@@ -129,16 +135,19 @@ Response VirtioMemDevice::plug(uint64_t gpa, uint64_t size) {
   if (plugged_size() + size > requested_) return {ResponseType::Nack};
   if (!bitmap_.none_set(first_block, blocks)) return {ResponseType::Error};
   if (busy_) return {ResponseType::Busy};
-  const auto touched = layout_.touched(offset, size);
+  const auto touched = decision::touched_slots<Word>(layout_.slot_size, offset, size);
   // Activate before populating/notifying, so listeners see the memslot first.
-  bool failed = !activate(touched.first, touched.end);
-  if (!failed && !backend_.populate(handle_, offset, size)) {
-    // Roll back: with the bitmap unchanged, reconcile unmaps exactly the slots
-    // this request activated (they hold no plugged block).
-    if constexpr (kPlantedBug != PlantedBug::PlugNoRollback) (void)reconcile(touched.first, touched.end);
-    failed = true;
+  const bool activated =
+      decide_slots(slot_range(decision::plug_activation_range(touched)),
+                   [&](uint64_t i) { return decision::mapped_after_activation(slot_mapped(i)); })
+          .ok();
+  const bool populated = activated && backend_.populate(handle_, offset, size).ok();
+  if (decision::plug_rolls_back(activated, populated)) {
+    // With the bitmap unchanged, this unmaps exactly the memslots this request activated.
+    (void)decide_slots(slot_range(decision::plug_rollback_range(touched)),
+                       [&](uint64_t i) { return decision::mapped_when_decided(slot_wanted(i)); });
   }
-  if (failed) {
+  if (!decision::plug_sets_bits(activated, populated)) {
     (void)backend_.discard(handle_, offset, size);
     return {ResponseType::Busy};
   }
@@ -157,20 +166,10 @@ Response VirtioMemDevice::unplug(uint64_t gpa, uint64_t size) {
   }
   if (!backend_.discard(handle_, offset, size)) return {ResponseType::Busy};
   bitmap_.clear_range(first_block, blocks);
-  // Deactivate what is now fully unplugged; partially covered slots that still
-  // hold plugged blocks stay. Unmapping cannot fail.
-  const auto touched = layout_.touched(offset, size);
-  if constexpr (kPlantedBug == PlantedBug::UnplugPartialSlot) {
-    if (policy_->map_rule() == MapRule::PluggedBlocks) {
-      SlotTransaction all_touched;
-      for (uint64_t i = touched.first; i < touched.end; ++i) {
-        if (mapped_[i]) all_touched.unmap.push_back(slot(i));
-      }
-      (void)commit(all_touched);
-      return {ResponseType::Ack};
-    }
-  }
-  (void)reconcile(touched.first, touched.end);
+  // Deactivate what is now fully unplugged. Unmapping cannot fail.
+  const auto touched = decision::touched_slots<Word>(layout_.slot_size, offset, size);
+  (void)decide_slots(slot_range(decision::unplug_decided_range(touched)),
+                     [&](uint64_t i) { return decision::mapped_after_unplug(slot_wanted(i)); });
   return {ResponseType::Ack};
 }
 
@@ -183,8 +182,10 @@ Response VirtioMemDevice::unplug_all() {
   }
   // The usable region may shrink here; one transaction deactivates what the
   // emptied bitmap and the smaller usable region no longer need.
-  usable_ = usable_for(requested_);
-  if constexpr (kPlantedBug != PlantedBug::UnplugAllNoDeactivate) (void)reconcile(0, layout_.count);
+  usable_ = decision::usable_after_unplug_all<Word>(config_.region_size, config_.block_size, requested_,
+                                                    usable_extent(config_.arch));
+  (void)decide_slots(slot_range(decision::unplug_all_decided_range<Word>(layout_.count)),
+                     [&](uint64_t i) { return decision::mapped_when_decided(slot_wanted(i)); });
   return {ResponseType::Ack};
 }
 
@@ -214,9 +215,11 @@ Status VirtioMemDevice::set_requested_size(uint64_t requested_size) {
   const uint64_t old_usable = usable_;
   requested_ = requested_size;
   // A host resize only lets the usable region grow.
-  usable_ = std::max(usable_, usable_for(requested_size));
-  if constexpr (kPlantedBug == PlantedBug::UsableShrinksWhilePlugged) usable_ = usable_for(requested_size);
-  if (auto mapped = reconcile(0, layout_.count); !mapped) {
+  usable_ = decision::usable_after_resize<Word>(usable_, config_.region_size, config_.block_size, requested_size,
+                                                usable_extent(config_.arch));
+  if (auto mapped = decide_slots(slot_range(decision::resize_decided_range<Word>(layout_.count)),
+                                 [&](uint64_t i) { return decision::mapped_when_decided(slot_wanted(i)); });
+      !mapped) {
     requested_ = old_requested;
     usable_ = old_usable;
     return Error{fmt::format("device '{}': growing the usable region failed: {}", config_.id,
@@ -281,7 +284,7 @@ Status VirtioMemDevice::load(const MigrationState& s) {
   bitmap_ = s.bitmap;
   usable_ = s.usable_region_size;
   requested_ = s.requested_size;
-  if (auto mapped = reconcile(0, layout_.count); !mapped) {
+  if (auto mapped = decide_every_slot(); !mapped) {
     bitmap_.clear_all();
     usable_ = old_usable;
     requested_ = old_requested;
@@ -290,35 +293,31 @@ Status VirtioMemDevice::load(const MigrationState& s) {
   return ok_status();
 }
 
-bool VirtioMemDevice::slot_wanted(MapRule rule, uint64_t index) const {
-  switch (rule) {
-    case MapRule::WholeRegion: return true;
-    case MapRule::UsableRegion:
-      return decision::slot_mapped_by_usable_region<Word>(layout_.offset(index), usable_);
-    case MapRule::PluggedBlocks:
-      return !bitmap_.none_set(layout_.offset(index) / config_.block_size,
-                               layout_.length(index) / config_.block_size);
-  }
-  return true;
-}
-
-Status VirtioMemDevice::reconcile(uint64_t first, uint64_t end) {
-  SlotTransaction transaction;
+bool VirtioMemDevice::slot_wanted(uint64_t index) const {
   const MapRule rule = policy_->map_rule();
-  for (uint64_t i = first; i < end; ++i) {
-    const bool wanted = slot_wanted(rule, i);
-    if (wanted && !mapped_[i]) transaction.map.push_back(slot(i));
-    if (!wanted && mapped_[i]) transaction.unmap.push_back(slot(i));
+  // Only the plugged-blocks rule looks at the bitmap: skip the scan for the others.
+  bool holds_plugged = false;
+  if (rule == MapRule::PluggedBlocks) {
+    const auto blocks = decision::slot_blocks<Word>(config_.region_size, layout_.slot_size, config_.block_size, index);
+    holds_plugged = !bitmap_.none_set(blocks.first, blocks.count);
+  }
+  return decision::slot_wanted<Word>(rule == MapRule::WholeRegion, rule == MapRule::PluggedBlocks, holds_plugged,
+                                     layout_.offset(index), usable_);
+}
+
+template <class MappedAfter>
+Status VirtioMemDevice::decide_slots(SlotRange range, MappedAfter mapped_after) {
+  SlotTransaction transaction;
+  for (uint64_t i = range.first; i < range.end; ++i) {
+    const bool mapped = mapped_after(i);
+    if (mapped && !mapped_[i]) transaction.map.push_back(slot(i));
+    if (!mapped && mapped_[i]) transaction.unmap.push_back(slot(i));
   }
   return commit(transaction);
 }
 
-Status VirtioMemDevice::activate(uint64_t first, uint64_t end) {
-  SlotTransaction transaction;
-  for (uint64_t i = first; i < end; ++i) {
-    if (!mapped_[i]) transaction.map.push_back(slot(i));
-  }
-  return commit(transaction);
+Status VirtioMemDevice::decide_every_slot() {
+  return decide_slots({0, layout_.count}, [&](uint64_t i) { return decision::mapped_when_decided(slot_wanted(i)); });
 }
 
 Status VirtioMemDevice::commit(const SlotTransaction& transaction) {

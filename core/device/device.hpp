@@ -94,11 +94,14 @@ class VirtioMemDevice {
   uint64_t usable_for(uint64_t requested) const;
 
   // Whether the map rule wants slot `index` mapped in the current state.
-  bool slot_wanted(MapRule rule, uint64_t index) const;  // rule: policy_->map_rule()
-  // Maps / unmaps slots [first, end) so they match slot_wanted(), as one transaction.
-  Status reconcile(uint64_t first, uint64_t end);
-  // Maps every unmapped slot in [first, end) (activation before a plug).
-  Status activate(uint64_t first, uint64_t end);
+  bool slot_wanted(uint64_t index) const;
+  // Carries out a step's decision (core/decision/steps.hpp) on the memslots
+  // of `range`, as one transaction: memslot i mapped exactly when
+  // mapped_after(i). Nothing changes when the backend refuses.
+  template <class MappedAfter>
+  Status decide_slots(SlotRange range, MappedAfter mapped_after);
+  // Realize and migration's load: every memslot mapped exactly when wanted.
+  Status decide_every_slot();
   Status commit(const SlotTransaction& transaction);
 
   DeviceConfig config_;

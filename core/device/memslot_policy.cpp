@@ -39,7 +39,8 @@ class CountPolicy final : public MemslotPolicy {
   std::string_view name() const override { return "count"; }
   bool decides_automatically() const override { return false; }
   MemslotLayout layout(uint64_t region, uint64_t block, uint64_t) const override {
-    return from(region, decision::count_layout<Word>(region, std::max(block, kMinCountMemslotAlign), count_));
+    return from(region, decision::count_layout<Word>(
+                            region, decision::count_layout_align<Word>(block, kMinCountMemslotAlign), count_));
   }
   MapRule map_rule() const override { return MapRule::UsableRegion; }
 
