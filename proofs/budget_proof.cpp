@@ -11,8 +11,8 @@
 //                A claim about any state holds whatever the order in which
 //                devices were added.
 //   budget.step.exact  For the same states, the limit equals DESIGN §6's rule
-//                written out in 128-bit arithmetic: neither too large nor
-//                too small.
+//                written out rule by rule: neither too large nor too small
+//                (budget.step.fits: its one product cannot wrap).
 //   budget.sequence  kDevices automatic devices added one after another, with
 //                any devices of other policies (any memslot counts) and any
 //                plugging in between: the memslots of the automatic devices
@@ -93,18 +93,23 @@ void budget_proof(Prover& p) {
              {{"max", m.max}, {"free", m.free}, {"required", m.required}, {"used", m.used},
               {"space", m.space}, {"used region", m.used_region}, {"device size", size}, {"limit", limit}}});
 
-    // DESIGN §6 "Memory-device core", rule by rule in 128 bits (nothing wraps):
-    // the limit is exactly this, so neither too large nor too small.
-    const auto w = [&](uint64_t value) { return wide(p.ctx(), value); };
-    const z3::expr free_space = wide(m.space) - wide(m.used_region);
-    const z3::expr n = z3::ite(z3::ult(w(kMemslotSoftLimit) - wide(m.required), wide(m.free) - wide(reserved)),
-                               w(kMemslotSoftLimit) - wide(m.required), wide(m.free) - wide(reserved));
-    const z3::expr share = z3::udiv(n * wide(size), free_space);
+    // DESIGN §6 "Memory-device core", rule by rule: the limit is exactly
+    // this, so neither too large nor too small. Where a rule computes, its
+    // operands are in range (required < 256, reserved <= free, the device
+    // smaller than the free space), so 64-bit arithmetic is exact there;
+    // budget.step.fits proves it for the one product.
+    const z3::expr starved = z3::ult(m.max, safe) || z3::uge(m.required, soft) || z3::ult(m.free, reserved);
+    const z3::expr headroom = soft - m.required, spare = m.free - reserved;
+    const z3::expr n = z3::ite(z3::ult(headroom, spare), headroom, spare);
+    const z3::expr free_space = m.space - m.used_region;
+    const z3::expr spans_free_space = z3::uge(size, free_space);
+    const z3::expr share = z3::udiv(n * size, free_space);
     const z3::expr specified =
-        z3::ite(z3::ult(m.max, safe) || z3::uge(m.required, soft) || z3::ult(m.free, reserved), w(1),
-                z3::ite(z3::ult(n, w(1)), w(1),
-                        z3::ite(z3::uge(wide(size), free_space), n, z3::ite(z3::ult(share, w(1)), w(1), share))));
-    p.prove({"budget.step.exact", state(m, size), wide(limit) == specified, small, scenario,
+        z3::ite(starved || z3::ult(n, one), one, z3::ite(spans_free_space, n, z3::ite(z3::ult(share, one), one, share)));
+    p.prove({"budget.step.fits", state(m, size) && !starved && !spans_free_space,
+             z3::ule(wide(n) * wide(size), wide(p.ctx(), UINT64_MAX)), std::nullopt, {},
+             {{"n", n}, {"device size", size}}});
+    p.prove({"budget.step.exact", state(m, size), limit == specified, small, scenario,
              {{"max", m.max}, {"free", m.free}, {"required", m.required}, {"used", m.used},
               {"space", m.space}, {"used region", m.used_region}, {"device size", size}, {"limit", limit}}});
   }

@@ -1,11 +1,18 @@
-// vmemcheck_proofs [--scenario-dir DIR] [PROOF...]
+// vmemcheck_proofs [--jobs N] [--scenario-dir DIR] [PROOF...]
 //
-// Runs the named proofs (all when none is named), prints each claim's verdict
-// and time and the total. Exit status 0 means: every claim proven.
-#include <chrono>
+// Runs the named proofs (all when none is named), N at a time (default: one
+// per CPU; each proof has its own Z3 context), prints each claim's verdict and
+// time, proof by proof in a fixed order, and the totals. Exit status 0 means:
+// every claim proven.
 #include <algorithm>
-#include <vector>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <future>
+#include <memory>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -29,41 +36,69 @@ constexpr Entry kProofs[] = {
     {"budget", vmemcheck::proofs::budget_proof},
 };
 
+int usage(const char* program) {
+  fmt::print(stderr, "usage: {} [--jobs N] [--scenario-dir DIR] [PROOF...]\n", program);
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   vmemcheck::proofs::Options options;
-  std::vector<std::string_view> selected;
+  unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<const Entry*> selected;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--scenario-dir" && i + 1 < argc) {
       options.scenario_dir = argv[++i];
-    } else if (!arg.starts_with("-")) {
-      selected.push_back(arg);
+    } else if (arg == "--jobs" && i + 1 < argc) {
+      const std::string_view value = argv[++i];
+      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), jobs);
+      if (error != std::errc() || end != value.data() + value.size() || jobs == 0) {
+        fmt::print(stderr, "--jobs: '{}' is not a number of at least 1\n", value);
+        return 2;
+      }
+    } else if (arg.starts_with("-")) {
+      return usage(argv[0]);
     } else {
-      fmt::print(stderr, "usage: {} [--scenario-dir DIR] [PROOF...]\n", argv[0]);
-      return 2;
+      const auto* entry = std::find_if(std::begin(kProofs), std::end(kProofs),
+                                       [&](const Entry& e) { return e.name == arg; });
+      if (entry == std::end(kProofs)) {
+        fmt::print(stderr, "unknown proof '{}'\n", arg);
+        return 2;
+      }
+      selected.push_back(entry);
     }
   }
-  for (const auto name : selected) {
-    bool known = false;
-    for (const auto& entry : kProofs) known = known || entry.name == name;
-    if (!known) {
-      fmt::print(stderr, "unknown proof '{}'\n", name);
-      return 2;
-    }
+  if (selected.empty()) {
+    for (const auto& entry : kProofs) selected.push_back(&entry);
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  // Workers take the next proof; the main thread prints the reports in order.
+  std::vector<std::promise<std::unique_ptr<Prover>>> done(selected.size());
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  for (unsigned w = 0; w < std::min<size_t>(jobs, selected.size()); ++w) {
+    workers.emplace_back([&] {
+      for (size_t k; (k = next++) < selected.size();) {
+        auto prover = std::make_unique<Prover>(options);
+        selected[k]->run(*prover);
+        done[k].set_value(std::move(prover));
+      }
+    });
   }
   int failures = 0;
   double total = 0;
-  for (const auto& entry : kProofs) {
-    if (!selected.empty() && std::find(selected.begin(), selected.end(), entry.name) == selected.end()) {
-      continue;
-    }
-    Prover prover(options);
-    entry.run(prover);
-    total += prover.total_seconds();
-    failures += prover.refuted();
+  for (auto& result : done) {
+    const auto prover = result.get_future().get();
+    fmt::print("{}", prover->report());
+    std::fflush(stdout);
+    total += prover->total_seconds();
+    failures += prover->refuted();
   }
-  fmt::print("total proof time: {:.2f} s\n", total);
+  for (auto& worker : workers) worker.join();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("total proof time: {:.2f} s ({:.2f} s wall, {} at a time)\n", total, wall, jobs);
   return failures == 0 ? 0 : 1;
 }

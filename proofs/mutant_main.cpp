@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   }
   vmemcheck::proofs::Prover prover(options);
   vmemcheck::proofs::VMEMCHECK_MUTANT_PROOF(prover);
+  fmt::print("{}", prover.report());
   if (prover.refuted() == 0) {
     fmt::print("the mutant survived: every claim is still proven\n");
     return 1;

@@ -53,7 +53,7 @@ z3::expr wide(z3::context& ctx, uint64_t value) { return ctx.bv_val(value, 128);
 
 bool Prover::prove(const Claim& claim) {
   if (options_.stop_after_refutation && refuted_ > 0) {
-    fmt::print("{}: skipped (a claim before it was refuted)\n", claim.name);
+    say("{}: skipped (a claim before it was refuted)\n", claim.name);
     return false;
   }
   const auto start = std::chrono::steady_clock::now();
@@ -81,28 +81,28 @@ bool Prover::prove(const Claim& claim) {
   total_seconds_ += seconds;
   if (result == z3::unsat) {
     ++proven_;
-    fmt::print("{}: proven ({:.2f} s)\n", claim.name, seconds);
+    say("{}: proven ({:.2f} s)\n", claim.name, seconds);
     return true;
   }
   ++refuted_;
   if (result == z3::unknown) {
-    fmt::print("{}: UNKNOWN ({}) ({:.2f} s)\n", claim.name, solver.reason_unknown(), seconds);
+    say("{}: UNKNOWN ({}) ({:.2f} s)\n", claim.name, solver.reason_unknown(), seconds);
     return false;
   }
   const z3::model model = solver.get_model();
   const Counterexample value(model, to_integer, integer);
-  fmt::print("{}: COUNTEREXAMPLE ({:.2f} s)\n", claim.name, seconds);
+  say("{}: COUNTEREXAMPLE ({:.2f} s)\n", claim.name, seconds);
   for (const auto& [name, e] : claim.shown) {
     const uint64_t v = value(e);
-    fmt::print("  {} = {:#x} ({})\n", name, v, format_size(v));
+    say("  {} = {:#x} ({})\n", name, v, format_size(v));
   }
   if (claim.scenario) {
     if (const auto text = claim.scenario(value)) {
       const std::string path = fmt::format("{}/{}.vmem", options_.scenario_dir, claim.name);
       std::ofstream(path) << *text;
-      fmt::print("  scenario: {}\n", path);
+      say("  scenario: {}\n", path);
     } else {
-      fmt::print("  (this counterexample is not expressible as a scenario)\n");
+      say("  (this counterexample is not expressible as a scenario)\n");
     }
   }
   return false;

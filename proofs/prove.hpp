@@ -6,6 +6,7 @@
 // exact integer translation (to_integer.hpp says why).
 #pragma once
 
+#include <fmt/format.h>
 #include <z3++.h>
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "to_integer.hpp"
@@ -78,6 +80,9 @@ class Prover {
   // assume it, also for other terms (instantiate()).
   z3::expr lemma(const Claim& claim);
 
+  // What the claims printed: a line per claim, counterexamples below theirs.
+  // Kept, not printed, so that proofs can run side by side and print in order.
+  const std::string& report() const { return report_; }
   double total_seconds() const { return total_seconds_; }
   int proven() const { return proven_; }
   int refuted() const { return refuted_; }  // counterexample or unknown
@@ -87,8 +92,14 @@ class Prover {
   z3::expr word(uint64_t value) { return ctx_.bv_val(value, kWordBits); }
 
  private:
+  template <class... Args>
+  void say(fmt::format_string<Args...> format, Args&&... args) {
+    report_ += fmt::format(format, std::forward<Args>(args)...);
+  }
+
   Options options_;
   z3::context ctx_;
+  std::string report_;
   double total_seconds_ = 0;
   int proven_ = 0;
   int refuted_ = 0;
