@@ -46,7 +46,96 @@ bool executable(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
+// An unpacked QEMU (scripts/install-deps puts 10.0 under /opt) finds neither
+// its modules nor its firmware on its own: QEMU_MODULE_DIR and -L point into
+// its tree, PREFIX/lib/x86_64-linux-gnu/qemu and PREFIX/share/qemu beside
+// PREFIX/bin. The system's QEMU in /usr needs neither.
+struct UnpackedTree {
+  std::vector<std::string> env;
+  std::vector<std::string> args;
+};
+
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+UnpackedTree unpacked_tree(const std::string& binary) {
+  UnpackedTree tree;
+  const auto bin = binary.rfind('/');
+  if (bin == std::string::npos || bin == 0) return tree;
+  const auto prefix_end = binary.rfind('/', bin - 1);
+  if (prefix_end == std::string::npos) return tree;
+  const std::string prefix = binary.substr(0, prefix_end);
+  if (prefix == "/usr" || prefix.empty()) return tree;
+  if (const std::string modules = prefix + "/lib/x86_64-linux-gnu/qemu"; is_directory(modules)) {
+    tree.env.push_back("QEMU_MODULE_DIR=" + modules);
+  }
+  if (const std::string data = prefix + "/share/qemu"; is_directory(data)) tree.args = {"-L", data};
+  return tree;
+}
+
+// In a forked child: the environment of an unpacked tree.
+void export_env(const UnpackedTree& tree) {
+  for (const auto& assignment : tree.env) {
+    const auto equals = assignment.find('=');
+    ::setenv(assignment.substr(0, equals).c_str(), assignment.substr(equals + 1).c_str(), 1);
+  }
+}
+
 }  // namespace
+
+Result<std::string> probe_version(const std::string& binary) {
+  auto located = locate_binary(binary);
+  if (!located) return located.error();
+  const UnpackedTree tree = unpacked_tree(*located);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error{"pipe: " + errno_text()};
+  std::string path = *located, flag = "--version";
+  char* argv[] = {path.data(), flag.data(), nullptr};
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    return Error{"fork: " + errno_text()};
+  }
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(126);
+    ::dup2(pipe_fds[1], 1);
+    export_env(tree);
+    ::execv(argv[0], argv);
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  std::string output;
+  for (;;) {
+    pollfd pfd{pipe_fds[0], POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, 5000);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
+    char chunk[1024];
+    const ssize_t got = ::read(pipe_fds[0], chunk, sizeof chunk);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    output.append(chunk, static_cast<size_t>(got));
+  }
+  ::close(pipe_fds[0]);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  const std::string marker = "QEMU emulator version ";
+  const auto at = output.find(marker);
+  if (at == std::string::npos) {
+    return Error{fmt::format("cannot tell which QEMU '{}' is: '{} --version' printed no \"{}\" line{}", *located,
+                             *located, marker.substr(0, marker.size() - 1),
+                             WIFEXITED(status) ? fmt::format(" (exit status {})", WEXITSTATUS(status)) : "")};
+  }
+  const auto start = at + marker.size();
+  return output.substr(start, output.find('\n', start) - start);
+}
 
 Result<std::string> locate_binary(const std::string& binary) {
   const std::string hint = "install Debian's qemu-system-x86 (scripts/install-deps) or pass --qemu PATH";
@@ -81,10 +170,14 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
     return qmp_listen.error();
   }
   // QEMU connects to both sockets as a client while it starts up.
+  const UnpackedTree tree = unpacked_tree(*located);
   std::vector<std::string> args{*located, "-S", "-qtest", "unix:" + qtest_path, "-qtest-log", "/dev/null",
                                 "-qmp", "unix:" + qmp_path};
+  args.insert(args.end(), tree.args.begin(), tree.args.end());
   args.insert(args.end(), options.args.begin(), options.args.end());
-  for (const auto& arg : args) p->command_line_ += (p->command_line_.empty() ? "" : " ") + arg;
+  for (const auto& arg : tree.env) p->command_line_ += arg + " ";
+  for (const auto& arg : args) p->command_line_ += arg + " ";
+  p->command_line_.pop_back();
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -106,6 +199,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
       ::dup2(log, 2);
     }
     if (null >= 0) ::dup2(null, 0);
+    export_env(tree);
     ::execv(argv[0], argv.data());
     const std::string message = fmt::format("exec {}: {}\n", argv[0], errno_text());
     [[maybe_unused]] const auto written = ::write(2, message.data(), message.size());

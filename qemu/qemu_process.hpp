@@ -24,6 +24,10 @@ struct LaunchOptions {
 // saying it is missing and how to get it.
 Result<std::string> locate_binary(const std::string& binary);
 
+// What `BINARY --version` says: "10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)".
+// Error: the binary is missing, or printed no "QEMU emulator version" line.
+Result<std::string> probe_version(const std::string& binary);
+
 class QemuProcess {
  public:
   static Result<std::unique_ptr<QemuProcess>> launch(const LaunchOptions& options);

@@ -16,10 +16,7 @@ constexpr uint64_t kRequestBuffer = 0x110000;
 constexpr uint64_t kResponseBuffer = 0x120000;
 // The virtio BAR: inside q35's 32-bit PCI hole.
 constexpr uint64_t kBarBase = 0xe0000000;
-// q35 with less than 2 GiB of boot RAM: the device-memory area starts at 4 GiB.
-constexpr uint64_t kDeviceMemoryBase = uint64_t{4} << 30;
-// qemu64's 40 physical address bits, less the alignment slack QEMU adds.
-constexpr uint64_t kMaxDeviceEnd = uint64_t{1} << 39;
+constexpr uint64_t kDeviceMemoryBase = kQemuDeviceMemoryBase;
 
 constexpr uint16_t kVendorVirtio = 0x1af4;
 constexpr uint16_t kDeviceVirtioMem = 0x1058;
@@ -45,14 +42,23 @@ Result<uint64_t> parse_hex(const Result<std::string>& answer) {
 
 }  // namespace
 
-std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t numa_nodes) {
+uint64_t max_area_end(bool large_addresses) {
+  // qemu64: 40 bits, of which QEMU keeps the upper half for the PCI hole and
+  // its alignment; 46 bits: the same share.
+  return uint64_t{1} << (large_addresses ? 45 : 39);
+}
+
+std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t numa_nodes, uint64_t area_end,
+                                         bool large_addresses) {
   if (config.arch != Arch::X86_64) return fmt::format("arch={} (qemu-system-x86_64 only)", name(config.arch));
-  if (config.persistent_suspend) return std::string("persistent-suspend=on (not in QEMU 7.2)");
   if (config.page_size != 4 * KiB) return std::string("a backend page size other than 4K");
   if (numa_nodes > 8) return std::string("more than 8 NUMA nodes");
   if (config.addr && *config.addr < kDeviceMemoryBase) return std::string("a device below 4 GiB");
-  const uint64_t end = config.addr.value_or(kDeviceMemoryBase) + config.region_size;
-  if (config.region_size > kMaxDeviceEnd || end > kMaxDeviceEnd) return std::string("a device ending beyond 512 GiB");
+  const uint64_t limit = max_area_end(large_addresses);
+  const uint64_t end = std::max(area_end, config.addr.value_or(kDeviceMemoryBase) + config.region_size);
+  if (config.region_size > limit || end > limit) {
+    return fmt::format("a device-memory area ending beyond {}", format_size(limit));
+  }
   return std::nullopt;
 }
 
@@ -60,19 +66,22 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
   const uint64_t end = g.addr.value_or(kDeviceMemoryBase) + g.region_size;
   const bool numa = g.numa_nodes > 1 || g.node != 0;
   const uint64_t ram = numa ? 64 * MiB * g.numa_nodes : kBootRam;
-  const uint64_t maxmem = ram + align_up(std::max(end, kDeviceMemoryBase + g.block_size) - kDeviceMemoryBase, GiB);
+  const uint64_t device_area = align_up(std::max(end, kDeviceMemoryBase + g.block_size) - kDeviceMemoryBase, GiB);
+  const uint64_t maxmem = ram + (g.device_memory_size ? g.device_memory_size : device_area);
   std::vector<std::string> args{"-display", "none", "-nodefaults", "-machine", "q35", "-accel", "tcg",
                                 "-m", fmt::format("{}M,maxmem={}M,slots=1", ram / MiB, maxmem / MiB)};
+  if (g.large_addresses) args.insert(args.end(), {"-cpu", "max,phys-bits=46,vendor=GenuineIntel"});
   if (numa) {
     for (uint32_t n = 0; n < g.numa_nodes; ++n) {
       args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id=ram-node{},size=64M", n),
                                "-numa", fmt::format("node,nodeid={},memdev=ram-node{}", n, n)});
     }
   }
-  args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id=mem-{},size={},reserve=off", g.id, g.region_size)});
-  std::string device = fmt::format("virtio-mem-pci,id={},memdev=mem-{},block-size={},requested-size={},"
-                                   "unplugged-inaccessible={}", g.id, g.id, g.block_size, g.requested_size,
+  args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off", g.memdev, g.region_size)});
+  std::string device = fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},"
+                                   "unplugged-inaccessible={}", g.id, g.memdev, g.block_size, g.requested_size,
                                    g.unplugged_inaccessible ? "on" : "off");
+  if (g.dynamic_memslots) device += fmt::format(",dynamic-memslots={}", *g.dynamic_memslots ? "on" : "off");
   if (g.node != 0 || numa) device += fmt::format(",node={}", g.node);
   if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
   args.insert(args.end(), {"-device", device});
@@ -392,5 +401,100 @@ Status VirtioMemPci::system_reset() {
 }
 
 Status VirtioMemPci::virtio_reset() { return initialise(); }
+
+namespace {
+
+// The string value of "return" in a QMP answer, JSON escapes decoded (QEMU
+// escapes only ASCII control characters, quotes and backslashes).
+Result<std::string> return_string(const std::string& answer) {
+  const std::string key = "\"return\": \"";
+  const auto at = answer.find(key);
+  if (at == std::string::npos) return Error{"QMP answered " + answer};
+  std::string text;
+  for (size_t i = at + key.size(); i < answer.size(); ++i) {
+    const char c = answer[i];
+    if (c == '"') return text;
+    if (c != '\\' || i + 1 == answer.size()) {
+      text += c;
+      continue;
+    }
+    const char escaped = answer[++i];
+    if (escaped == 'n') text += '\n';
+    else if (escaped == 'r') text += '\r';
+    else if (escaped == 't') text += '\t';
+    else if (escaped == 'u' && i + 4 < answer.size()) {
+      text += static_cast<char>(std::strtoul(answer.substr(i + 1, 4).c_str(), nullptr, 16));
+      i += 4;
+    } else text += escaped;
+  }
+  return Error{"QMP answer ends inside a string: " + answer};
+}
+
+size_t indent_of(const std::string& line) { return line.find_first_not_of(' '); }
+
+}  // namespace
+
+Result<std::vector<std::string>> VirtioMemPci::device_memory_tree() {
+  auto answer = process_->qmp(
+      R"({"execute":"human-monitor-command","arguments":{"command-line":"info mtree"}})");
+  if (!answer) return answer.error();
+  auto text = return_string(*answer);
+  if (!text) return text.error();
+  std::vector<std::string> tree;
+  bool in_memory = false;
+  size_t container_indent = std::string::npos;
+  size_t start = 0;
+  while (start < text->size()) {
+    size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    std::string line = text->substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind("address-space: ", 0) == 0) {
+      if (in_memory) break;
+      in_memory = line == "address-space: memory";
+      continue;
+    }
+    if (!in_memory || line.empty()) continue;
+    const size_t indent = indent_of(line);
+    if (container_indent == std::string::npos) {
+      if (line.size() > 16 && line.compare(line.size() - 16, 16, "): device-memory") == 0) {
+        container_indent = indent;
+        tree.push_back(line.substr(indent));
+      }
+    } else if (indent > container_indent) {
+      tree.push_back(line.substr(container_indent));
+    } else {
+      break;
+    }
+  }
+  if (tree.empty()) return Error{"info mtree shows no device-memory container in address space \"memory\""};
+  return tree;
+}
+
+Result<std::vector<uint64_t>> VirtioMemPci::decided_memslots() {
+  if (decided_) return *decided_;
+  const std::string backend = fmt::format("/machine/peripheral/{}/virtio-backend", id_);
+  auto listing = process_->qmp(
+      fmt::format(R"({{"execute":"qom-list","arguments":{{"path":"{}"}}}})", backend));
+  if (!listing) return listing.error();
+  if (listing->find("\"return\"") == std::string::npos) return Error{"qom-list " + backend + ": " + *listing};
+  uint64_t count = 0;
+  for (size_t at = listing->find("\"name\": \"memslot-"); at != std::string::npos;
+       at = listing->find("\"name\": \"memslot-", at + 1)) {
+    ++count;
+  }
+  std::vector<uint64_t> sizes;
+  for (uint64_t index = 0; index < count; ++index) {
+    auto size = process_->qmp(fmt::format(
+        R"({{"execute":"qom-get","arguments":{{"path":"{}/memslot-{}[0]","property":"size"}}}})", backend, index));
+    if (!size) return size.error();
+    const auto at = size->find("\"return\": ");
+    if (at == std::string::npos) return Error{fmt::format("memslot-{}[0] of {}: {}", index, backend, *size)};
+    sizes.push_back(std::strtoull(size->c_str() + at + 10, nullptr, 10));
+  }
+  decided_ = sizes;
+  return sizes;
+}
 
 }  // namespace vmemcheck::qemu

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "device_config.hpp"
 #include "qemu_process.hpp"
@@ -17,23 +18,43 @@
 
 namespace vmemcheck::qemu {
 
+// q35 with less than 2 GiB of boot RAM: the device-memory area starts at 4 GiB.
+inline constexpr uint64_t kQemuDeviceMemoryBase = uint64_t{4} << 30;
+
 // Where the scenario's device sits: QEMU's properties for it.
 struct QemuGeometry {
   std::string id = "vmem0";
+  std::string memdev = "mem0";  // the memory backend's id, which names its region in `info mtree`
   uint64_t region_size = 0;
   uint64_t block_size = 2 * MiB;
   uint64_t requested_size = 0;
   std::optional<uint64_t> addr;  // memaddr=
   bool unplugged_inaccessible = true;
+  std::optional<bool> dynamic_memslots;  // dynamic-memslots= (unset: not given, as 7.2 has no such property)
   uint16_t node = 0;
   uint32_t numa_nodes = 1;
+  // maxmem less the boot RAM: the memory-device space QEMU decides memslots
+  // for, the core's device_memory_size. (The device-memory region pc
+  // machines build from 4 GiB on is 1 GiB per memory slot larger, room for
+  // alignment.) 0: just large enough for the device.
+  uint64_t device_memory_size = 0;
+  // A CPU with 46 physical-address bits (and Intel's layout, which has no
+  // HyperTransport hole below 1 TiB) for areas past qemu64's 40 bits.
+  bool large_addresses = false;
+
+  friend bool operator==(const QemuGeometry&, const QemuGeometry&) = default;
 };
 
 // The command-line arguments (after QEMU's own -S and sockets) for a q35
 // machine with 128 MiB of boot RAM and this one device.
 std::vector<std::string> qemu_arguments(const QemuGeometry& geometry);
 // Why a geometry cannot be expressed on QEMU's command line, if it cannot.
-std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t numa_nodes);
+// `area_end`: where the device-memory area QEMU gets ends (0: the device's end).
+std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t numa_nodes, uint64_t area_end,
+                                         bool large_addresses);
+// The device-memory area ends at most here: qemu64's 40 address bits, or
+// 46 with `large_addresses`, less room for the 64-bit PCI hole above it.
+uint64_t max_area_end(bool large_addresses);
 
 // A chain as the driver builds it: the readable part holds the 24-byte
 // request (truncated or padded with zeros), the writable part takes the answer.
@@ -72,6 +93,13 @@ class VirtioMemPci {
   Result<bool> try_features(uint64_t device_features);
   // Driver-initiated virtio reset (status 0), then re-initialisation.
   Status virtio_reset();
+  // The device-memory region of `info mtree` (address space "memory"): its
+  // container line and every region inside, indented from 0 as render_mtree does.
+  Result<std::vector<std::string>> device_memory_tree();
+  // The memslots the device decided on (QOM children memslot-N[0] of its
+  // virtio-backend, mapped or not): their sizes by index. None without
+  // dynamic-memslots. Read once: QEMU decides when the device is plugged.
+  Result<std::vector<uint64_t>> decided_memslots();
   QemuProcess& process() { return *process_; }
 
  private:
@@ -96,6 +124,7 @@ class VirtioMemPci {
   uint16_t queue_size_ = 0;
   uint16_t avail_idx_ = 0, used_idx_ = 0;
   uint64_t offered_ = 0, accepted_ = 0;
+  std::optional<std::vector<uint64_t>> decided_;
 };
 
 }  // namespace vmemcheck::qemu
