@@ -234,26 +234,15 @@ namespace {
 // What a device looks like right after QEMU started: a reset for reuse must
 // give exactly this again.
 struct FreshState {
-  ConfigSpace config;
-  uint8_t status = 0;
+  DeviceState device;
   uint64_t offered = 0;
-  std::vector<std::string> tree;
   friend bool operator==(const FreshState&, const FreshState&) = default;
 };
 
 Result<FreshState> read_state(VirtioMemPci& device) {
-  FreshState state;
-  auto config = device.config();
-  if (!config) return config.error();
-  state.config = *config;
-  auto status = device.status();
-  if (!status) return status.error();
-  state.status = *status;
-  state.offered = device.offered_features();
-  auto tree = device.device_memory_tree();
-  if (!tree) return tree.error();
-  state.tree = std::move(*tree);
-  return state;
+  auto state = device.read_state(true);
+  if (!state) return state.error();
+  return FreshState{std::move(*state), device.offered_features()};
 }
 
 std::string pool_key(const std::string& binary, const QemuGeometry& geometry) {
@@ -381,27 +370,27 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
     const auto compare_state = [&]() {
       const VirtioMemDevice* d = core.machine() ? core.machine()->find(*device_id) : nullptr;
       if (!d) return;
-      auto theirs = dut->config();
+      auto theirs = dut->read_state(compare_memslots);
       if (!theirs) return fail(theirs.error());
-      mix(result.digest, config_text(*theirs));
-      if (d->config_space() != *theirs) return differ("config", config_text(d->config_space()), config_text(*theirs));
-      auto broken = dut->needs_reset();
-      if (!broken) return fail(broken.error());
-      if (d->needs_reset() != *broken) {
+      mix(result.digest, config_text(theirs->config));
+      if (d->config_space() != theirs->config) {
+        return differ("config", config_text(d->config_space()), config_text(theirs->config));
+      }
+      const bool broken = (theirs->status & kStatusNeedsReset) != 0;
+      if (d->needs_reset() != broken) {
         return differ("needs-reset", d->needs_reset() ? "needs reset" : "running",
-                      *broken ? "needs reset (status 0x40)" : "running");
+                      broken ? "needs reset (status 0x40)" : "running");
       }
       if (!compare_memslots) return;
-      auto qemu_tree = dut->device_memory_tree();
-      if (!qemu_tree) return fail(qemu_tree.error());
       // The device's own regions: QEMU's device-memory container is 1 GiB
       // larger than the space the core models (pc's alignment room per slot).
       std::vector<std::string> ours = core_tree(*core.machine(), options.plant);
+      std::vector<std::string>& qemu_tree = *theirs->tree;
       ours.erase(ours.begin());
-      qemu_tree->erase(qemu_tree->begin());
+      qemu_tree.erase(qemu_tree.begin());
       ++result.memslot_listings;
-      mix(result.digest, joined(*qemu_tree));
-      if (ours != *qemu_tree) differ("memslots (info mtree)", joined(ours), joined(*qemu_tree));
+      mix(result.digest, joined(qemu_tree));
+      if (ours != qemu_tree) differ("memslots (info mtree)", joined(ours), joined(qemu_tree));
     };
     const auto on_device = [&](const std::string& id) { return device_id && id == *device_id && dut; };
 
@@ -451,7 +440,8 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
           }
           QemuGeometry g{config.id, d ? memdev_of(*d) : config.memdev, config.region_size, config.block_size,
                          config.requested_size, config.addr, config.unplugged_inaccessible, std::nullopt,
-                         config.node, numa_nodes, same_space ? machine.device_memory_size : 0, large};
+                         config.node, numa_nodes, same_space ? machine.device_memory_size : 0,
+                         options.version != QemuVersion::V7_2, large};
           if (profile.dynamic_memslots) g.dynamic_memslots = config.mode == MemslotMode::Dynamic;
           auto started = options.pool ? options.pool->take(options.qemu, g) : VirtioMemPci::start(options.qemu, g);
           if (!started) {

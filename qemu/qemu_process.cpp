@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fcntl.h>
@@ -327,19 +328,43 @@ Status write_all(int fd, const std::string& text) {
 }  // namespace
 
 Result<std::string> QemuProcess::qtest(const std::string& command) {
-  if (auto sent = write_all(qtest_fd_, command + "\n"); !sent) return died("sending qtest '" + command + "'");
-  for (;;) {
+  auto answers = qtest_batch({command});
+  if (!answers) return answers.error();
+  return std::move(answers->front());
+}
+
+Result<std::vector<std::string>> QemuProcess::qtest_batch(const std::vector<std::string>& commands) {
+  std::string text;
+  for (const auto& command : commands) text += command + "\n";
+  if (auto sent = write_all(qtest_fd_, text); !sent) return died("sending " + std::to_string(commands.size()) + " qtest commands");
+  std::vector<std::string> answers;
+  answers.reserve(commands.size());
+  std::optional<Error> refused;  // the first refusal; every answer is still read, keeping the stream in step
+  for (const auto& command : commands) {
     auto line = read_line(qtest_fd_, qtest_buffer_, ("qtest '" + command + "'").c_str());
+    while (line && line->rfind("IRQ", 0) == 0) {  // asynchronous interrupt lines
+      line = read_line(qtest_fd_, qtest_buffer_, ("qtest '" + command + "'").c_str());
+    }
     if (!line) return line.error();
-    if (line->rfind("IRQ", 0) == 0) continue;  // asynchronous interrupt lines
-    if (*line == "OK") return std::string();
-    if (line->rfind("OK ", 0) == 0) return line->substr(3);
-    return Error{fmt::format("qtest '{}' answered '{}'", command, *line)};
+    if (*line == "OK") answers.emplace_back();
+    else if (line->rfind("OK ", 0) == 0) answers.push_back(line->substr(3));
+    else if (!refused) refused = Error{fmt::format("qtest '{}' answered '{}'", command, *line)};
   }
+  if (refused) return *refused;
+  return answers;
+}
+
+Status QemuProcess::qmp_send(const std::string& command) {
+  if (auto sent = write_all(qmp_fd_, command + "\n"); !sent) return died("sending QMP " + command);
+  return ok_status();
 }
 
 Result<std::string> QemuProcess::qmp(const std::string& command) {
-  if (auto sent = write_all(qmp_fd_, command + "\n"); !sent) return died("sending QMP " + command);
+  if (auto sent = qmp_send(command); !sent) return sent.error();
+  return qmp_answer(command);
+}
+
+Result<std::string> QemuProcess::qmp_answer(const std::string& command) {
   for (;;) {
     auto line = read_line(qmp_fd_, qmp_buffer_, ("QMP " + command).c_str());
     if (!line) return line.error();

@@ -38,9 +38,15 @@ class QemuProcess {
   // One qtest command; the answer line without "OK" ("" or "0x...").
   // Error: a FAIL/ERR answer, or QEMU died or did not answer.
   Result<std::string> qtest(const std::string& command);
+  // Several qtest commands sent at once, their answers in order: QEMU
+  // answers each before reading the next, so one round trip serves them all.
+  Result<std::vector<std::string>> qtest_batch(const std::vector<std::string>& commands);
   // One QMP command (a JSON object text); the full answer line, which holds
   // "return" or "error". Events seen meanwhile are kept for wait_event.
   Result<std::string> qmp(const std::string& command);
+  // qmp() in two halves, so qtest commands can run while QEMU works on it.
+  Status qmp_send(const std::string& command);
+  Result<std::string> qmp_answer(const std::string& command);
   // Waits for a QMP event of this name (seen before or now).
   Status wait_event(const std::string& name);
 

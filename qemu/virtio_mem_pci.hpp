@@ -38,6 +38,10 @@ struct QemuGeometry {
   // machines build from 4 GiB on is 1 GiB per memory slot larger, room for
   // alignment.) 0: just large enough for the device.
   uint64_t device_memory_size = 0;
+  // ioeventfd=off (a property 7.2 lacks): QEMU 10 otherwise handles a queue
+  // notify later, in its main loop, and the driver reads the used ring
+  // before the request was handled; off, it is handled on the notify write.
+  bool synchronous_notify = false;
   // A CPU with 46 physical-address bits (and Intel's layout, which has no
   // HyperTransport hole below 1 TiB) for areas past qemu64's 40 bits.
   bool large_addresses = false;
@@ -66,6 +70,18 @@ struct Chain {
   uint64_t writable = kResponseSize;
 };
 
+// The device status bit a device sets when it needs a reset (virtio 1.x, 2.1).
+inline constexpr uint8_t kStatusNeedsReset = 0x40;
+
+// What the driver reads after every op: the config space, the device
+// status and (when asked for) the device-memory tree of `info mtree`.
+struct DeviceState {
+  ConfigSpace config;
+  uint8_t status = 0;
+  std::optional<std::vector<std::string>> tree;
+  friend bool operator==(const DeviceState&, const DeviceState&) = default;
+};
+
 struct Answer {
   std::optional<Response> response;  // none: the chain was not used
   uint32_t used_len = 0;
@@ -80,8 +96,11 @@ class VirtioMemPci {
 
   Result<Answer> request(const Chain& chain);
   Result<ConfigSpace> config();
-  Result<bool> needs_reset();
-  Result<uint8_t> status();
+  // One qtest round trip for the config space and status, with `info mtree`
+  // rendered meanwhile when `with_tree`: the device-memory region of address
+  // space "memory", its container line and every region inside, indented
+  // from 0 as render_mtree does.
+  Result<DeviceState> read_state(bool with_tree);
   uint64_t offered_features() const { return offered_; }
   uint64_t accepted_features() const { return accepted_; }
   // QMP qom-set requested-size: ok, or QEMU's error message (not an Error: a refusal).
@@ -93,9 +112,6 @@ class VirtioMemPci {
   Result<bool> try_features(uint64_t device_features);
   // Driver-initiated virtio reset (status 0), then re-initialisation.
   Status virtio_reset();
-  // The device-memory region of `info mtree` (address space "memory"): its
-  // container line and every region inside, indented from 0 as render_mtree does.
-  Result<std::vector<std::string>> device_memory_tree();
   // The memslots the device decided on (QOM children memslot-N[0] of its
   // virtio-backend, mapped or not): their sizes by index. None without
   // dynamic-memslots. Read once: QEMU decides when the device is plugged.
@@ -104,20 +120,21 @@ class VirtioMemPci {
 
  private:
   VirtioMemPci() = default;
-  Status enumerate();  // PCI: find the device, place the BAR, enable it, read the capabilities
+  Status enumerate();  // PCI: find the device and its capabilities (once), place the BAR, enable it
+  Status find_capabilities();
   Status initialise();  // virtio: reset, features, queue, DRIVER_OK
   // Reset, then FEATURES_OK with these bits (default: what a driver accepts); whether it stuck.
   Result<bool> negotiate(std::optional<uint64_t> accept);
   Result<uint32_t> pci_read(uint8_t offset);
-  Status pci_write(uint8_t offset, uint32_t value);
-  Result<uint64_t> mmio_read(uint64_t addr, int size);
-  Status mmio_write(uint64_t addr, int size, uint64_t value);
-  Status mem_write(uint64_t addr, const uint8_t* bytes, size_t size);
-  Result<std::string> mem_read(uint64_t addr, size_t size);  // hex digits
+  std::vector<std::string> pci_write_commands(uint8_t offset, uint32_t value) const;
+  static Result<std::vector<std::string>> device_memory_tree_from(const Result<std::string>& answer);
 
   std::unique_ptr<QemuProcess> process_;
   std::string id_;
   uint32_t devfn_address_ = 0;  // 0x80000000 | bus/dev/fn
+  uint8_t bar_offset_ = 0;      // the virtio BAR's config-space offset
+  bool bar_is_64bit_ = false;
+  uint32_t command_register_ = 0;  // as QEMU resets it
   uint64_t common_ = 0, notify_ = 0, isr_ = 0, device_ = 0;
   uint32_t notify_multiplier_ = 0;
   uint64_t notify_addr_ = 0;
