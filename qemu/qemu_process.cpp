@@ -111,6 +111,7 @@ Result<std::string> probe_version(const std::string& binary) {
   }
   ::close(pipe_fds[1]);
   std::string output;
+  bool answered = false;  // its stdout closed: it exited, or is exiting
   for (;;) {
     pollfd pfd{pipe_fds[0], POLLIN, 0};
     const int ready = ::poll(&pfd, 1, 5000);
@@ -119,11 +120,14 @@ Result<std::string> probe_version(const std::string& binary) {
     char chunk[1024];
     const ssize_t got = ::read(pipe_fds[0], chunk, sizeof chunk);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
+    if (got <= 0) {
+      answered = got == 0;
+      break;
+    }
     output.append(chunk, static_cast<size_t>(got));
   }
   ::close(pipe_fds[0]);
-  ::kill(pid, SIGKILL);
+  if (!answered) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
