@@ -326,6 +326,7 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
   std::optional<QemuGeometry> geometry;
   std::optional<std::string> device_id;
   bool compare_memslots = false;
+  bool migrated_away = false;  // a migrated VM runs in a QEMU started with -incoming: not for reuse
   uint32_t numa_nodes = 1;
   const auto machine_for_qemu = [&](ConfigureMachine m) {
     scenario_base = std::max(m.machine.device_memory_base, kQemuDeviceMemoryBase);
@@ -393,6 +394,25 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
       if (ours != qemu_tree) differ("memslots (info mtree)", joined(ours), joined(qemu_tree));
     };
     const auto on_device = [&](const std::string& id) { return device_id && id == *device_id && dut; };
+    // Whether QEMU has the core's memslot mode, so that memslots are compared; a note when not.
+    const auto memslots_comparable = [&](MemslotMode mode) {
+      if (mode == MemslotMode::Static || (mode == MemslotMode::Dynamic && profile.dynamic_memslots)) return true;
+      result.notes.push_back(fmt::format("memslots not compared: QEMU {} has no mode={}", profile.name, name(mode)));
+      return false;
+    };
+    // QEMU's memslot decision for the device beside the core's: false (a difference recorded) when they differ.
+    const auto compare_decision = [&](const VirtioMemDevice& d) {
+      auto decided = dut->decided_memslots();
+      if (!decided) {
+        fail(decided.error());
+        return false;
+      }
+      result.decision = decision_text(*decided);
+      report.qemu += ", " + result.decision;
+      if (core_decision(d) == *decided) return true;
+      differ("memslot decision", decision_text(core_decision(d)), result.decision);
+      return false;
+    };
 
     [&] {
       const Op& op = step.op;
@@ -431,13 +451,7 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
             return skip("refused by the machine's memslot budget, which QEMU under TCG does not have");
           }
           DeviceConfig config = d ? d->config() : *on_qemu;
-          const bool qemu_has_mode = config.mode == MemslotMode::Static ||
-                                     (config.mode == MemslotMode::Dynamic && profile.dynamic_memslots);
-          compare_memslots = qemu_has_mode;
-          if (!qemu_has_mode) {
-            result.notes.push_back(fmt::format("memslots not compared: QEMU {} has no mode={}", profile.name,
-                                               name(config.mode)));
-          }
+          compare_memslots = memslots_comparable(config.mode);
           QemuGeometry g{config.id, d ? memdev_of(*d) : config.memdev, config.region_size, config.block_size,
                          config.requested_size, config.addr, config.unplugged_inaccessible, std::nullopt,
                          config.node, numa_nodes, same_space ? machine.device_memory_size : 0,
@@ -469,15 +483,7 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
                           fmt::format("{:#x} (device-specific bits of {:#x})", dut->offered_features() & 0xffffff,
                                       dut->offered_features()));
           }
-          if (compare_memslots) {
-            auto decided = dut->decided_memslots();
-            if (!decided) return fail(decided.error());
-            result.decision = decision_text(*decided);
-            report.qemu += ", " + result.decision;
-            if (core_decision(*d) != *decided) {
-              return differ("memslot decision", decision_text(core_decision(*d)), result.decision);
-            }
-          }
+          if (compare_memslots && !compare_decision(*d)) return;
           compare_state();
         }
       } else if (const auto* g = std::get_if<GuestRequest>(&op); g && on_device(g->device)) {
@@ -547,6 +553,22 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
                  std::holds_alternative<Resize>(op) || std::holds_alternative<VirtioReset>(op) ||
                  std::holds_alternative<SystemReset>(op)) {
         skip("not on the device QEMU runs");
+      } else if (const auto* mg = std::get_if<Migrate>(&op); mg && on_device(mg->device)) {
+        if (!run_core()) return;
+        if (report.ours != "ok") {
+          return skip("the core refused the destination (" + report.ours + "), so QEMU does not migrate");
+        }
+        const VirtioMemDevice& d = *core.machine()->find(mg->device);
+        compare_memslots = memslots_comparable(d.config().mode);
+        QemuGeometry destination = *geometry;
+        if (profile.dynamic_memslots) destination.dynamic_memslots = d.config().mode == MemslotMode::Dynamic;
+        if (auto migrated = dut->migrate(options.qemu, destination); !migrated) return fail(migrated.error());
+        geometry = destination;
+        migrated_away = true;
+        report.qemu = "ok";
+        mix(result.digest, report.qemu);
+        if (compare_memslots && !compare_decision(d)) return;
+        compare_state();
       } else if (std::holds_alternative<SetBusy>(op)) {
         skip("QEMU is busy only during a migration");
       } else if (const auto* f = std::get_if<NegotiateFeatures>(&op); f && on_device(f->device)) {
@@ -567,13 +589,15 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
       } else if (std::holds_alternative<GuestAccess>(op)) {
         skip("guest reads and writes: the driver does not access device memory");
       } else {
-        skip("not expressible on QEMU (faults, migration, vhost, raw rings, device removal)");
+        skip("not expressible on QEMU (faults, vhost, raw rings, device removal)");
       }
 }();
     if (!report.skipped && !result.error) ++result.compared;
     if (on_step) on_step(report);
   }
-  if (options.pool && dut && !result.error) options.pool->give_back(options.qemu, *geometry, std::move(dut));
+  if (options.pool && dut && !result.error && !migrated_away) {
+    options.pool->give_back(options.qemu, *geometry, std::move(dut));
+  }
   return result;
 }
 

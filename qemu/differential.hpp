@@ -4,7 +4,7 @@
 // After every operation both answers, the config space, the needs-reset
 // status and (where QEMU has the core's memslot mode) the device-memory tree
 // of `info mtree` are compared; the first difference ends the run. Operations
-// QEMU cannot express (busy, faults, migration, vhost, guest accesses, raw
+// QEMU cannot express (busy, faults, vhost, guest accesses, raw
 // rings, further devices) are skipped on both sides.
 #pragma once
 

@@ -258,7 +258,7 @@ QemuProcess::~QemuProcess() {
     }
   }
   if (!dir_.empty()) {
-    for (const char* name : {"/qtest.sock", "/qmp.sock", "/stderr.log"}) ::unlink((dir_ + name).c_str());
+    for (const char* name : {"/qtest.sock", "/qmp.sock", "/stderr.log", "/migration.sock"}) ::unlink((dir_ + name).c_str());
     ::rmdir(dir_.c_str());
   }
 }

@@ -50,6 +50,8 @@ class QemuProcess {
   // Waits for a QMP event of this name (seen before or now).
   Status wait_event(const std::string& name);
 
+  // Its private directory, for further sockets (a migration's): removed with it.
+  const std::string& directory() const { return dir_; }
   // The command line, for messages.
   const std::string& command_line() const { return command_line_; }
   pid_t pid() const { return pid_; }

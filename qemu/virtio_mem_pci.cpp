@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 namespace vmemcheck::qemu {
@@ -434,6 +436,42 @@ Status VirtioMemPci::system_reset() {
 }
 
 Status VirtioMemPci::virtio_reset() { return initialise(); }
+
+namespace {
+
+// Polls query-migrate until the migration completed (ok) or failed (its error).
+Status wait_for_migration(QemuProcess& process, const char* side) {
+  for (int waited_ms = 0; waited_ms < 20000; waited_ms += 5) {
+    auto answer = process.qmp(R"({"execute":"query-migrate"})");
+    if (!answer) return answer.error();
+    if (answer->find("\"status\": \"completed\"") != std::string::npos) return ok_status();
+    if (answer->find("\"status\": \"failed\"") != std::string::npos) {
+      return Error{fmt::format("migration failed at the {}: {}", side, *answer)};
+    }
+    ::usleep(5000);
+  }
+  return Error{fmt::format("migration not completed at the {} within 20 s", side)};
+}
+
+}  // namespace
+
+Status VirtioMemPci::migrate(const std::string& binary, const QemuGeometry& destination) {
+  std::vector<std::string> args = qemu_arguments(destination);
+  args.insert(args.end(), {"-incoming", "defer"});
+  auto incoming = QemuProcess::launch({binary, args, 20000});
+  if (!incoming) return incoming.error();
+  const std::string uri = "unix:" + (*incoming)->directory() + "/migration.sock";
+  for (auto [process, command] : {std::pair{incoming->get(), "migrate-incoming"}, {process_.get(), "migrate"}}) {
+    auto answer = process->qmp(fmt::format(R"({{"execute":"{}","arguments":{{"uri":"{}"}}}})", command, uri));
+    if (!answer) return answer.error();
+    if (answer->find("\"return\"") == std::string::npos) return Error{fmt::format("{}: {}", command, *answer)};
+  }
+  if (auto done = wait_for_migration(*process_, "source"); !done) return done;
+  if (auto done = wait_for_migration(**incoming, "destination"); !done) return done;
+  process_ = std::move(*incoming);
+  decided_.reset();
+  return ok_status();
+}
 
 namespace {
 

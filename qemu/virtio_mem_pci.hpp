@@ -112,6 +112,10 @@ class VirtioMemPci {
   Result<bool> try_features(uint64_t device_features);
   // Driver-initiated virtio reset (status 0), then re-initialisation.
   Status virtio_reset();
+  // Migrates the VM to a fresh QEMU of `destination` (started with
+  // -incoming, over a UNIX socket) and drives that one from now on; the
+  // driver's state (BAR, queue, indices) travels with the VM.
+  Status migrate(const std::string& binary, const QemuGeometry& destination);
   // The memslots the device decided on (QOM children memslot-N[0] of its
   // virtio-backend, mapped or not): their sizes by index. None without
   // dynamic-memslots. Read once: QEMU decides when the device is plugged.
