@@ -562,7 +562,9 @@ DifferentialResult run_differential(const Scenario& scenario, const Differential
         compare_memslots = memslots_comparable(d.config().mode);
         QemuGeometry destination = *geometry;
         if (profile.dynamic_memslots) destination.dynamic_memslots = d.config().mode == MemslotMode::Dynamic;
-        if (auto migrated = dut->migrate(options.qemu, destination); !migrated) return fail(migrated.error());
+        if (auto migrated = dut->migrate(options.qemu, destination, d.config_space().plugged_size); !migrated) {
+          return fail(migrated.error());
+        }
         geometry = destination;
         migrated_away = true;
         report.qemu = "ok";

@@ -114,8 +114,9 @@ class VirtioMemPci {
   Status virtio_reset();
   // Migrates the VM to a fresh QEMU of `destination` (started with
   // -incoming, over a UNIX socket) and drives that one from now on; the
-  // driver's state (BAR, queue, indices) travels with the VM.
-  Status migrate(const std::string& binary, const QemuGeometry& destination);
+  // driver's state (BAR, queue, indices) travels with the VM. `plugged`
+  // (bytes) sets the deadline: 20 s and 10 s per GiB.
+  Status migrate(const std::string& binary, const QemuGeometry& destination, uint64_t plugged);
   // The memslots the device decided on (QOM children memslot-N[0] of its
   // virtio-backend, mapped or not): their sizes by index. None without
   // dynamic-memslots. Read once: QEMU decides when the device is plugged.
