@@ -16,6 +16,7 @@
 #include "commands.hpp"
 #include "differential.hpp"
 #include "fuzz_decoder.hpp"
+#include "qemu_process.hpp"
 #include "scenario.hpp"
 #include "units.hpp"
 
@@ -81,11 +82,12 @@ Result<std::vector<Target>> targets_of(const Options& o) {
   if (versions.empty()) versions.push_back(QemuVersion::V7_2);
   for (const QemuVersion version : versions) {
     const std::string binary = qemu::installed_binary(version);
-    auto detected = qemu::detect_version(binary);
-    if (!detected) {
-      return Error{fmt::format("QEMU {}: {} (scripts/install-deps installs it; or pass --qemu PATH)",
-                               qemu_profile(version).name, detected.error().message)};
+    if (!qemu::locate_binary(binary)) {
+      return Error{fmt::format("QEMU {} is not installed: no {} (scripts/install-deps installs it; or pass --qemu PATH)",
+                               qemu_profile(version).name, binary)};
     }
+    auto detected = qemu::detect_version(binary);
+    if (!detected) return Error{fmt::format("QEMU {}: {}", qemu_profile(version).name, detected.error().message)};
     if (*detected != version) {
       return Error{fmt::format("{} is QEMU {}, not {}", binary, qemu_profile(*detected).name, qemu_profile(version).name)};
     }
