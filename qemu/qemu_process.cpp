@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fcntl.h>
@@ -46,7 +47,100 @@ bool executable(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
+// An unpacked QEMU (scripts/install-deps puts 10.0 under /opt) finds neither
+// its modules nor its firmware on its own: QEMU_MODULE_DIR and -L point into
+// its tree, PREFIX/lib/x86_64-linux-gnu/qemu and PREFIX/share/qemu beside
+// PREFIX/bin. The system's QEMU in /usr needs neither.
+struct UnpackedTree {
+  std::vector<std::string> env;
+  std::vector<std::string> args;
+};
+
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+UnpackedTree unpacked_tree(const std::string& binary) {
+  UnpackedTree tree;
+  const auto bin = binary.rfind('/');
+  if (bin == std::string::npos || bin == 0) return tree;
+  const auto prefix_end = binary.rfind('/', bin - 1);
+  if (prefix_end == std::string::npos) return tree;
+  const std::string prefix = binary.substr(0, prefix_end);
+  if (prefix == "/usr" || prefix.empty()) return tree;
+  if (const std::string modules = prefix + "/lib/x86_64-linux-gnu/qemu"; is_directory(modules)) {
+    tree.env.push_back("QEMU_MODULE_DIR=" + modules);
+  }
+  if (const std::string data = prefix + "/share/qemu"; is_directory(data)) tree.args = {"-L", data};
+  return tree;
+}
+
+// In a forked child: the environment of an unpacked tree.
+void export_env(const UnpackedTree& tree) {
+  for (const auto& assignment : tree.env) {
+    const auto equals = assignment.find('=');
+    ::setenv(assignment.substr(0, equals).c_str(), assignment.substr(equals + 1).c_str(), 1);
+  }
+}
+
 }  // namespace
+
+Result<std::string> probe_version(const std::string& binary) {
+  auto located = locate_binary(binary);
+  if (!located) return located.error();
+  const UnpackedTree tree = unpacked_tree(*located);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error{"pipe: " + errno_text()};
+  std::string path = *located, flag = "--version";
+  char* argv[] = {path.data(), flag.data(), nullptr};
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    return Error{"fork: " + errno_text()};
+  }
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(126);
+    ::dup2(pipe_fds[1], 1);
+    export_env(tree);
+    ::execv(argv[0], argv);
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  std::string output;
+  bool answered = false;  // its stdout closed: it exited, or is exiting
+  for (;;) {
+    pollfd pfd{pipe_fds[0], POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, 5000);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
+    char chunk[1024];
+    const ssize_t got = ::read(pipe_fds[0], chunk, sizeof chunk);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      answered = got == 0;
+      break;
+    }
+    output.append(chunk, static_cast<size_t>(got));
+  }
+  ::close(pipe_fds[0]);
+  if (!answered) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  const std::string marker = "QEMU emulator version ";
+  const auto at = output.find(marker);
+  if (at == std::string::npos) {
+    return Error{fmt::format("cannot tell which QEMU '{}' is: '{} --version' printed no \"{}\" line{}", *located,
+                             *located, marker.substr(0, marker.size() - 1),
+                             WIFEXITED(status) ? fmt::format(" (exit status {})", WEXITSTATUS(status)) : "")};
+  }
+  const auto start = at + marker.size();
+  return output.substr(start, output.find('\n', start) - start);
+}
 
 Result<std::string> locate_binary(const std::string& binary) {
   const std::string hint = "install Debian's qemu-system-x86 (scripts/install-deps) or pass --qemu PATH";
@@ -81,10 +175,14 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
     return qmp_listen.error();
   }
   // QEMU connects to both sockets as a client while it starts up.
+  const UnpackedTree tree = unpacked_tree(*located);
   std::vector<std::string> args{*located, "-S", "-qtest", "unix:" + qtest_path, "-qtest-log", "/dev/null",
                                 "-qmp", "unix:" + qmp_path};
+  args.insert(args.end(), tree.args.begin(), tree.args.end());
   args.insert(args.end(), options.args.begin(), options.args.end());
-  for (const auto& arg : args) p->command_line_ += (p->command_line_.empty() ? "" : " ") + arg;
+  for (const auto& arg : tree.env) p->command_line_ += arg + " ";
+  for (const auto& arg : args) p->command_line_ += arg + " ";
+  p->command_line_.pop_back();
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -106,6 +204,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
       ::dup2(log, 2);
     }
     if (null >= 0) ::dup2(null, 0);
+    export_env(tree);
     ::execv(argv[0], argv.data());
     const std::string message = fmt::format("exec {}: {}\n", argv[0], errno_text());
     [[maybe_unused]] const auto written = ::write(2, message.data(), message.size());
@@ -159,7 +258,7 @@ QemuProcess::~QemuProcess() {
     }
   }
   if (!dir_.empty()) {
-    for (const char* name : {"/qtest.sock", "/qmp.sock", "/stderr.log"}) ::unlink((dir_ + name).c_str());
+    for (const char* name : {"/qtest.sock", "/qmp.sock", "/stderr.log", "/migration.sock"}) ::unlink((dir_ + name).c_str());
     ::rmdir(dir_.c_str());
   }
 }
@@ -233,19 +332,43 @@ Status write_all(int fd, const std::string& text) {
 }  // namespace
 
 Result<std::string> QemuProcess::qtest(const std::string& command) {
-  if (auto sent = write_all(qtest_fd_, command + "\n"); !sent) return died("sending qtest '" + command + "'");
-  for (;;) {
+  auto answers = qtest_batch({command});
+  if (!answers) return answers.error();
+  return std::move(answers->front());
+}
+
+Result<std::vector<std::string>> QemuProcess::qtest_batch(const std::vector<std::string>& commands) {
+  std::string text;
+  for (const auto& command : commands) text += command + "\n";
+  if (auto sent = write_all(qtest_fd_, text); !sent) return died("sending " + std::to_string(commands.size()) + " qtest commands");
+  std::vector<std::string> answers;
+  answers.reserve(commands.size());
+  std::optional<Error> refused;  // the first refusal; every answer is still read, keeping the stream in step
+  for (const auto& command : commands) {
     auto line = read_line(qtest_fd_, qtest_buffer_, ("qtest '" + command + "'").c_str());
+    while (line && line->rfind("IRQ", 0) == 0) {  // asynchronous interrupt lines
+      line = read_line(qtest_fd_, qtest_buffer_, ("qtest '" + command + "'").c_str());
+    }
     if (!line) return line.error();
-    if (line->rfind("IRQ", 0) == 0) continue;  // asynchronous interrupt lines
-    if (*line == "OK") return std::string();
-    if (line->rfind("OK ", 0) == 0) return line->substr(3);
-    return Error{fmt::format("qtest '{}' answered '{}'", command, *line)};
+    if (*line == "OK") answers.emplace_back();
+    else if (line->rfind("OK ", 0) == 0) answers.push_back(line->substr(3));
+    else if (!refused) refused = Error{fmt::format("qtest '{}' answered '{}'", command, *line)};
   }
+  if (refused) return *refused;
+  return answers;
+}
+
+Status QemuProcess::qmp_send(const std::string& command) {
+  if (auto sent = write_all(qmp_fd_, command + "\n"); !sent) return died("sending QMP " + command);
+  return ok_status();
 }
 
 Result<std::string> QemuProcess::qmp(const std::string& command) {
-  if (auto sent = write_all(qmp_fd_, command + "\n"); !sent) return died("sending QMP " + command);
+  if (auto sent = qmp_send(command); !sent) return sent.error();
+  return qmp_answer(command);
+}
+
+Result<std::string> QemuProcess::qmp_answer(const std::string& command) {
   for (;;) {
     auto line = read_line(qmp_fd_, qmp_buffer_, ("QMP " + command).c_str());
     if (!line) return line.error();

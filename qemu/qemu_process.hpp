@@ -24,6 +24,10 @@ struct LaunchOptions {
 // saying it is missing and how to get it.
 Result<std::string> locate_binary(const std::string& binary);
 
+// What `BINARY --version` says: "10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)".
+// Error: the binary is missing, or printed no "QEMU emulator version" line.
+Result<std::string> probe_version(const std::string& binary);
+
 class QemuProcess {
  public:
   static Result<std::unique_ptr<QemuProcess>> launch(const LaunchOptions& options);
@@ -34,12 +38,20 @@ class QemuProcess {
   // One qtest command; the answer line without "OK" ("" or "0x...").
   // Error: a FAIL/ERR answer, or QEMU died or did not answer.
   Result<std::string> qtest(const std::string& command);
+  // Several qtest commands sent at once, their answers in order: QEMU
+  // answers each before reading the next, so one round trip serves them all.
+  Result<std::vector<std::string>> qtest_batch(const std::vector<std::string>& commands);
   // One QMP command (a JSON object text); the full answer line, which holds
   // "return" or "error". Events seen meanwhile are kept for wait_event.
   Result<std::string> qmp(const std::string& command);
+  // qmp() in two halves, so qtest commands can run while QEMU works on it.
+  Status qmp_send(const std::string& command);
+  Result<std::string> qmp_answer(const std::string& command);
   // Waits for a QMP event of this name (seen before or now).
   Status wait_event(const std::string& name);
 
+  // Its private directory, for further sockets (a migration's): removed with it.
+  const std::string& directory() const { return dir_; }
   // The command line, for messages.
   const std::string& command_line() const { return command_line_; }
   pid_t pid() const { return pid_; }

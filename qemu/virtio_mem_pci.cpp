@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 namespace vmemcheck::qemu {
@@ -16,10 +18,7 @@ constexpr uint64_t kRequestBuffer = 0x110000;
 constexpr uint64_t kResponseBuffer = 0x120000;
 // The virtio BAR: inside q35's 32-bit PCI hole.
 constexpr uint64_t kBarBase = 0xe0000000;
-// q35 with less than 2 GiB of boot RAM: the device-memory area starts at 4 GiB.
-constexpr uint64_t kDeviceMemoryBase = uint64_t{4} << 30;
-// qemu64's 40 physical address bits, less the alignment slack QEMU adds.
-constexpr uint64_t kMaxDeviceEnd = uint64_t{1} << 39;
+constexpr uint64_t kDeviceMemoryBase = kQemuDeviceMemoryBase;
 
 constexpr uint16_t kVendorVirtio = 0x1af4;
 constexpr uint16_t kDeviceVirtioMem = 0x1058;
@@ -31,7 +30,7 @@ enum Common : uint64_t {
   DeviceStatus = 20, QueueSelect = 22, QueueSize = 24, QueueEnable = 28, QueueNotifyOff = 30,
   QueueDesc = 32, QueueDriver = 40, QueueDevice = 48,
 };
-enum StatusBits : uint8_t { Acknowledge = 1, Driver = 2, DriverOk = 4, FeaturesOk = 8, NeedsReset = 0x40 };
+enum StatusBits : uint8_t { Acknowledge = 1, Driver = 2, DriverOk = 4, FeaturesOk = 8 };
 
 uint64_t align_up(uint64_t value, uint64_t alignment) { return (value + alignment - 1) / alignment * alignment; }
 
@@ -45,14 +44,23 @@ Result<uint64_t> parse_hex(const Result<std::string>& answer) {
 
 }  // namespace
 
-std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t numa_nodes) {
+uint64_t max_area_end(bool large_addresses) {
+  // qemu64: 40 bits, of which QEMU keeps the upper half for the PCI hole and
+  // its alignment; 46 bits: the same share.
+  return uint64_t{1} << (large_addresses ? 45 : 39);
+}
+
+std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t numa_nodes, uint64_t area_end,
+                                         bool large_addresses) {
   if (config.arch != Arch::X86_64) return fmt::format("arch={} (qemu-system-x86_64 only)", name(config.arch));
-  if (config.persistent_suspend) return std::string("persistent-suspend=on (not in QEMU 7.2)");
   if (config.page_size != 4 * KiB) return std::string("a backend page size other than 4K");
   if (numa_nodes > 8) return std::string("more than 8 NUMA nodes");
   if (config.addr && *config.addr < kDeviceMemoryBase) return std::string("a device below 4 GiB");
-  const uint64_t end = config.addr.value_or(kDeviceMemoryBase) + config.region_size;
-  if (config.region_size > kMaxDeviceEnd || end > kMaxDeviceEnd) return std::string("a device ending beyond 512 GiB");
+  const uint64_t limit = max_area_end(large_addresses);
+  const uint64_t end = std::max(area_end, config.addr.value_or(kDeviceMemoryBase) + config.region_size);
+  if (config.region_size > limit || end > limit) {
+    return fmt::format("a device-memory area ending beyond {}", format_size(limit));
+  }
   return std::nullopt;
 }
 
@@ -60,19 +68,23 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
   const uint64_t end = g.addr.value_or(kDeviceMemoryBase) + g.region_size;
   const bool numa = g.numa_nodes > 1 || g.node != 0;
   const uint64_t ram = numa ? 64 * MiB * g.numa_nodes : kBootRam;
-  const uint64_t maxmem = ram + align_up(std::max(end, kDeviceMemoryBase + g.block_size) - kDeviceMemoryBase, GiB);
+  const uint64_t device_area = align_up(std::max(end, kDeviceMemoryBase + g.block_size) - kDeviceMemoryBase, GiB);
+  const uint64_t maxmem = ram + (g.device_memory_size ? g.device_memory_size : device_area);
   std::vector<std::string> args{"-display", "none", "-nodefaults", "-machine", "q35", "-accel", "tcg",
                                 "-m", fmt::format("{}M,maxmem={}M,slots=1", ram / MiB, maxmem / MiB)};
+  if (g.large_addresses) args.insert(args.end(), {"-cpu", "max,phys-bits=46,vendor=GenuineIntel"});
   if (numa) {
     for (uint32_t n = 0; n < g.numa_nodes; ++n) {
       args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id=ram-node{},size=64M", n),
                                "-numa", fmt::format("node,nodeid={},memdev=ram-node{}", n, n)});
     }
   }
-  args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id=mem-{},size={},reserve=off", g.id, g.region_size)});
-  std::string device = fmt::format("virtio-mem-pci,id={},memdev=mem-{},block-size={},requested-size={},"
-                                   "unplugged-inaccessible={}", g.id, g.id, g.block_size, g.requested_size,
+  args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off", g.memdev, g.region_size)});
+  std::string device = fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},"
+                                   "unplugged-inaccessible={}", g.id, g.memdev, g.block_size, g.requested_size,
                                    g.unplugged_inaccessible ? "on" : "off");
+  if (g.dynamic_memslots) device += fmt::format(",dynamic-memslots={}", *g.dynamic_memslots ? "on" : "off");
+  if (g.synchronous_notify) device += ",ioeventfd=off";
   if (g.node != 0 || numa) device += fmt::format(",node={}", g.node);
   if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
   args.insert(args.end(), {"-device", device});
@@ -90,59 +102,77 @@ Result<std::unique_ptr<VirtioMemPci>> VirtioMemPci::start(const std::string& bin
   return d;
 }
 
+namespace {
+
+// qtest command texts, for batches.
+std::string mmio_read_command(uint64_t addr, int size) {
+  return fmt::format("{} {:#x}", size == 1 ? "readb" : size == 2 ? "readw" : size == 4 ? "readl" : "readq", addr);
+}
+std::string mmio_write_command(uint64_t addr, int size, uint64_t value) {
+  return fmt::format("{} {:#x} {:#x}", size == 1 ? "writeb" : size == 2 ? "writew" : size == 4 ? "writel" : "writeq",
+                     addr, value);
+}
+std::string mem_write_command(uint64_t addr, const uint8_t* bytes, size_t size) {
+  std::string hex;
+  hex.reserve(2 * size);
+  for (size_t i = 0; i < size; ++i) hex += fmt::format("{:02x}", bytes[i]);
+  return fmt::format("write {:#x} {} 0x{}", addr, size, hex);
+}
+
+// The bytes of a qtest `read` answer ("0x" and two hex digits a byte).
+Result<std::vector<uint8_t>> read_bytes(const std::string& answer, size_t size) {
+  if (answer.rfind("0x", 0) != 0 || answer.size() != 2 + 2 * size)
+    return Error{fmt::format("qtest read answered '{}'", answer)};
+  std::vector<uint8_t> bytes(size);
+  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<uint8_t>(std::strtoul(answer.substr(2 + 2 * i, 2).c_str(), nullptr, 16));
+  return bytes;
+}
+
+}  // namespace
+
 Result<uint32_t> VirtioMemPci::pci_read(uint8_t offset) {
-  if (auto selected = process_->qtest(fmt::format("outl 0xcf8 {:#x}", devfn_address_ | (offset & 0xfcu))); !selected)
-    return selected.error();
-  auto value = parse_hex(process_->qtest("inl 0xcfc"));
+  auto answers = process_->qtest_batch({fmt::format("outl 0xcf8 {:#x}", devfn_address_ | (offset & 0xfcu)), "inl 0xcfc"});
+  if (!answers) return answers.error();
+  auto value = parse_hex((*answers)[1]);
   if (!value) return value.error();
   return static_cast<uint32_t>(*value >> (8 * (offset & 3)));
 }
 
-Status VirtioMemPci::pci_write(uint8_t offset, uint32_t value) {
-  if (auto selected = process_->qtest(fmt::format("outl 0xcf8 {:#x}", devfn_address_ | offset)); !selected)
-    return selected.error();
-  if (auto written = process_->qtest(fmt::format("outl 0xcfc {:#x}", value)); !written) return written.error();
-  return ok_status();
+std::vector<std::string> VirtioMemPci::pci_write_commands(uint8_t offset, uint32_t value) const {
+  return {fmt::format("outl 0xcf8 {:#x}", devfn_address_ | offset), fmt::format("outl 0xcfc {:#x}", value)};
 }
 
-Result<uint64_t> VirtioMemPci::mmio_read(uint64_t addr, int size) {
-  const char* op = size == 1 ? "readb" : size == 2 ? "readw" : size == 4 ? "readl" : "readq";
-  return parse_hex(process_->qtest(fmt::format("{} {:#x}", op, addr)));
-}
-
-Status VirtioMemPci::mmio_write(uint64_t addr, int size, uint64_t value) {
-  const char* op = size == 1 ? "writeb" : size == 2 ? "writew" : size == 4 ? "writel" : "writeq";
-  if (auto done = process_->qtest(fmt::format("{} {:#x} {:#x}", op, addr, value)); !done) return done.error();
-  return ok_status();
-}
-
-Status VirtioMemPci::mem_write(uint64_t addr, const uint8_t* bytes, size_t size) {
-  if (size == 0) return ok_status();
-  std::string hex;
-  hex.reserve(2 * size);
-  for (size_t i = 0; i < size; ++i) hex += fmt::format("{:02x}", bytes[i]);
-  if (auto done = process_->qtest(fmt::format("write {:#x} {} 0x{}", addr, size, hex)); !done) return done.error();
-  return ok_status();
-}
-
-Result<std::string> VirtioMemPci::mem_read(uint64_t addr, size_t size) {
-  auto answer = process_->qtest(fmt::format("read {:#x} {}", addr, size));
-  if (!answer) return answer.error();
-  if (answer->rfind("0x", 0) != 0 || answer->size() != 2 + 2 * size)
-    return Error{fmt::format("qtest read answered '{}'", *answer)};
-  return answer->substr(2);
-}
-
-// PCI bus 0: find virtio-mem, place its virtio BAR, enable memory space and
-// bus mastering, and read the modern virtio capabilities.
+// PCI bus 0: find virtio-mem and read the modern virtio capabilities (once:
+// they do not change), then place its virtio BAR and enable memory space and
+// bus mastering (after every system reset, which clears them).
 Status VirtioMemPci::enumerate() {
-  devfn_address_ = 0;
+  if (devfn_address_ == 0) {
+    if (auto found = find_capabilities(); !found) return found;
+  }
+  std::vector<std::string> commands = pci_write_commands(bar_offset_, static_cast<uint32_t>(kBarBase));
+  if (bar_is_64bit_) {
+    auto upper = pci_write_commands(static_cast<uint8_t>(bar_offset_ + 4), 0);
+    commands.insert(commands.end(), upper.begin(), upper.end());
+  }
+  // Command register: memory space and bus mastering.
+  auto enable = pci_write_commands(0x04, command_register_ | 0x6);
+  commands.insert(commands.end(), enable.begin(), enable.end());
+  if (auto done = process_->qtest_batch(commands); !done) return done.error();
+  return ok_status();
+}
+
+Status VirtioMemPci::find_capabilities() {
+  std::vector<std::string> scan;
+  for (uint32_t slot = 0; slot < 32; ++slot) {
+    scan.push_back(fmt::format("outl 0xcf8 {:#x}", 0x80000000u | (slot << 11)));
+    scan.push_back("inl 0xcfc");
+  }
+  auto ids = process_->qtest_batch(scan);
+  if (!ids) return ids.error();
   for (uint32_t slot = 0; slot < 32 && devfn_address_ == 0; ++slot) {
-    const uint32_t address = 0x80000000u | (slot << 11);
-    if (auto selected = process_->qtest(fmt::format("outl 0xcf8 {:#x}", address)); !selected) return selected.error();
-    auto id = parse_hex(process_->qtest("inl 0xcfc"));
+    auto id = parse_hex((*ids)[2 * slot + 1]);
     if (!id) return id.error();
-    if ((*id & 0xffff) == kVendorVirtio && (*id >> 16) == kDeviceVirtioMem) devfn_address_ = address;
+    if ((*id & 0xffff) == kVendorVirtio && (*id >> 16) == kDeviceVirtioMem) devfn_address_ = 0x80000000u | (slot << 11);
   }
   if (devfn_address_ == 0) {
     return Error{fmt::format("no virtio-mem-pci device (vendor {:#x}, device {:#x}) on PCI bus 0", kVendorVirtio,
@@ -184,19 +214,14 @@ Status VirtioMemPci::enumerate() {
   if (!common || !notify || !isr || !device) return Error{"virtio-mem-pci lacks a modern virtio capability"};
   if (common->bar != notify->bar || common->bar != device->bar || common->bar > 5)
     return Error{"virtio capabilities in several BARs are not supported by this driver"};
-  const uint8_t bar = static_cast<uint8_t>(0x10 + 4 * common->bar);
-  auto original = pci_read(bar);
+  bar_offset_ = static_cast<uint8_t>(0x10 + 4 * common->bar);
+  auto original = pci_read(bar_offset_);
   if (!original) return original.error();
-  const bool is64 = (*original & 0x6) == 0x4;
   if (*original & 1) return Error{"the virtio BAR is an I/O BAR"};
-  if (auto placed = pci_write(bar, static_cast<uint32_t>(kBarBase)); !placed) return placed;
-  if (is64) {
-    if (auto placed = pci_write(static_cast<uint8_t>(bar + 4), 0); !placed) return placed;
-  }
-  // Command: memory space and bus mastering.
+  bar_is_64bit_ = (*original & 0x6) == 0x4;
   auto command = pci_read(0x04);
   if (!command) return command.error();
-  if (auto enabled = pci_write(0x04, (*command & 0xffff) | 0x6); !enabled) return enabled;
+  command_register_ = *command & 0xffff;
   common_ = kBarBase + common->offset;
   notify_ = kBarBase + notify->offset;
   isr_ = kBarBase + isr->offset;
@@ -205,25 +230,27 @@ Status VirtioMemPci::enumerate() {
 }
 
 Result<bool> VirtioMemPci::negotiate(std::optional<uint64_t> accept) {
-  const auto write_status = [&](uint8_t value) { return mmio_write(common_ + DeviceStatus, 1, value); };
-  if (auto s = write_status(0); !s) return s.error();
-  if (auto s = write_status(Acknowledge); !s) return s.error();
-  if (auto s = write_status(Acknowledge | Driver); !s) return s.error();
-  offered_ = 0;
-  for (uint32_t half = 0; half < 2; ++half) {
-    if (auto s = mmio_write(common_ + DeviceFeatureSelect, 4, half); !s) return s.error();
-    auto bits = mmio_read(common_ + DeviceFeature, 4);
-    if (!bits) return bits.error();
-    offered_ |= *bits << (32 * half);
-  }
+  const auto status_write = [&](uint8_t value) { return mmio_write_command(common_ + DeviceStatus, 1, value); };
+  auto offered = process_->qtest_batch({status_write(0), status_write(Acknowledge), status_write(Acknowledge | Driver),
+                                        mmio_write_command(common_ + DeviceFeatureSelect, 4, 0),
+                                        mmio_read_command(common_ + DeviceFeature, 4),
+                                        mmio_write_command(common_ + DeviceFeatureSelect, 4, 1),
+                                        mmio_read_command(common_ + DeviceFeature, 4)});
+  if (!offered) return offered.error();
+  auto low = parse_hex((*offered)[4]), high = parse_hex((*offered)[6]);
+  if (!low) return low.error();
+  if (!high) return high.error();
+  offered_ = *low | *high << 32;
   if (!(offered_ & kFeatureVersion1)) return Error{fmt::format("device offers {:#x}, without VERSION_1", offered_)};
   accepted_ = kFeatureVersion1 | accept.value_or(offered_ & (kFeatureAcpiPxm | kFeatureUnpluggedInaccessible));
-  for (uint32_t half = 0; half < 2; ++half) {
-    if (auto s = mmio_write(common_ + DriverFeatureSelect, 4, half); !s) return s.error();
-    if (auto s = mmio_write(common_ + DriverFeature, 4, (accepted_ >> (32 * half)) & 0xffffffff); !s) return s.error();
-  }
-  if (auto s = write_status(Acknowledge | Driver | FeaturesOk); !s) return s.error();
-  auto st = status();
+  auto accepted = process_->qtest_batch({mmio_write_command(common_ + DriverFeatureSelect, 4, 0),
+                                         mmio_write_command(common_ + DriverFeature, 4, accepted_ & 0xffffffff),
+                                         mmio_write_command(common_ + DriverFeatureSelect, 4, 1),
+                                         mmio_write_command(common_ + DriverFeature, 4, accepted_ >> 32),
+                                         status_write(Acknowledge | Driver | FeaturesOk),
+                                         mmio_read_command(common_ + DeviceStatus, 1)});
+  if (!accepted) return accepted.error();
+  auto st = parse_hex(accepted->back());
   if (!st) return st.error();
   return (*st & FeaturesOk) != 0;
 }
@@ -236,54 +263,61 @@ Result<bool> VirtioMemPci::try_features(uint64_t device_features) {
 }
 
 Status VirtioMemPci::initialise() {
-  const auto write_status = [&](uint8_t value) { return mmio_write(common_ + DeviceStatus, 1, value); };
   auto kept = negotiate(std::nullopt);
   if (!kept) return kept.error();
   if (!*kept) return Error{fmt::format("virtio-mem refused the features {:#x} (offered {:#x})", accepted_, offered_)};
-  if (auto s = mmio_write(common_ + QueueSelect, 2, 0); !s) return s;
-  auto size = mmio_read(common_ + QueueSize, 2);
+  auto queue = process_->qtest_batch({mmio_write_command(common_ + QueueSelect, 2, 0),
+                                      mmio_read_command(common_ + QueueSize, 2),
+                                      mmio_read_command(common_ + QueueNotifyOff, 2)});
+  if (!queue) return queue.error();
+  auto size = parse_hex((*queue)[1]), notify_off = parse_hex((*queue)[2]);
   if (!size) return size.error();
+  if (!notify_off) return notify_off.error();
   if (*size == 0 || *size > 1024) return Error{fmt::format("queue 0 has size {}", *size)};
   queue_size_ = static_cast<uint16_t>(*size);
-  // Clear the rings, then hand their addresses over.
-  for (uint64_t ring : {kQueueDesc, kQueueAvail, kQueueUsed}) {
-    if (auto done = process_->qtest(fmt::format("memset {:#x} 4096 0", ring)); !done) return done.error();
-  }
-  for (auto [offset, addr] : {std::pair{QueueDesc, kQueueDesc}, {QueueDriver, kQueueAvail}, {QueueDevice, kQueueUsed}}) {
-    if (auto s = mmio_write(common_ + offset, 4, addr & 0xffffffff); !s) return s;
-    if (auto s = mmio_write(common_ + offset + 4, 4, addr >> 32); !s) return s;
-  }
-  auto notify_off = mmio_read(common_ + QueueNotifyOff, 2);
-  if (!notify_off) return notify_off.error();
   notify_addr_ = notify_ + *notify_off * notify_multiplier_;
-  if (auto s = mmio_write(common_ + QueueEnable, 2, 1); !s) return s;
   avail_idx_ = used_idx_ = 0;
-  // No interrupts: the driver polls the used ring after each notify.
+  // Clear the rings, hand their addresses over, enable the queue; no
+  // interrupts: the driver polls the used ring after each notify.
+  std::vector<std::string> commands;
+  for (uint64_t ring : {kQueueDesc, kQueueAvail, kQueueUsed}) commands.push_back(fmt::format("memset {:#x} 4096 0", ring));
+  for (auto [offset, addr] : {std::pair{QueueDesc, kQueueDesc}, {QueueDriver, kQueueAvail}, {QueueDevice, kQueueUsed}}) {
+    commands.push_back(mmio_write_command(common_ + offset, 4, addr & 0xffffffff));
+    commands.push_back(mmio_write_command(common_ + offset + 4, 4, addr >> 32));
+  }
+  commands.push_back(mmio_write_command(common_ + QueueEnable, 2, 1));
   const uint8_t no_interrupt[2] = {1, 0};
-  if (auto s = mem_write(kQueueAvail, no_interrupt, 2); !s) return s;
-  return write_status(Acknowledge | Driver | FeaturesOk | DriverOk);
-}
-
-Result<uint8_t> VirtioMemPci::status() {
-  auto value = mmio_read(common_ + DeviceStatus, 1);
-  if (!value) return value.error();
-  return static_cast<uint8_t>(*value);
-}
-
-Result<bool> VirtioMemPci::needs_reset() {
-  auto value = status();
-  if (!value) return value.error();
-  return (*value & NeedsReset) != 0;
+  commands.push_back(mem_write_command(kQueueAvail, no_interrupt, 2));
+  commands.push_back(mmio_write_command(common_ + DeviceStatus, 1, Acknowledge | Driver | FeaturesOk | DriverOk));
+  if (auto done = process_->qtest_batch(commands); !done) return done.error();
+  return ok_status();
 }
 
 Result<ConfigSpace> VirtioMemPci::config() {
-  uint8_t bytes[kConfigSize] = {};
-  for (size_t offset = 0; offset < kConfigSize; offset += 4) {
-    auto word = mmio_read(device_ + offset, 4);
-    if (!word) return word.error();
-    store_le(bytes, offset, 4, *word);
+  auto state = read_state(false);
+  if (!state) return state.error();
+  return state->config;
+}
+
+Result<DeviceState> VirtioMemPci::read_state(bool with_tree) {
+  const std::string mtree = R"({"execute":"human-monitor-command","arguments":{"command-line":"info mtree"}})";
+  // QEMU renders the tree while it answers the qtest reads.
+  if (with_tree) {
+    if (auto sent = process_->qmp_send(mtree); !sent) return sent.error();
   }
-  ConfigSpace c;
+  std::vector<std::string> commands;
+  for (size_t offset = 0; offset < kConfigSize; offset += 4) commands.push_back(mmio_read_command(device_ + offset, 4));
+  commands.push_back(mmio_read_command(common_ + DeviceStatus, 1));
+  auto answers = process_->qtest_batch(commands);
+  if (!answers) return answers.error();
+  uint8_t bytes[kConfigSize] = {};
+  for (size_t i = 0; i * 4 < kConfigSize; ++i) {
+    auto word = parse_hex((*answers)[i]);
+    if (!word) return word.error();
+    store_le(bytes, 4 * i, 4, *word);
+  }
+  DeviceState state;
+  ConfigSpace& c = state.config;
   c.block_size = load_le(bytes, 0, 8);
   c.node_id = static_cast<uint16_t>(load_le(bytes, 8, 2));
   c.addr = load_le(bytes, 16, 8);
@@ -291,25 +325,32 @@ Result<ConfigSpace> VirtioMemPci::config() {
   c.usable_region_size = load_le(bytes, 32, 8);
   c.plugged_size = load_le(bytes, 40, 8);
   c.requested_size = load_le(bytes, 48, 8);
-  return c;
+  auto status = parse_hex(answers->back());
+  if (!status) return status.error();
+  state.status = static_cast<uint8_t>(*status);
+  if (with_tree) {
+    auto tree = device_memory_tree_from(process_->qmp_answer(mtree));
+    if (!tree) return tree.error();
+    state.tree = std::move(*tree);
+  }
+  return state;
 }
 
 Result<Answer> VirtioMemPci::request(const Chain& chain) {
   if (chain.readable > kMaxPart || chain.writable > kMaxPart)
     return Error{fmt::format("chain parts longer than {} bytes", kMaxPart)};
+  std::vector<std::string> commands;
   // The request bytes, truncated to the readable part; the rest of a longer part reads as zeros.
   uint8_t req[kRequestSize] = {};
   store_le(req, 0, 2, chain.type);
   store_le(req, 8, 8, chain.addr);
   store_le(req, 16, 2, chain.nb_blocks);
-  if (chain.readable > kRequestSize) {
-    if (auto done = process_->qtest(fmt::format("memset {:#x} {} 0", kRequestBuffer, chain.readable)); !done)
-      return done.error();
+  if (chain.readable > kRequestSize) commands.push_back(fmt::format("memset {:#x} {} 0", kRequestBuffer, chain.readable));
+  if (const uint64_t written = std::min<uint64_t>(chain.readable, kRequestSize); written > 0) {
+    commands.push_back(mem_write_command(kRequestBuffer, req, written));
   }
-  if (auto s = mem_write(kRequestBuffer, req, std::min<uint64_t>(chain.readable, kRequestSize)); !s) return s.error();
   // The response buffer starts as 0xff, so a device that writes nothing is seen.
-  if (auto done = process_->qtest(fmt::format("memset {:#x} {} 0xff", kResponseBuffer, kResponseSize)); !done)
-    return done.error();
+  commands.push_back(fmt::format("memset {:#x} {} 0xff", kResponseBuffer, kResponseSize));
   // Descriptors: [0] readable part -> [1] writable part; a part of 0 bytes is left out
   // (both 0: one empty readable descriptor, itself a protocol violation).
   uint8_t desc[32] = {};
@@ -329,38 +370,41 @@ Result<Answer> VirtioMemPci::request(const Chain& chain) {
     store_le(desc, 24, 4, chain.writable);
     store_le(desc, 28, 2, 2);  // WRITE
   }
-  if (auto s = mem_write(kQueueDesc, desc, sizeof desc); !s) return s.error();
+  commands.push_back(mem_write_command(kQueueDesc, desc, sizeof desc));
   uint8_t slot[2];
   store_le(slot, 0, 2, head);
-  if (auto s = mem_write(kQueueAvail + 4 + 2 * (avail_idx_ % queue_size_), slot, 2); !s) return s.error();
+  commands.push_back(mem_write_command(kQueueAvail + 4 + 2 * (avail_idx_ % queue_size_), slot, 2));
   ++avail_idx_;
   uint8_t idx[2];
   store_le(idx, 0, 2, avail_idx_);
-  if (auto s = mem_write(kQueueAvail + 2, idx, 2); !s) return s.error();
-  if (auto s = mmio_write(notify_addr_, 2, 0); !s) return s.error();
-  // The device serviced the queue synchronously on the notify write.
-  auto used = mem_read(kQueueUsed + 2, 2);
+  commands.push_back(mem_write_command(kQueueAvail + 2, idx, 2));
+  commands.push_back(mmio_write_command(notify_addr_, 2, 0));
+  // The device serviced the queue synchronously on the notify write: the used
+  // index, the element it would have written and the response, read at once.
+  const size_t reads = commands.size();
+  commands.push_back(fmt::format("read {:#x} 2", kQueueUsed + 2));
+  commands.push_back(fmt::format("read {:#x} 8", kQueueUsed + 4 + 8 * (used_idx_ % queue_size_)));
+  commands.push_back(fmt::format("read {:#x} {}", kResponseBuffer, kResponseSize));
+  auto answers = process_->qtest_batch(commands);
+  if (!answers) return answers.error();
+  auto used = read_bytes((*answers)[reads], 2);
   if (!used) return used.error();
-  const uint16_t used_idx = static_cast<uint16_t>(std::strtoul(used->substr(2, 2).c_str(), nullptr, 16) << 8 |
-                                                  std::strtoul(used->substr(0, 2).c_str(), nullptr, 16));
+  const uint16_t used_idx = static_cast<uint16_t>(load_le(*used, 0, 2));
   Answer answer;
   if (used_idx == used_idx_) return answer;
   if (static_cast<uint16_t>(used_idx - used_idx_) != 1)
     return Error{fmt::format("the used index moved from {} to {} for one chain", used_idx_, used_idx)};
-  auto element = mem_read(kQueueUsed + 4 + 8 * (used_idx_ % queue_size_), 8);
-  if (!element) return element.error();
   used_idx_ = used_idx;
-  uint8_t elem[8];
-  for (size_t i = 0; i < 8; ++i) elem[i] = static_cast<uint8_t>(std::strtoul(element->substr(2 * i, 2).c_str(), nullptr, 16));
-  answer.used_len = static_cast<uint32_t>(load_le(elem, 4, 4));
-  if (load_le(elem, 0, 4) != head) return Error{fmt::format("used element id {} for head {}", load_le(elem, 0, 4), head)};
-  auto resp = mem_read(kResponseBuffer, kResponseSize);
-  if (!resp) return resp.error();
-  uint8_t bytes[kResponseSize];
-  for (size_t i = 0; i < kResponseSize; ++i) bytes[i] = static_cast<uint8_t>(std::strtoul(resp->substr(2 * i, 2).c_str(), nullptr, 16));
-  const uint16_t type = static_cast<uint16_t>(load_le(bytes, 0, 2));
-  const uint16_t state = static_cast<uint16_t>(load_le(bytes, 8, 2));
-  if (type > 3) return Error{fmt::format("response type {} (bytes {})", type, *resp)};
+  auto element = read_bytes((*answers)[reads + 1], 8);
+  if (!element) return element.error();
+  answer.used_len = static_cast<uint32_t>(load_le(*element, 4, 4));
+  if (load_le(*element, 0, 4) != head)
+    return Error{fmt::format("used element id {} for head {}", load_le(*element, 0, 4), head)};
+  auto bytes = read_bytes((*answers)[reads + 2], kResponseSize);
+  if (!bytes) return bytes.error();
+  const uint16_t type = static_cast<uint16_t>(load_le(*bytes, 0, 2));
+  const uint16_t state = static_cast<uint16_t>(load_le(*bytes, 8, 2));
+  if (type > 3) return Error{fmt::format("response type {} (bytes {})", type, (*answers)[reads + 2])};
   Response r;
   r.type = static_cast<ResponseType>(type);
   r.state = state <= 2 ? static_cast<BlockState>(state) : BlockState::Plugged;
@@ -392,5 +436,137 @@ Status VirtioMemPci::system_reset() {
 }
 
 Status VirtioMemPci::virtio_reset() { return initialise(); }
+
+namespace {
+
+// Polls query-migrate until the migration completed (ok) or failed (its error).
+Status wait_for_migration(QemuProcess& process, const char* side, int deadline_ms) {
+  for (int waited_ms = 0; waited_ms < deadline_ms; waited_ms += 5) {
+    auto answer = process.qmp(R"({"execute":"query-migrate"})");
+    if (!answer) return answer.error();
+    if (answer->find("\"status\": \"completed\"") != std::string::npos) return ok_status();
+    if (answer->find("\"status\": \"failed\"") != std::string::npos) {
+      return Error{fmt::format("migration failed at the {}: {}", side, *answer)};
+    }
+    ::usleep(5000);
+  }
+  return Error{fmt::format("migration not completed at the {} within {} s", side, deadline_ms / 1000)};
+}
+
+}  // namespace
+
+Status VirtioMemPci::migrate(const std::string& binary, const QemuGeometry& destination, uint64_t plugged) {
+  std::vector<std::string> args = qemu_arguments(destination);
+  args.insert(args.end(), {"-incoming", "defer"});
+  auto incoming = QemuProcess::launch({binary, args, 20000});
+  if (!incoming) return incoming.error();
+  const std::string uri = "unix:" + (*incoming)->directory() + "/migration.sock";
+  for (auto [process, command] : {std::pair{incoming->get(), "migrate-incoming"}, {process_.get(), "migrate"}}) {
+    auto answer = process->qmp(fmt::format(R"({{"execute":"{}","arguments":{{"uri":"{}"}}}})", command, uri));
+    if (!answer) return answer.error();
+    if (answer->find("\"return\"") == std::string::npos) return Error{fmt::format("{}: {}", command, *answer)};
+  }
+  // QEMU reads every plugged page to send it (or find it zero): seen at
+  // about 5 s per GiB on a loaded 2-core machine.
+  const int deadline_ms = static_cast<int>(20000 + 10000 * (plugged / GiB));
+  if (auto done = wait_for_migration(*process_, "source", deadline_ms); !done) return done;
+  if (auto done = wait_for_migration(**incoming, "destination", deadline_ms); !done) return done;
+  process_ = std::move(*incoming);
+  decided_.reset();
+  return ok_status();
+}
+
+namespace {
+
+// The string value of "return" in a QMP answer, JSON escapes decoded (QEMU
+// escapes only ASCII control characters, quotes and backslashes).
+Result<std::string> return_string(const std::string& answer) {
+  const std::string key = "\"return\": \"";
+  const auto at = answer.find(key);
+  if (at == std::string::npos) return Error{"QMP answered " + answer};
+  std::string text;
+  for (size_t i = at + key.size(); i < answer.size(); ++i) {
+    const char c = answer[i];
+    if (c == '"') return text;
+    if (c != '\\' || i + 1 == answer.size()) {
+      text += c;
+      continue;
+    }
+    const char escaped = answer[++i];
+    if (escaped == 'n') text += '\n';
+    else if (escaped == 'r') text += '\r';
+    else if (escaped == 't') text += '\t';
+    else if (escaped == 'u' && i + 4 < answer.size()) {
+      text += static_cast<char>(std::strtoul(answer.substr(i + 1, 4).c_str(), nullptr, 16));
+      i += 4;
+    } else text += escaped;
+  }
+  return Error{"QMP answer ends inside a string: " + answer};
+}
+
+size_t indent_of(const std::string& line) { return line.find_first_not_of(' '); }
+
+}  // namespace
+
+Result<std::vector<std::string>> VirtioMemPci::device_memory_tree_from(const Result<std::string>& answer) {
+  if (!answer) return answer.error();
+  auto text = return_string(*answer);
+  if (!text) return text.error();
+  std::vector<std::string> tree;
+  bool in_memory = false;
+  size_t container_indent = std::string::npos;
+  size_t start = 0;
+  while (start < text->size()) {
+    size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    std::string line = text->substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind("address-space: ", 0) == 0) {
+      if (in_memory) break;
+      in_memory = line == "address-space: memory";
+      continue;
+    }
+    if (!in_memory || line.empty()) continue;
+    const size_t indent = indent_of(line);
+    if (container_indent == std::string::npos) {
+      if (line.size() > 16 && line.compare(line.size() - 16, 16, "): device-memory") == 0) {
+        container_indent = indent;
+        tree.push_back(line.substr(indent));
+      }
+    } else if (indent > container_indent) {
+      tree.push_back(line.substr(container_indent));
+    } else {
+      break;
+    }
+  }
+  if (tree.empty()) return Error{"info mtree shows no device-memory container in address space \"memory\""};
+  return tree;
+}
+
+Result<std::vector<uint64_t>> VirtioMemPci::decided_memslots() {
+  if (decided_) return *decided_;
+  const std::string backend = fmt::format("/machine/peripheral/{}/virtio-backend", id_);
+  auto listing = process_->qmp(
+      fmt::format(R"({{"execute":"qom-list","arguments":{{"path":"{}"}}}})", backend));
+  if (!listing) return listing.error();
+  if (listing->find("\"return\"") == std::string::npos) return Error{"qom-list " + backend + ": " + *listing};
+  uint64_t count = 0;
+  for (size_t at = listing->find("\"name\": \"memslot-"); at != std::string::npos;
+       at = listing->find("\"name\": \"memslot-", at + 1)) {
+    ++count;
+  }
+  std::vector<uint64_t> sizes;
+  for (uint64_t index = 0; index < count; ++index) {
+    auto size = process_->qmp(fmt::format(
+        R"({{"execute":"qom-get","arguments":{{"path":"{}/memslot-{}[0]","property":"size"}}}})", backend, index));
+    if (!size) return size.error();
+    const auto at = size->find("\"return\": ");
+    if (at == std::string::npos) return Error{fmt::format("memslot-{}[0] of {}: {}", index, backend, *size)};
+    sizes.push_back(std::strtoull(size->c_str() + at + 10, nullptr, 10));
+  }
+  decided_ = sizes;
+  return sizes;
+}
 
 }  // namespace vmemcheck::qemu

@@ -1,19 +1,22 @@
 // vmemcheck qemu: a real QEMU's virtio-mem-pci as the device under test,
 // driven over qtest and QMP (qemu/), beside our core and its reference model.
 // With a scenario: runs it on both and reports the first difference. With
-// --fuzz: random single-device op sequences over several geometries, QEMU
-// restarted per sequence; findings saved as scenarios that replay here.
+// --fuzz: random single-device op sequences over several geometries, one QEMU
+// per geometry reset between sequences; findings saved as scenarios that
+// replay here. --qemu-version picks the releases (7.2, 10.0, or both).
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "commands.hpp"
 #include "differential.hpp"
 #include "fuzz_decoder.hpp"
+#include "qemu_process.hpp"
 #include "scenario.hpp"
 #include "units.hpp"
 
@@ -26,140 +29,258 @@ std::string count_list(const std::map<std::string, size_t>& kinds) {
   return out;
 }
 
+// One QEMU to run: the profile the core models and the binary that is it.
+struct Target {
+  QemuVersion version;
+  std::string binary;
+};
+
+struct Options {
+  std::string file;
+  std::string qemu;
+  std::string versions;
+  bool fuzz = false;
+  uint64_t sequences = 200;
+  uint64_t ops = 50;
+  uint64_t seed = 1;
+  std::string findings = "findings";
+  bool plant = false;
+  bool plant_memslot = false;
+  bool no_reuse = false;
+  bool quiet = false;
+  std::string corpus;
+};
+
+// --qemu and --qemu-version into the QEMUs to run, each checked to be the
+// release it is run as. Error: a message naming the bad option.
+Result<std::vector<Target>> targets_of(const Options& o) {
+  std::vector<QemuVersion> versions;
+  const std::string list = o.versions.empty() ? "" : o.versions == "all" ? "7.2,10.0" : o.versions;
+  for (size_t start = 0; start < list.size();) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    const std::string name = list.substr(start, end - start);
+    const auto version = parse_qemu_version(name);
+    if (!version) return Error{fmt::format("--qemu-version: '{}' is not a modelled QEMU release (7.2, 10.0, all)", name)};
+    if (std::find(versions.begin(), versions.end(), *version) == versions.end()) versions.push_back(*version);
+    start = end + 1;
+  }
+  if (!o.qemu.empty() && versions.size() > 1) {
+    return Error{"--qemu names one binary: give at most one --qemu-version with it"};
+  }
+  std::vector<Target> targets;
+  if (!o.qemu.empty()) {
+    auto detected = qemu::detect_version(o.qemu);
+    if (!detected) return detected.error();
+    if (!versions.empty() && versions[0] != *detected) {
+      return Error{fmt::format("--qemu {} is QEMU {}, not --qemu-version {}", o.qemu, qemu_profile(*detected).name,
+                               qemu_profile(versions[0]).name)};
+    }
+    targets.push_back({*detected, o.qemu});
+    return targets;
+  }
+  if (versions.empty()) versions.push_back(QemuVersion::V7_2);
+  for (const QemuVersion version : versions) {
+    const std::string binary = qemu::installed_binary(version);
+    if (!qemu::locate_binary(binary)) {
+      return Error{fmt::format("QEMU {} is not installed: no {} (scripts/install-deps installs it; or pass --qemu PATH)",
+                               qemu_profile(version).name, binary)};
+    }
+    auto detected = qemu::detect_version(binary);
+    if (!detected) return Error{fmt::format("QEMU {}: {}", qemu_profile(version).name, detected.error().message)};
+    if (*detected != version) {
+      return Error{fmt::format("{} is QEMU {}, not {}", binary, qemu_profile(*detected).name, qemu_profile(version).name)};
+    }
+    targets.push_back({version, binary});
+  }
+  return targets;
+}
+
+qemu::Plant plant_of(const Options& o) {
+  return o.plant_memslot ? qemu::Plant::Memslot : o.plant ? qemu::Plant::Response : qemu::Plant::None;
+}
+
+// Exit status: 0 agreed, 1 a difference, 2 QEMU could not be run.
+int run_scenario(const Options& o, const scenario::Scenario& parsed, const Target& target) {
+  const qemu::DifferentialOptions diff_options{target.binary, target.version, plant_of(o), nullptr};
+  const auto result = qemu::run_differential(parsed, diff_options, [&](const qemu::DiffStepReport& s) {
+    if (o.quiet) return;
+    if (s.skipped) fmt::print("{:>4}  {} -> skipped: {}\n", s.line, s.op_text, *s.skipped);
+    else fmt::print("{:>4}  {} -> vmemcheck {} | QEMU {}\n", s.line, s.op_text, s.ours, s.qemu);
+  });
+  if (result.error) {
+    std::cerr << "vmemcheck qemu: QEMU " << qemu_profile(target.version).name << ": " << *result.error << "\n";
+    return 2;
+  }
+  for (const auto& note : result.notes) fmt::print("note: {}\n", note);
+  if (result.difference) fmt::print("DIFFERENCE {}\n", qemu::describe(*result.difference));
+  fmt::print("{}: QEMU {}{}, {} ops compared, {} memslot listings, {} skipped{}{}, {} difference{}\n", o.file,
+             result.qemu_version.empty() ? fmt::format("{} not started", qemu_profile(target.version).name)
+                                         : result.qemu_version,
+             result.decision.empty() ? "" : " (decided " + result.decision + ")", result.compared,
+             result.memslot_listings, result.skipped, result.skipped ? " (" : "",
+             result.skipped ? count_list(result.skipped_kinds) + ")" : "", result.difference ? 1 : 0,
+             result.difference ? "" : "s");
+  return result.difference ? 1 : 0;
+}
+
+int run_fuzz(const Options& o, const Target& target) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  qemu::QemuPool pool;
+  const qemu::DifferentialOptions diff_options{target.binary, target.version, plant_of(o), o.no_reuse ? nullptr : &pool};
+  const std::vector<qemu::FuzzGeometry> geometries = qemu::qemu_geometries(target.version);
+  uint64_t ops = 0, findings = 0, listings = 0, digest = 0;
+  std::string version;
+  std::map<size_t, uint64_t> ops_per_geometry;
+  std::map<size_t, std::string> decisions;
+  std::map<std::string, size_t> answers;
+  std::set<std::string> notes;
+  std::vector<std::filesystem::path> inputs;
+  if (!o.corpus.empty()) {
+    for (const auto& entry : std::filesystem::directory_iterator(o.corpus)) {
+      if (entry.is_regular_file()) inputs.push_back(entry.path());
+    }
+    std::sort(inputs.begin(), inputs.end());
+  }
+  const uint64_t sequences = inputs.empty() ? o.sequences : inputs.size();
+  for (uint64_t i = 0; i < sequences; ++i) {
+    const uint64_t seed = o.seed + i;
+    const size_t geometry = static_cast<size_t>(seed % geometries.size());
+    scenario::Scenario scenario;
+    if (inputs.empty()) {
+      scenario = qemu::random_qemu_scenario(seed, geometries[geometry], o.ops);
+    } else {
+      std::ifstream in(inputs[i], std::ios::binary);
+      const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      scenario = fuzz::decode(fuzz::Target::Ops, bytes);
+      scenario.name = inputs[i].filename().string();
+    }
+    const auto result = qemu::run_differential(scenario, diff_options);
+    if (result.error) {
+      std::cerr << fmt::format("vmemcheck qemu: QEMU {}: {}: {}\n", qemu_profile(target.version).name, scenario.name,
+                               *result.error);
+      return 2;
+    }
+    if (!result.qemu_version.empty()) version = result.qemu_version;
+    ops += result.compared;
+    listings += result.memslot_listings;
+    digest = digest * 0x100000001b3 ^ result.digest;
+    notes.insert(result.notes.begin(), result.notes.end());
+    if (inputs.empty()) {
+      ops_per_geometry[geometry] += result.compared;
+      if (!result.decision.empty()) decisions[geometry] = result.decision;
+    }
+    for (const auto& [answer, count] : result.answers) answers[answer] += count;
+    if (result.difference) {
+      ++findings;
+      std::filesystem::create_directories(o.findings);
+      const std::string stem = inputs.empty() ? fmt::format("{}", seed) : scenario.name;
+      const auto path = std::filesystem::path(o.findings) /
+                        fmt::format("qemu-{}-{}.vmem", qemu_profile(target.version).name, stem);
+      std::string described = qemu::describe(*result.difference);
+      for (size_t at = described.find('\n'); at != std::string::npos; at = described.find('\n', at + 1)) {
+        described.replace(at, 1, "\n#   ");
+      }
+      const std::string plant_flag = o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "";
+      std::ofstream out(path);
+      out << fmt::format("# vmemcheck qemu finding on QEMU {}, {}{}:\n#   {}\n", qemu_profile(target.version).name,
+                         inputs.empty() ? fmt::format("seed {}", seed) : "corpus input " + inputs[i].string(),
+                         plant_flag.empty() ? "" : " (replay with " + plant_flag + ")", described);
+      const auto end = scenario.steps.begin() + static_cast<long>(result.difference->step) + 1;
+      out << scenario::to_text(scenario::Scenario{scenario.name, {scenario.steps.begin(), end}});
+      fmt::print("finding: {}: {}\n  replay: vmemcheck qemu --qemu-version {} {}{}\n",
+                 inputs.empty() ? fmt::format("seed {}", seed) : inputs[i].string(), qemu::describe(*result.difference),
+                 qemu_profile(target.version).name, plant_flag, path.string());
+    }
+    if (!o.quiet && (i + 1) % 10 == 0) {
+      const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      fmt::print("[{:6.1f}s] {} sequences, {} ops, {:.0f} ops/s, {} findings\n", seconds, i + 1, ops,
+                 static_cast<double>(ops) / seconds, findings);
+      std::fflush(stdout);
+    }
+  }
+  const double seconds = std::max(std::chrono::duration<double>(Clock::now() - start).count(), 1e-9);
+  for (const auto& [geometry, count] : ops_per_geometry) {
+    const auto& g = geometries[geometry];
+    fmt::print("  geometry size={} block={} requested={} unplugged-inaccessible={} mode={} area={}: {} ops{}\n",
+               format_size(g.region), format_size(g.block), format_size(g.requested),
+               g.unplugged_inaccessible ? "on" : "off", name(g.mode), format_size(g.device_memory), count,
+               decisions.count(geometry) ? ", QEMU decided " + decisions[geometry] : "");
+  }
+  for (const auto& note : notes) fmt::print("  note: {}\n", note);
+  fmt::print("  QEMU's answers to requests: {}\n", count_list(answers));
+  fmt::print("  QEMU processes: {} started, {} reused after a reset, {} resets refused (not fresh); outcome digest {:016x}\n",
+             o.no_reuse ? sequences : pool.started(), pool.reused(), pool.refused(), digest);
+  fmt::print("qemu fuzz done: QEMU {}, {} sequences, {} ops in {:.1f}s ({:.0f} ops/s), {} memslot listings, {} difference{}\n",
+             version, sequences, ops, seconds, static_cast<double>(ops) / seconds, listings, findings,
+             findings == 1 ? "" : "s");
+  return findings == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 Command add_qemu_command(CLI::App& app) {
-  struct Options {
-    std::string file;
-    std::string qemu = "qemu-system-x86_64";
-    bool fuzz = false;
-    uint64_t sequences = 200;
-    uint64_t ops = 50;
-    uint64_t seed = 1;
-    std::string findings = "findings";
-    bool plant = false;
-    bool quiet = false;
-    std::string corpus;
-  };
   auto options = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
       "qemu",
       "Run a real QEMU's virtio-mem-pci (over qtest and QMP, started with -S) beside the core:\n"
       "with SCENARIO, its device ops on both sides, reporting the first difference in a response,\n"
-      "STATE answer, config field or needs-reset status; ops QEMU cannot express are skipped with\n"
-      "a note. With --fuzz, random op sequences over several geometries (QEMU restarted per\n"
-      "sequence), findings saved as FINDINGS/qemu-SEED.vmem. Exit status 1 on a difference,\n"
+      "STATE answer, config field, needs-reset status, memslot decision or device-memory tree\n"
+      "(info mtree); ops QEMU cannot express are skipped with a note. With --fuzz, random op\n"
+      "sequences over several geometries (one QEMU per geometry, reset between sequences),\n"
+      "findings saved as FINDINGS/qemu-VERSION-SEED.vmem. Exit status 1 on a difference,\n"
       "2 when QEMU cannot be run.");
   cmd->add_option("SCENARIO", options->file, "Scenario file (one device is run on QEMU)")->check(CLI::ExistingFile);
-  cmd->add_option("--qemu", options->qemu, "The QEMU binary (a path or a name in PATH)")->capture_default_str();
+  cmd->add_option("--qemu-version", options->versions,
+                  "QEMU releases to run, as installed by scripts/install-deps: 7.2 (the system's), 10.0 "
+                  "(/opt/vmemcheck/qemu-10.0), a comma list or 'all' (default: 7.2)");
+  cmd->add_option("--qemu", options->qemu,
+                  "A QEMU binary (a path or a name in PATH) instead of the installed one; its --version "
+                  "picks the device profile");
   cmd->add_flag("--fuzz", options->fuzz, "Random op sequences instead of a scenario");
   cmd->add_option("--sequences", options->sequences, "--fuzz: sequences to run")->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--ops", options->ops, "--fuzz: ops per sequence")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--seed", options->seed, "--fuzz: first seed; sequence i uses seed + i")->capture_default_str();
   cmd->add_option("--findings", options->findings, "--fuzz: directory for findings")->capture_default_str();
+  cmd->add_flag("--no-reuse", options->no_reuse, "--fuzz: start a fresh QEMU for every sequence");
   cmd->add_flag("--plant-difference", options->plant,
                 "Plant a difference on the model side (an acknowledged STATE over unplugged blocks is expected "
                 "to answer PLUGGED), to show differences are caught");
+  cmd->add_flag("--plant-memslot-difference", options->plant_memslot,
+                "Plant a memslot difference: the core's device-memory tree maps one memslot too many once "
+                "one is mapped");
   cmd->add_option("--corpus", options->corpus,
                   "--fuzz: run the inputs of this directory (decoded by the ops fuzz target) instead of random "
                   "sequences; the first device of each runs on QEMU")
       ->check(CLI::ExistingDirectory);
   cmd->add_flag("-q,--quiet", options->quiet, "Print only differences and the summary");
   return [options]() {
-    qemu::DifferentialOptions diff_options{options->qemu, options->plant};
-    if (!options->fuzz) {
-      if (options->file.empty()) {
-        std::cerr << "vmemcheck qemu: give a SCENARIO or --fuzz (see --help)\n";
+    const Options& o = *options;
+    if (!o.fuzz && o.file.empty()) {
+      std::cerr << "vmemcheck qemu: give a SCENARIO or --fuzz (see --help)\n";
+      return 2;
+    }
+    auto targets = targets_of(o);
+    if (!targets) {
+      std::cerr << "vmemcheck qemu: " << targets.error().message << "\n";
+      return 2;
+    }
+    std::optional<scenario::Scenario> parsed;
+    if (!o.fuzz) {
+      auto file = scenario::parse_file(o.file);
+      if (!file) {
+        std::cerr << "vmemcheck qemu: " << file.error().message << "\n";
         return 2;
       }
-      auto parsed = scenario::parse_file(options->file);
-      if (!parsed) {
-        std::cerr << "vmemcheck qemu: " << parsed.error().message << "\n";
-        return 2;
-      }
-      const auto result = qemu::run_differential(*parsed, diff_options, [&](const qemu::DiffStepReport& s) {
-        if (options->quiet) return;
-        if (s.skipped) fmt::print("{:>4}  {} -> skipped: {}\n", s.line, s.op_text, *s.skipped);
-        else fmt::print("{:>4}  {} -> vmemcheck {} | QEMU {}\n", s.line, s.op_text, s.ours, s.qemu);
-      });
-      if (result.error) {
-        std::cerr << "vmemcheck qemu: " << *result.error << "\n";
-        return 2;
-      }
-      if (result.difference) fmt::print("DIFFERENCE {}\n", qemu::describe(*result.difference));
-      fmt::print("{}: QEMU {}, {} ops compared, {} skipped{}{}, {} difference{}\n", options->file,
-                 result.qemu_version.empty() ? "not started" : result.qemu_version, result.compared, result.skipped,
-                 result.skipped ? " (" : "", result.skipped ? count_list(result.skipped_kinds) + ")" : "",
-                 result.difference ? 1 : 0, result.difference ? "" : "s");
-      return result.difference ? 1 : 0;
+      parsed = std::move(*file);
     }
-    using Clock = std::chrono::steady_clock;
-    const auto start = Clock::now();
-    uint64_t ops = 0, findings = 0;
-    std::string version;
-    std::map<size_t, uint64_t> ops_per_geometry;
-    std::map<std::string, size_t> answers;
-    std::vector<std::filesystem::path> inputs;
-    if (!options->corpus.empty()) {
-      for (const auto& entry : std::filesystem::directory_iterator(options->corpus)) {
-        if (entry.is_regular_file()) inputs.push_back(entry.path());
-      }
-      std::sort(inputs.begin(), inputs.end());
+    int status = 0;
+    for (const Target& target : *targets) {
+      const int run = o.fuzz ? run_fuzz(o, target) : run_scenario(o, *parsed, target);
+      status = std::max(status, run);
     }
-    const uint64_t sequences = inputs.empty() ? options->sequences : inputs.size();
-    for (uint64_t i = 0; i < sequences; ++i) {
-      const uint64_t seed = options->seed + i;
-      const size_t geometry = static_cast<size_t>(seed % qemu::kQemuGeometries.size());
-      scenario::Scenario scenario;
-      if (inputs.empty()) {
-        scenario = qemu::random_qemu_scenario(seed, geometry, options->ops);
-      } else {
-        std::ifstream in(inputs[i], std::ios::binary);
-        const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        scenario = fuzz::decode(fuzz::Target::Ops, bytes);
-        scenario.name = inputs[i].filename().string();
-      }
-      const auto result = qemu::run_differential(scenario, diff_options);
-      if (result.error) {
-        std::cerr << fmt::format("vmemcheck qemu: {}: {}\n", scenario.name, *result.error);
-        return 2;
-      }
-      version = result.qemu_version;
-      ops += result.compared;
-      if (inputs.empty()) ops_per_geometry[geometry] += result.compared;
-      for (const auto& [answer, count] : result.answers) answers[answer] += count;
-      if (result.difference) {
-        ++findings;
-        std::filesystem::create_directories(options->findings);
-        const auto path = std::filesystem::path(options->findings) / (inputs.empty() ? fmt::format("qemu-{}.vmem", seed) : fmt::format("qemu-{}.vmem", scenario.name));
-        std::ofstream out(path);
-        out << fmt::format("# vmemcheck qemu finding, {}{}:\n#   {}\n",
-                           inputs.empty() ? fmt::format("seed {}", seed) : "corpus input " + inputs[i].string(),
-                           options->plant ? " (with --plant-difference: replay with it)" : "",
-                           qemu::describe(*result.difference));
-        const auto end = scenario.steps.begin() + static_cast<long>(result.difference->step) + 1;
-        out << scenario::to_text(scenario::Scenario{scenario.name, {scenario.steps.begin(), end}});
-        fmt::print("finding: {}: {}\n  replay: vmemcheck qemu {}{}\n",
-                   inputs.empty() ? fmt::format("seed {}", seed) : inputs[i].string(), qemu::describe(*result.difference),
-                   options->plant ? "--plant-difference " : "", path.string());
-      }
-      if (!options->quiet && (i + 1) % 10 == 0) {
-        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        fmt::print("[{:6.1f}s] {} sequences, {} ops, {:.0f} ops/s, {} findings\n", seconds, i + 1, ops,
-                   static_cast<double>(ops) / seconds, findings);
-        std::fflush(stdout);
-      }
-    }
-    const double seconds = std::max(std::chrono::duration<double>(Clock::now() - start).count(), 1e-9);
-    for (const auto& [geometry, count] : ops_per_geometry) {
-      const auto& g = qemu::kQemuGeometries[geometry];
-      fmt::print("  geometry size={} block={} requested={} unplugged-inaccessible={}: {} ops\n", format_size(g.region),
-                 format_size(g.block), format_size(g.requested), g.unplugged_inaccessible ? "on" : "off", count);
-    }
-    fmt::print("  QEMU's answers to requests: {}\n", count_list(answers));
-    fmt::print("qemu fuzz done: QEMU {}, {} sequences, {} ops in {:.1f}s ({:.0f} ops/s), {} difference{}\n", version,
-               sequences, ops, seconds, static_cast<double>(ops) / seconds, findings, findings == 1 ? "" : "s");
-    return findings == 0 ? 0 : 1;
+    return status;
   };
 }
 
