@@ -1,7 +1,10 @@
-// vmemcheck replay FILE: runs a fuzzer input (decoded by core/fuzz_decoder)
-// or a text scenario step by step, printing each step, the devices' state
-// after it, and stopping at the first problem. vmemcheck convert FILE: the
-// text scenario a fuzzer input decodes to.
+// The commands that take a finding, a fuzzer input (decoded by
+// core/scenario/fuzz_decoder) or a text scenario:
+// vmemcheck replay FILE: runs it step by step, printing each step, the
+// devices' state after it, and stopping at the first problem.
+// vmemcheck convert FILE: the text scenario a fuzzer input decodes to.
+// vmemcheck minimize FILE: the smallest scenario found that fails with the
+// same first problem.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,6 +14,7 @@
 
 #include "commands.hpp"
 #include "fuzz_decoder.hpp"
+#include "minimize.hpp"
 #include "scenario_runner.hpp"
 
 namespace vmemcheck::cli {
@@ -28,6 +32,15 @@ CLI::Validator target_validator() {
         return fuzz::parse_target(text) ? "" : "'" + text + "' is not a fuzz target (" + target_names() + ")";
       },
       "TARGET");
+}
+
+// FILE and --target, as replay, convert and minimize take them.
+void add_input_options(CLI::App* cmd, std::string& file, std::string& target, const std::string& file_help) {
+  cmd->add_option("FILE", file, file_help)->required()->check(CLI::ExistingFile);
+  cmd->add_option("-t,--target", target,
+                  "Fuzz target that made the input (" + target_names() +
+                      "); default: the corpus/<target>/ directory the file is in, else ops")
+      ->check(target_validator());
 }
 
 // The target an input belongs to: given, or the corpus directory it sits in
@@ -65,6 +78,21 @@ Result<scenario::Scenario> load(const std::string& file, const std::string& targ
   return fuzz::decode(t, *bytes);
 }
 
+Status write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) return Error{fmt::format("cannot write {}", path)};
+  return ok_status();
+}
+
+// Where minimize writes by default: beside the input, "crash-1a2b" ->
+// "crash-1a2b.min.vmem", "x.vmem" -> "x.min.vmem".
+std::string minimized_path(const std::string& input) {
+  std::filesystem::path path(input);
+  if (path.extension() == ".vmem") path.replace_extension();
+  return path.string() + ".min.vmem";
+}
+
 std::string state_of(const scenario::Runner& runner) {
   if (!runner.machine()) return "no machine";
   std::string out;
@@ -95,11 +123,7 @@ Command add_replay_command(CLI::App& app) {
       "plugged and requested size, mapped memslots, error state), and stop at the first problem\n"
       "(a reference-model mismatch or a broken invariant), printing what differs.\n"
       "Exit status 1 when a problem was found.");
-  cmd->add_option("FILE", options->file, "Fuzzer input or text scenario")->required()->check(CLI::ExistingFile);
-  cmd->add_option("-t,--target", options->target,
-                  "Fuzz target that made the input (" + target_names() +
-                      "); default: the corpus/<target>/ directory the file is in, else ops")
-      ->check(target_validator());
+  add_input_options(cmd, options->file, options->target, "Fuzzer input or text scenario");
   cmd->add_flag("--no-model", options->no_model, "Do not compare against the reference model");
   cmd->add_flag("--no-invariants", options->no_invariants, "Do not check DESIGN §3's invariants");
   return [options]() {
@@ -126,22 +150,20 @@ Command add_replay_command(CLI::App& app) {
   };
 }
 
+// What convert and minimize take: an input and where to write a scenario.
+struct ConversionOptions {
+  std::string file;
+  std::string target;
+  std::string output;
+};
+
 Command add_convert_command(CLI::App& app) {
-  struct Options {
-    std::string file;
-    std::string target;
-    std::string output;
-  };
-  auto options = std::make_shared<Options>();
+  auto options = std::make_shared<ConversionOptions>();
   auto* cmd = app.add_subcommand(
       "convert",
       "Convert a fuzzer input into the text scenario it decodes to (core/fuzz_decoder), for\n"
       "'vmemcheck run', editing, or a regression file in corpus/regressions/.");
-  cmd->add_option("FILE", options->file, "Fuzzer input")->required()->check(CLI::ExistingFile);
-  cmd->add_option("-t,--target", options->target,
-                  "Fuzz target of the input (" + target_names() +
-                      "); default: the corpus/<target>/ directory the file is in, else ops")
-      ->check(target_validator());
+  add_input_options(cmd, options->file, options->target, "Fuzzer input");
   cmd->add_option("-o,--output", options->output, "Write the scenario here instead of standard output");
   return [options]() {
     auto bytes = read_bytes(options->file);
@@ -157,12 +179,57 @@ Command add_convert_command(CLI::App& app) {
       fmt::print("{}", text);
       return 0;
     }
-    std::ofstream out(options->output, std::ios::binary);
-    out << text;
-    if (!out) {
-      std::cerr << "vmemcheck convert: cannot write " << options->output << "\n";
+    if (const Status written = write_text(options->output, text); !written) {
+      std::cerr << "vmemcheck convert: " << written.error().message << "\n";
       return 2;
     }
+    return 0;
+  };
+}
+
+Command add_minimize_command(CLI::App& app) {
+  auto options = std::make_shared<ConversionOptions>();
+  auto* cmd = app.add_subcommand(
+      "minimize",
+      "Shrink a failing fuzzer input or text scenario to a small scenario that fails with the\n"
+      "same first problem (numbers masked: the campaign's deduplication key). Delta debugging\n"
+      "over the steps, then each step's numbers and device options towards defaults and\n"
+      "smaller values; deterministic. Prints the step counts before and after and writes a\n"
+      "scenario for 'vmemcheck run' and corpus/regressions/. Exit status 2 when the input\n"
+      "does not fail.");
+  add_input_options(cmd, options->file, options->target, "Fuzzer input (e.g. a crash file) or text scenario");
+  cmd->add_option("-o,--output", options->output, "Where to write the scenario (default: FILE.min.vmem)");
+  return [options]() {
+    std::string kind;
+    auto loaded = load(options->file, options->target, !options->target.empty(), kind);
+    if (!loaded) {
+      std::cerr << "vmemcheck minimize: " << loaded.error().message << "\n";
+      return 2;
+    }
+    const auto minimized = scenario::minimize(*loaded);
+    if (!minimized) {
+      std::cerr << fmt::format("vmemcheck minimize: {} ({}) does not fail: no problem in its {} steps, "
+                               "nothing to minimize\n",
+                               options->file, kind, loaded->steps.size());
+      return 2;
+    }
+    const scenario::Failure& failure = minimized->failure;
+    const std::string output = options->output.empty() ? minimized_path(options->file) : options->output;
+    const std::string text = fmt::format(
+        "# Minimized by vmemcheck minimize from {} ({}, {} steps).\n"
+        "# First problem, at step {} ({}):\n#   {}\n"
+        "# For corpus/regressions/: say here what it caught.\n{}",
+        options->file, kind, loaded->steps.size(), failure.step + 1,
+        scenario::to_text(minimized->scenario.steps[failure.step].op), failure.problem,
+        scenario::to_text(minimized->scenario));
+    if (const Status written = write_text(output, text); !written) {
+      std::cerr << "vmemcheck minimize: " << written.error().message << "\n";
+      return 2;
+    }
+    fmt::print("{}: {}\nsteps: {} before, {} after ({} candidate runs)\nfirst problem: {}\nwrote {} "
+               "(vmemcheck run {})\n",
+               options->file, kind, loaded->steps.size(), minimized->scenario.steps.size(), minimized->runs,
+               failure.problem, output, output);
     return 0;
   };
 }
