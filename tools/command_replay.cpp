@@ -5,10 +5,15 @@
 // vmemcheck convert FILE: the text scenario a fuzzer input decodes to.
 // vmemcheck minimize FILE: the smallest scenario found that fails with the
 // same first problem.
+#include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -91,6 +96,47 @@ std::string minimized_path(const std::string& input) {
   std::filesystem::path path(input);
   if (path.extension() == ".vmem") path.replace_extension();
   return path.string() + ".min.vmem";
+}
+
+// first_failure in a child process: a candidate that crashes the core (a
+// memory bug) comes back as the failure "crashed: signal N" instead of taking
+// the minimizer down. The child reports "STEP\nPROBLEM" through a pipe.
+std::optional<scenario::Failure> isolated_first_failure(const scenario::Scenario& candidate) {
+  int fds[2];
+  if (pipe(fds) != 0) return scenario::first_failure(candidate);
+  std::fflush(nullptr);
+  const pid_t child = fork();
+  if (child < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return scenario::first_failure(candidate);
+  }
+  if (child == 0) {
+    close(fds[0]);
+    const auto failure = scenario::first_failure(candidate);
+    const std::string report = failure ? fmt::format("{}\n{}", failure->step, failure->problem) : "";
+    for (size_t written = 0; written < report.size();) {
+      const ssize_t n = write(fds[1], report.data() + written, report.size() - written);
+      if (n <= 0) _exit(3);
+      written += static_cast<size_t>(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string report;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;) report.append(buffer, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) {
+    return scenario::Failure{candidate.steps.empty() ? 0 : candidate.steps.size() - 1,
+                             fmt::format("crashed: signal {}", WTERMSIG(status))};
+  }
+  const size_t newline = report.find('\n');
+  if (newline == std::string::npos) return std::nullopt;
+  return scenario::Failure{std::stoul(report.substr(0, newline)), report.substr(newline + 1)};
 }
 
 std::string state_of(const scenario::Runner& runner) {
@@ -206,7 +252,7 @@ Command add_minimize_command(CLI::App& app) {
       std::cerr << "vmemcheck minimize: " << loaded.error().message << "\n";
       return 2;
     }
-    const auto minimized = scenario::minimize(*loaded);
+    const auto minimized = scenario::minimize(*loaded, 200000, isolated_first_failure);
     if (!minimized) {
       std::cerr << fmt::format("vmemcheck minimize: {} ({}) does not fail: no problem in its {} steps, "
                                "nothing to minimize\n",

@@ -124,8 +124,12 @@ std::vector<uint64_t> smaller_values(uint64_t value) {
 
 class Minimizer {
  public:
-  Minimizer(const Scenario& input, Failure failure, size_t max_runs)
-      : best_(input), failure_(std::move(failure)), key_(failure_key(failure_.problem)), max_runs_(max_runs) {
+  Minimizer(const Scenario& input, Failure failure, size_t max_runs, const FailureProbe& probe)
+      : best_(input),
+        failure_(std::move(failure)),
+        key_(failure_key(failure_.problem)),
+        max_runs_(max_runs),
+        probe_(probe) {
     best_.steps.resize(failure_.step + 1);
   }
 
@@ -148,7 +152,7 @@ class Minimizer {
     // Through the text form: what is kept must run as written.
     auto reparsed = parse(to_text(candidate), best_.name);
     if (!reparsed) return false;
-    auto failure = first_failure(*reparsed);
+    auto failure = probe_(*reparsed);
     if (!failure || failure_key(failure->problem) != key_) return false;
     reparsed->steps.resize(failure->step + 1);
     best_ = std::move(*reparsed);
@@ -254,6 +258,7 @@ class Minimizer {
   Failure failure_;
   std::string key_;
   size_t max_runs_;
+  const FailureProbe& probe_;
   size_t runs_ = 0;
 };
 
@@ -288,10 +293,10 @@ std::string failure_key(std::string_view problem) {
   return key;
 }
 
-std::optional<Minimized> minimize(const Scenario& scenario, size_t max_runs) {
-  auto failure = first_failure(scenario);
+std::optional<Minimized> minimize(const Scenario& scenario, size_t max_runs, const FailureProbe& probe) {
+  auto failure = probe(scenario);
   if (!failure) return std::nullopt;
-  return Minimizer(scenario, std::move(*failure), max_runs).run();
+  return Minimizer(scenario, std::move(*failure), max_runs, probe).run();
 }
 
 }  // namespace vmemcheck::scenario

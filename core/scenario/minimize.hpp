@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,8 +41,14 @@ struct Minimized {
   size_t runs = 0;  // candidate scenarios run
 };
 
+// How a candidate is run: first_failure, or a caller's wrapper around it
+// (the CLI runs each candidate in a child process, so that a candidate that
+// crashes the core is only a different failure).
+using FailureProbe = std::function<std::optional<Failure>(const Scenario&)>;
+
 // Nothing when `scenario` does not fail. `max_runs` bounds the work (a
 // candidate run costs microseconds to milliseconds).
-std::optional<Minimized> minimize(const Scenario& scenario, size_t max_runs = 200000);
+std::optional<Minimized> minimize(const Scenario& scenario, size_t max_runs = 200000,
+                                  const FailureProbe& probe = first_failure);
 
 }  // namespace vmemcheck::scenario

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "units.hpp"
@@ -100,6 +101,22 @@ TEST(Minimize, NeverTradesTheProblemForAnother) {
   const auto& plug = std::get<GuestRequest>(minimized->scenario.steps.back().op);
   const auto& device = std::get<AddDevice>(minimized->scenario.steps.front().op).config;
   EXPECT_GE(plug.addr.value, device.requested_size) << to_text(minimized->scenario);
+}
+
+// The CLI's probe runs candidates in a child process and reports one that
+// crashed the core as "crashed: signal N": a different failure, not kept.
+TEST(Minimize, KeepsNoCandidateTheProbeSaysCrashed) {
+  const FailureProbe crashes_without_mtree = [](const Scenario& candidate) -> std::optional<Failure> {
+    const bool has_mtree = std::any_of(candidate.steps.begin(), candidate.steps.end(),
+                                       [](const Step& s) { return std::holds_alternative<ShowMtree>(s.op); });
+    if (!has_mtree) return Failure{candidate.steps.size() - 1, "crashed: signal 11"};
+    return first_failure(candidate);
+  };
+  const auto minimized = minimize(parsed(kNoisyFailure), 200000, crashes_without_mtree);
+  ASSERT_TRUE(minimized);
+  EXPECT_EQ(minimized->failure.problem, "expected outcome 'NACK', got 'ACK'");
+  ASSERT_EQ(minimized->scenario.steps.size(), 3u) << to_text(minimized->scenario);
+  EXPECT_TRUE(std::holds_alternative<ShowMtree>(minimized->scenario.steps[1].op));
 }
 
 TEST(Minimize, StopsAtTheRunBudget) {
