@@ -5,12 +5,14 @@
 // vmemcheck convert FILE: the text scenario a fuzzer input decodes to.
 // vmemcheck minimize FILE: the smallest scenario found that fails with the
 // same first problem.
+// vmemcheck triage FILE...: the first problem of each input, one line each.
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <vector>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -193,6 +195,40 @@ Command add_replay_command(CLI::App& app) {
     }
     fmt::print("no problem in {} steps\n", loaded->steps.size());
     return 0;
+  };
+}
+
+Command add_triage_command(CLI::App& app) {
+  struct Options {
+    std::vector<std::string> files;
+    std::string target;
+  };
+  auto options = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "triage",
+      "The first problem of each of many inputs (crash files of a fuzzing campaign), in one\n"
+      "process: one line per input, 'FILE<TAB>PROBLEM', where PROBLEM is the first problem of\n"
+      "its first failing step, 'no problem', or 'crashed: signal N' (each input runs in a child\n"
+      "process). Exit status 1 when any input fails.");
+  cmd->add_option("FILE", options->files, "Fuzzer inputs or text scenarios")->required()->check(CLI::ExistingFile);
+  cmd->add_option("-t,--target", options->target,
+                  "Fuzz target that made the inputs (" + target_names() +
+                      "); default: the corpus/<target>/ directory each file is in, else ops")
+      ->check(target_validator());
+  return [options]() {
+    bool any_failed = false;
+    for (const std::string& file : options->files) {
+      std::string kind;
+      auto loaded = load(file, options->target, !options->target.empty(), kind);
+      if (!loaded) {
+        std::cerr << "vmemcheck triage: " << loaded.error().message << "\n";
+        return 2;
+      }
+      const auto failure = isolated_first_failure(*loaded);
+      any_failed = any_failed || failure.has_value();
+      fmt::print("{}\t{}\n", file, failure ? failure->problem : "no problem");
+    }
+    return any_failed ? 1 : 0;
   };
 }
 
