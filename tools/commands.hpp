@@ -17,6 +17,8 @@ Command add_kvm_metadata_command(CLI::App& app);
 Command add_compare_command(CLI::App& app);
 Command add_replay_command(CLI::App& app);
 Command add_convert_command(CLI::App& app);
+Command add_minimize_command(CLI::App& app);
+Command add_triage_command(CLI::App& app);
 Command add_qemu_command(CLI::App& app);
 
 // Parses a size option ("2M", "1T", "0x1000") for CLI11.

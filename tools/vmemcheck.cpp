@@ -52,11 +52,13 @@ int main(int argc, char** argv) {
   commands["compare"] = add_compare_command(app);
   commands["replay"] = add_replay_command(app);
   commands["convert"] = add_convert_command(app);
+  commands["minimize"] = add_minimize_command(app);
+  commands["triage"] = add_triage_command(app);
   commands["qemu"] = add_qemu_command(app);
   // CLI11 reports an unknown subcommand only as a missing one: name it.
   if (argc > 1 && argv[1][0] != '-' && !commands.contains(argv[1])) {
     std::cerr << "vmemcheck: unknown command '" << argv[1]
-              << "' (run, metadata, soak, kvm-metadata, compare, replay, convert, qemu; see --help)\n";
+              << "' (run, metadata, soak, kvm-metadata, compare, replay, convert, minimize, triage, qemu; see --help)\n";
     return 2;
   }
   try {
