@@ -29,7 +29,7 @@ Result<std::unique_ptr<VirtioMemDevice>> VirtioMemDevice::create(const DeviceCon
   // Realize: the usable region is computed from scratch (it may "shrink").
   device->requested_ = config.requested_size;
   device->usable_ = device->usable_for(config.requested_size);
-  if (auto mapped = device->decide_every_slot(); !mapped) {
+  if (auto mapped = device->decide_by_wanted({0, layout.count}); !mapped) {
     return Error{fmt::format("device '{}': mapping its memslots failed: {}", config.id,
                              mapped.error().message)};
   }
@@ -144,8 +144,7 @@ Response VirtioMemDevice::plug(uint64_t gpa, uint64_t size) {
   const bool populated = activated && backend_.populate(handle_, offset, size).ok();
   if (decision::plug_rolls_back(activated, populated)) {
     // With the bitmap unchanged, this unmaps exactly the memslots this request activated.
-    (void)decide_slots(slot_range(decision::plug_rollback_range(touched)),
-                       [&](uint64_t i) { return decision::mapped_when_decided(slot_wanted(i)); });
+    (void)decide_by_wanted(slot_range(decision::plug_rollback_range(touched)));
   }
   if (!decision::plug_sets_bits(activated, populated)) {
     (void)backend_.discard(handle_, offset, size);
@@ -184,8 +183,7 @@ Response VirtioMemDevice::unplug_all() {
   // emptied bitmap and the smaller usable region no longer need.
   usable_ = decision::usable_after_unplug_all<Word>(config_.region_size, config_.block_size, requested_,
                                                     usable_extent(config_.arch));
-  (void)decide_slots(slot_range(decision::unplug_all_decided_range<Word>(layout_.count)),
-                     [&](uint64_t i) { return decision::mapped_when_decided(slot_wanted(i)); });
+  (void)decide_by_wanted(slot_range(decision::unplug_all_decided_range<Word>(layout_.count)));
   return {ResponseType::Ack};
 }
 
@@ -217,8 +215,7 @@ Status VirtioMemDevice::set_requested_size(uint64_t requested_size) {
   // A host resize only lets the usable region grow.
   usable_ = decision::usable_after_resize<Word>(usable_, config_.region_size, config_.block_size, requested_size,
                                                 usable_extent(config_.arch));
-  if (auto mapped = decide_slots(slot_range(decision::resize_decided_range<Word>(layout_.count)),
-                                 [&](uint64_t i) { return decision::mapped_when_decided(slot_wanted(i)); });
+  if (auto mapped = decide_by_wanted(slot_range(decision::resize_decided_range<Word>(layout_.count)));
       !mapped) {
     requested_ = old_requested;
     usable_ = old_usable;
@@ -284,7 +281,7 @@ Status VirtioMemDevice::load(const MigrationState& s) {
   bitmap_ = s.bitmap;
   usable_ = s.usable_region_size;
   requested_ = s.requested_size;
-  if (auto mapped = decide_every_slot(); !mapped) {
+  if (auto mapped = decide_by_wanted({0, layout_.count}); !mapped) {
     bitmap_.clear_all();
     usable_ = old_usable;
     requested_ = old_requested;
@@ -316,8 +313,8 @@ Status VirtioMemDevice::decide_slots(SlotRange range, MappedAfter mapped_after) 
   return commit(transaction);
 }
 
-Status VirtioMemDevice::decide_every_slot() {
-  return decide_slots({0, layout_.count}, [&](uint64_t i) { return decision::mapped_when_decided(slot_wanted(i)); });
+Status VirtioMemDevice::decide_by_wanted(SlotRange range) {
+  return decide_slots(range, [&](uint64_t i) { return decision::mapped_when_decided(slot_wanted(i)); });
 }
 
 Status VirtioMemDevice::commit(const SlotTransaction& transaction) {

@@ -100,8 +100,9 @@ class VirtioMemDevice {
   // mapped_after(i). Nothing changes when the backend refuses.
   template <class MappedAfter>
   Status decide_slots(SlotRange range, MappedAfter mapped_after);
-  // Realize and migration's load: every memslot mapped exactly when wanted.
-  Status decide_every_slot();
+  // A step that decides the memslots of `range` by what is wanted of them
+  // (PLUG's rollback, UNPLUG_ALL, host resize, realize, migration's load).
+  Status decide_by_wanted(SlotRange range);
   Status commit(const SlotTransaction& transaction);
 
   DeviceConfig config_;
