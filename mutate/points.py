@@ -1,0 +1,425 @@
+"""Mutation points of the device under test, found in the syntax tree.
+
+libclang (python3-clang-14) parses every file of the device under test; each
+operator below is one kind of node in that tree, never a regular expression
+over the text. A point is a source range, the sub-ranges ("holes") whose text
+it keeps, and its variants: the mutants. schemata.py turns the points of a
+file into one source that holds all of them, each switched on at run time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+import clang.cindex as ci
+
+ci.Config.set_library_file("/usr/lib/llvm-14/lib/libclang.so.1")
+K = ci.CursorKind
+
+# The device under test: the device, its layout and decision arithmetic, the
+# virtqueue and wire format, the machine's memslot budget, the KVM slot
+# backend and the shadow KVM. Not: the oracle, the scenarios, the size
+# parser and printer (units.cpp), QEMU's mtree view (mtree.cpp).
+DEVICE_UNDER_TEST = [
+    "core/device/device.cpp",
+    "core/device/device_config.cpp",
+    "core/device/memslot_policy.cpp",
+    "core/device/block_bitmap.cpp",
+    "core/device/virtqueue.cpp",
+    "core/device/wire.cpp",
+    "core/decision/decision.hpp",
+    "core/decision/steps.hpp",
+    "core/machine/machine.cpp",
+    "core/kvm/kvm_slot_backend.cpp",
+    "core/kvm/shadow_kvm.cpp",
+]
+# Headers are parsed through a source that includes them.
+PARSED_THROUGH = {"core/decision/decision.hpp": "core/device/device.cpp",
+                  "core/decision/steps.hpp": "core/device/device.cpp"}
+
+RELATIONAL_FLIP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
+RELATIONAL_HELPER = {"<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal",
+                     "==": "equal", "!=": "not_equal"}
+ARITHMETIC = {"+", "-", "*", "/", "%", "<<", ">>"}
+# decision.hpp's word functions: its unsigned '<' and '<='.
+WORD_RELATIONAL_FLIP = {"ult": "ule", "ule": "ult"}
+# Enumerations whose values are swapped for one another.
+SWAPPED_ENUMS = {"ResponseType", "BlockState"}
+# Backend and KVM calls whose dropping is its own operator.
+BACKEND_CALLS = {"map", "unmap", "discard", "populate", "apply", "set_user_memory_region",
+                 "set_memory_region", "map_slot", "unmap_slot"}
+# Calls whose arguments are only text for people: their mutants change a
+# message, which no check compares.
+MESSAGE_CALLS = {"format", "fail", "enter_error_state", "Error", "format_size"}
+INTEGER_TYPES = {ci.TypeKind.INT, ci.TypeKind.UINT, ci.TypeKind.LONG, ci.TypeKind.ULONG,
+                 ci.TypeKind.LONGLONG, ci.TypeKind.ULONGLONG, ci.TypeKind.SHORT,
+                 ci.TypeKind.USHORT, ci.TypeKind.UCHAR, ci.TypeKind.CHAR_S, ci.TypeKind.SCHAR,
+                 ci.TypeKind.CHAR_U, ci.TypeKind.UINT128, ci.TypeKind.INT128}
+FUNCTIONS = {K.FUNCTION_DECL, K.CXX_METHOD, K.CONSTRUCTOR, K.DESTRUCTOR, K.FUNCTION_TEMPLATE,
+             K.LAMBDA_EXPR, K.CONVERSION_FUNCTION}
+
+# Nesting of points with the same range: the outer one first.
+RANK = {"statement removed": 0, "call dropped": 0, "early return removed": 0,
+        "condition negated": 1, "off by one": 2, "relational flip": 3, "response/state swapped": 4}
+
+
+@dataclasses.dataclass
+class Point:
+    file: str            # relative to the repository
+    start: int           # byte offsets into the file
+    end: int
+    line: int
+    end_line: int
+    operator: str
+    function: str
+    original: str        # the original text, for people
+    variants: list       # each: the mutated text, for people
+    holes: list          # [(start, end)] kept and rewritten inside
+    template: str        # the replacement: {id}, {id1}.., {h0}, {h1}.. for the holes
+    first_id: int = 0
+
+    def key(self, variant: int) -> str:
+        """What names a mutant across edits: file, function, operator and texts."""
+        def flat(text):
+            return " ".join(text.split())
+        return f"{self.file}|{self.function}|{self.operator}|{flat(self.original)}|{flat(self.variants[variant])}"
+
+
+def planted_header_dir(root: Path) -> str:
+    """planted_bug.hpp as a normal build generates it (no bug), for parsing."""
+    directory = tempfile.mkdtemp(prefix="vmemcheck-mutate-")
+    text = (root / "core/decision/planted_bug.hpp.in").read_text()
+    (Path(directory) / "planted_bug.hpp").write_text(text.replace("@VMEMCHECK_PLANTED_BUG_ENUMERATOR@", "None"))
+    return directory
+
+
+class Finder:
+    def __init__(self, root: Path):
+        self.root = root
+        self.index = ci.Index.create()
+        generated = planted_header_dir(root)
+        self.args = ["-x", "c++", "-std=c++20", f"-I{generated}"] + [
+            f"-I{root / 'core' / part}" for part in ("device", "decision", "kvm", "machine")]
+        self.points: dict = {}
+        self.macros: set = set()  # (file, start, end) of every macro expansion
+
+    def find(self, files) -> list:
+        wanted = set(files)
+        for source in sorted({PARSED_THROUGH.get(f, f) for f in wanted}):
+            tu = self.index.parse(str(self.root / source), args=self.args,
+                                  options=ci.TranslationUnit.PARSE_DETAILED_PROCESSING_RECORD)
+            errors = [d for d in tu.diagnostics if d.severity >= ci.Diagnostic.Error]
+            if errors:
+                raise SystemExit(f"mutate: {source} does not parse: {errors[0]}")
+            self.texts = {}
+            self._note_macros(tu, wanted)
+            self._walk(tu.cursor, wanted, function=("", None), live=True, in_message=False)
+        # A macro's expansion (assert) is not the text written: no point in it.
+        self.points = {k: p for k, p in self.points.items()
+                       if not any(f == p.file and s < p.end and p.start < e for f, s, e in self.macros)}
+        dropped_statements = [p for p in self.points.values()
+                              if p.operator == "call dropped" and p.variants == ["(removed)"]]
+        points = [p for p in self.points.values() if not (
+            p.operator == "call dropped" and p.variants != ["(removed)"] and
+            any(s.file == p.file and s.start <= p.start and p.end <= s.end for s in dropped_statements))]
+        return sorted(points, key=lambda p: (p.file, p.start, -p.end, RANK[p.operator]))
+
+    def _note_macros(self, tu, wanted):
+        for child in tu.cursor.get_children():
+            if child.kind == K.MACRO_INSTANTIATION and self._rel(child) in wanted:
+                self.macros.add((self._rel(child), child.extent.start.offset, child.extent.end.offset))
+
+    # --- the walk ------------------------------------------------------------
+    def _rel(self, cursor):
+        f = cursor.location.file
+        if f is None:
+            return None
+        path = os.path.relpath(os.path.realpath(f.name), os.path.realpath(self.root))
+        return path
+
+    def _text(self, rel, start, end) -> str:
+        if rel not in self.texts:
+            self.texts[rel] = (self.root / rel).read_bytes()
+        return self.texts[rel][start:end].decode()
+
+    def _walk(self, cursor, wanted, function, live, in_message):
+        for child in cursor.get_children():
+            rel = self._rel(child)
+            if rel is not None and rel not in wanted:
+                continue
+            try:
+                kind = child.kind
+            except ValueError:  # a node kind newer than these bindings: not an operator
+                continue
+            child_function = function
+            if kind in FUNCTIONS:
+                bodies = [ch for ch in child.get_children() if ch.kind == K.COMPOUND_STMT]
+                name = f"{function[0]}::lambda" if kind == K.LAMBDA_EXPR else child.spelling
+                child_function = (name, bodies[-1] if bodies else None)
+            child_message = in_message or (child.kind == K.CALL_EXPR and child.spelling in MESSAGE_CALLS)
+            if kind == K.IF_STMT and self._is_if_constexpr(child):
+                if live:
+                    self._walk_if_constexpr(child, rel, wanted, child_function, child_message)
+                continue
+            if rel is not None and live and not in_message:
+                self._visit(child, rel, child_function)
+            self._walk(child, wanted, child_function, live, child_message)
+
+    def _walk_if_constexpr(self, stmt, rel, wanted, function, in_message):
+        """`if constexpr (kPlantedBug == X)`: the plant is compiled away, its
+        branch is not the device; `!=` keeps the branch in every normal build."""
+        children = list(stmt.get_children())
+        condition = self._text(rel, children[0].extent.start.offset, children[0].extent.end.offset)
+        live_then = "kPlantedBug" not in condition or "!=" in condition
+        for index, child in enumerate(children[1:], start=1):
+            live = live_then if index == 1 else not live_then
+            if not live:
+                continue
+            self._visit(child, rel, function)
+            self._walk(child, wanted, function, True, in_message)
+
+    def _is_if_constexpr(self, stmt) -> bool:
+        tokens = [t.spelling for t in stmt.get_tokens()][:2]
+        return tokens == ["if", "constexpr"]
+
+    def _visit(self, c, rel, function_and_body):
+        function, body = function_and_body
+        kind = c.kind
+        if kind == K.BINARY_OPERATOR:
+            self._binary(c, rel, function)
+        elif kind == K.CALL_EXPR:
+            self._call(c, rel, function)
+        elif kind == K.DECL_REF_EXPR:
+            self._enum(c, rel, function)
+        elif kind == K.UNARY_OPERATOR:
+            self._not(c, rel, function)
+        elif kind == K.ARRAY_SUBSCRIPT_EXPR:
+            children = list(c.get_children())
+            if len(children) == 2:
+                self._off_by_one(children[1], rel, function, "index ")
+        elif kind in (K.IF_STMT, K.WHILE_STMT, K.FOR_STMT, K.CONDITIONAL_OPERATOR):
+            self._condition(c, rel, function)
+        elif kind == K.COMPOUND_STMT:
+            for statement in c.get_children():
+                self._statement(statement, body, rel, function)
+        if kind in (K.IF_STMT, K.WHILE_STMT, K.FOR_STMT) :
+            # A single statement as a body: `if (x) return y;`.
+            for single in self._bodies(c):
+                if single.kind != K.COMPOUND_STMT:
+                    self._statement(single, body, rel, function)
+
+    # --- operators -----------------------------------------------------------
+    def _add(self, point: Point):
+        # One point per range and operator: `if (!x)` negated as a condition
+        # is the same mutant as its '!' dropped.
+        identity = (point.file, point.start, point.end, point.operator)
+        self.points.setdefault(identity, point)
+
+    def _binary(self, c, rel, function):
+        children = list(c.get_children())
+        if len(children) != 2:
+            return
+        lhs, rhs = children
+        op = self._operator_between(c, lhs, rhs)
+        if op in RELATIONAL_FLIP:
+            flipped = RELATIONAL_FLIP[op]
+            original = self._text(rel, c.extent.start.offset, c.extent.end.offset)
+            self._add(Point(rel, c.extent.start.offset, c.extent.end.offset, c.extent.start.line,
+                            c.extent.end.line, "relational flip", function, original,
+                            [self._text(rel, lhs.extent.start.offset, lhs.extent.end.offset) + f" {flipped} " +
+                             self._text(rel, rhs.extent.start.offset, rhs.extent.end.offset)],
+                            [(lhs.extent.start.offset, lhs.extent.end.offset),
+                             (rhs.extent.start.offset, rhs.extent.end.offset)],
+                            f"vmemcheck_mutant::{RELATIONAL_HELPER[op]}({{id}}, {{h0}}, {{h1}})"))
+        elif op in ARITHMETIC and self._integer_or_dependent(c):
+            self._off_by_one(c, rel, function, "")
+
+    def _not(self, c, rel, function):
+        """`!x` becomes `x`: a condition negated where it is written as one."""
+        tokens = list(c.get_tokens())
+        children = list(c.get_children())
+        if not tokens or tokens[0].spelling != "!" or len(children) != 1:
+            return
+        operand = children[0]
+        start, end = c.extent.start.offset, c.extent.end.offset
+        inner = (operand.extent.start.offset, operand.extent.end.offset)
+        text = self._text(rel, start, end)
+        # A pointer or an optional as the operand: the same test, as a bool.
+        keep = "({h0})" if c.type.spelling == "<dependent type>" else "static_cast<bool>({h0})"
+        self._add(Point(rel, start, end, c.extent.start.line, c.extent.end.line, "condition negated", function,
+                        text, [self._text(rel, *inner)], [inner],
+                        "(vmemcheck_mutant::on({id}) ? " + keep + " : !({h0}))"))
+
+    def _operator_between(self, c, lhs, rhs) -> str:
+        for token in c.get_tokens():
+            if lhs.extent.end.offset <= token.extent.start.offset < rhs.extent.start.offset:
+                if token.kind == ci.TokenKind.PUNCTUATION:
+                    return token.spelling
+        return ""
+
+    def _integer_or_dependent(self, c) -> bool:
+        canonical = c.type.get_canonical()
+        return canonical.kind in INTEGER_TYPES or c.type.spelling == "<dependent type>"
+
+    def _off_by_one(self, c, rel, function, what):
+        if not self._integer_or_dependent(c):
+            return
+        start, end = c.extent.start.offset, c.extent.end.offset
+        text = self._text(rel, start, end)
+        self._add(Point(rel, start, end, c.extent.start.line, c.extent.end.line, "off by one", function,
+                        text, [f"({text}) + 1", f"({text}) - 1"], [(start, end)],
+                        "vmemcheck_mutant::off_by_one({id}, {h0})"))
+
+    def _call(self, c, rel, function):
+        children = list(c.get_children())
+        callee = self._callee_name(c, children)
+        if callee in WORD_RELATIONAL_FLIP and len(children) == 3:
+            args = children[1:]
+            flipped = WORD_RELATIONAL_FLIP[callee]
+            original = self._text(rel, c.extent.start.offset, c.extent.end.offset)
+            self._add(Point(rel, c.extent.start.offset, c.extent.end.offset, c.extent.start.line,
+                            c.extent.end.line, "relational flip", function, original,
+                            [flipped + original[len(callee):]],
+                            [(a.extent.start.offset, a.extent.end.offset) for a in args],
+                            f"(vmemcheck_mutant::on({{id}}) ? {flipped}({{h0}}, {{h1}}) : {callee}({{h0}}, {{h1}}))"))
+        elif callee == "select" and len(children) == 4:
+            condition = children[1]
+            text = self._text(rel, condition.extent.start.offset, condition.extent.end.offset)
+            self._add(Point(rel, condition.extent.start.offset, condition.extent.end.offset,
+                            condition.extent.start.line, condition.extent.end.line, "condition negated",
+                            function, text, [f"!({text})"],
+                            [(condition.extent.start.offset, condition.extent.end.offset)],
+                            "vmemcheck_mutant::negated({id}, {h0})"))
+        elif callee in BACKEND_CALLS and c.type.spelling in ("Status", "vmemcheck::Status", "Result<Ok>"):
+            text = self._text(rel, c.extent.start.offset, c.extent.end.offset)
+            self._add(Point(rel, c.extent.start.offset, c.extent.end.offset, c.extent.start.line,
+                            c.extent.end.line, "call dropped", function, text, ["ok_status()"],
+                            [(c.extent.start.offset, c.extent.end.offset)],
+                            "(vmemcheck_mutant::on({id}) ? ::vmemcheck::ok_status() : ({h0}))"))
+
+    def _callee_name(self, c, children) -> str:
+        if c.spelling:
+            return c.spelling
+        for token in c.get_tokens():  # a dependent call: `ult(...)` in a template
+            return token.spelling
+        return ""
+
+    def _enum(self, c, rel, function):
+        referenced = c.referenced
+        if referenced is None or referenced.kind != K.ENUM_CONSTANT_DECL:
+            return
+        enum = referenced.semantic_parent
+        if enum is None or enum.spelling not in SWAPPED_ENUMS:
+            return
+        text = self._text(rel, c.extent.start.offset, c.extent.end.offset)
+        qualifier = text[: len(text) - len(referenced.spelling)]
+        others = [e.spelling for e in enum.get_children()
+                  if e.kind == K.ENUM_CONSTANT_DECL and e.spelling != referenced.spelling]
+        self._add(Point(rel, c.extent.start.offset, c.extent.end.offset, c.extent.start.line,
+                        c.extent.end.line, "response/state swapped", function, text,
+                        [qualifier + o for o in others], [],
+                        "vmemcheck_mutant::one_of({id}, " + ", ".join([text] + [qualifier + o for o in others]) + ")"))
+
+    def _bodies(self, c):
+        children = list(c.get_children())
+        if c.kind == K.IF_STMT:
+            return [ch for ch in children[1:] if ch.kind.is_statement() or ch.kind.is_expression()][-2:] \
+                if len(children) >= 3 else children[1:]
+        return children[-1:]
+
+    def _condition(self, c, rel, function):
+        condition = self._condition_of(c)
+        if condition is None:
+            return
+        text = self._text(rel, condition.extent.start.offset, condition.extent.end.offset)
+        self._add(Point(rel, condition.extent.start.offset, condition.extent.end.offset,
+                        condition.extent.start.line, condition.extent.end.line, "condition negated", function,
+                        text, [f"!({text})"], [(condition.extent.start.offset, condition.extent.end.offset)],
+                        "(vmemcheck_mutant::on({id}) != static_cast<bool>({h0}))"))
+
+    def _condition_of(self, c):
+        """The condition expression in the parentheses, or None (a declaration
+        as the condition, or a dependent one in a template)."""
+        children = list(c.get_children())
+        if c.kind == K.CONDITIONAL_OPERATOR:
+            condition = children[0] if children else None
+        else:
+            close = self._closing_parenthesis(c)
+            inside = [ch for ch in children if ch.extent.end.offset <= close]
+            if c.kind == K.FOR_STMT:
+                # for (init; condition; step): the expression between the two semicolons.
+                semicolons = [t.extent.start.offset for t in c.get_tokens()
+                              if t.spelling == ";" and t.extent.start.offset < close][:2]
+                inside = [ch for ch in inside if len(semicolons) == 2 and
+                          semicolons[0] < ch.extent.start.offset and ch.extent.end.offset <= semicolons[1]]
+            condition = inside[-1] if inside else None
+        if condition is None or not condition.kind.is_expression():
+            return None
+        if condition.type.spelling == "<dependent type>":
+            return None
+        return condition
+
+    def _closing_parenthesis(self, c) -> int:
+        depth = 0
+        for token in c.get_tokens():
+            if token.spelling == "(":
+                depth += 1
+            elif token.spelling == ")":
+                depth -= 1
+                if depth == 0:
+                    return token.extent.start.offset
+        return c.extent.end.offset
+
+    def _statement(self, statement, function_body, rel, function):
+        if statement.kind == K.RETURN_STMT:
+            if not self._return_removable(statement, function_body):
+                return
+            operator = "early return removed"
+        elif statement.kind.is_expression():
+            operator = "statement removed"
+            call = self._called(statement)
+            if call in BACKEND_CALLS:
+                operator = "call dropped"
+        else:
+            return
+        end = self._semicolon_after(statement)
+        if end is None:
+            return
+        start = statement.extent.start.offset
+        text = self._text(rel, start, end)
+        self._add(Point(rel, start, end, statement.extent.start.line, statement.extent.end.line, operator,
+                        function, text, ["(removed)"], [(start, end)],
+                        "{{ if (!vmemcheck_mutant::on({id})) {{ {h0} }} }}"))
+
+    def _called(self, expression) -> str:
+        node = expression
+        while node is not None:
+            if node.kind == K.CALL_EXPR:
+                return node.spelling
+            children = list(node.get_children())
+            node = children[0] if len(children) == 1 or node.kind in (K.UNEXPOSED_EXPR, K.CSTYLE_CAST_EXPR) and children else None
+            if node is not None and node.kind == K.CALL_EXPR:
+                return node.spelling
+        return ""
+
+    def _semicolon_after(self, statement):
+        tokens = list(statement.translation_unit.get_tokens(extent=ci.SourceRange.from_locations(
+            statement.extent.end, ci.SourceLocation.from_offset(
+                statement.translation_unit, statement.extent.end.file,
+                min(statement.extent.end.offset + 8, os.path.getsize(statement.extent.end.file.name))))))
+        for token in tokens:
+            if token.extent.start.offset >= statement.extent.end.offset:
+                return token.extent.end.offset if token.spelling == ";" else None
+        return None
+
+    def _return_removable(self, statement, function_body) -> bool:
+        """A return may go only where the function goes on after it: not in
+        the function body's last statement (control would fall off its end)."""
+        statements = list(function_body.get_children()) if function_body is not None else []
+        if not statements:
+            return False
+        last = statements[-1]
+        return not last.extent.start.offset <= statement.extent.start.offset < last.extent.end.offset
