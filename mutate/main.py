@@ -56,15 +56,14 @@ def parse_arguments(argv):
                          f"(one of: {', '.join(finding.DEVICE_UNDER_TEST)})")
     if args.weaken and not Path(args.weaken).is_file():
         parser.error(f"--weaken: no patch file '{args.weaken}'")
+    if args.since and subprocess.run(["git", "rev-parse", "--verify", "--quiet", args.since + "^{commit}"],
+                                     cwd=ROOT, capture_output=True).returncode != 0:
+        parser.error(f"--since: '{args.since}' is not a commit here")
     return args
 
 
 def changed_lines(since: str, files) -> dict:
     """file -> set of line numbers that `git diff since` adds or changes."""
-    verify = subprocess.run(["git", "rev-parse", "--verify", "--quiet", since + "^{commit}"], cwd=ROOT,
-                            capture_output=True, text=True)
-    if verify.returncode != 0:
-        raise SystemExit(f"mutate: --since: '{since}' is not a commit here")
     diff = subprocess.run(["git", "diff", "--unified=0", since, "--", *files], cwd=ROOT, capture_output=True,
                           text=True, check=True).stdout
     changed, current = {}, None
