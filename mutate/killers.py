@@ -24,6 +24,8 @@ UNIT_TESTS = ("decision_test", "block_bitmap_test", "device_config_test", "memsl
 # A tenth of the property test's own run (10^5 operations instead of 10^6):
 # under libFuzzer's coverage hooks the whole run takes 9 s per mutant.
 PROPERTY_SCENARIOS = 500
+# proofs/main.cpp's proofs, the quickest first.
+PROOFS = ("request", "budget", "layout", "usable", "index", "activation")
 
 
 @dataclasses.dataclass
@@ -32,7 +34,6 @@ class Command:
     argv: list
     baseline_seconds: float = 0.0
     reached: frozenset = frozenset()
-    fresh_dir: bool = False  # runs in an empty directory of its own (a fuzz from nothing)
     # Its work happens in children that leave with _exit (the proofs), so no
     # reach is recorded: it is taken to reach every point of its killer's files.
     assume_reached: bool = False
@@ -71,11 +72,13 @@ def make_killers(root: Path, build: Path, fuzz_runs: int, with_proofs: bool, wit
                                     env={"VMEMCHECK_PROPERTY_SCENARIOS": str(PROPERTY_SCENARIOS)})]),
     ]
     if with_proofs:
-        killers.append(Killer("proofs", [Command("vmemcheck_proofs", [str(build / "proofs/vmemcheck_proofs"), "--jobs", "1"],
-                                               assume_reached=True)],
+        # One proof at a time, so the first refuted claim ends the run.
+        killers.append(Killer("proofs", [Command(f"vmemcheck_proofs {name}",
+                                                 [str(build / "proofs/vmemcheck_proofs"), "--jobs", "1", name],
+                                                 assume_reached=True) for name in PROOFS],
                               only_files=("core/decision/decision.hpp", "core/decision/steps.hpp")))
-    killers.append(Killer("fuzz", [Command(f"fuzz_{t} from nothing", [fuzz[t], f"-runs={fuzz_runs}", "-seed=1", "."],
-                                           fresh_dir=True) for t in FUZZ_TARGETS]))
+    killers.append(Killer("fuzz", [Command(f"fuzz_{t} from nothing", [fuzz[t], f"-runs={fuzz_runs}", "-seed=1", "."])
+                                   for t in FUZZ_TARGETS]))
     if with_kvm:
         killers.append(Killer("kvm-lockstep", [Command("fuzz_kvm_lockstep corpus/ops",
                                                        [str(build / "fuzz/fuzz_kvm_lockstep"), "-runs=0", str(root / "corpus/ops")])],
@@ -95,7 +98,9 @@ def run(command: Command, mutant_id: int, reached_dir: str | None = None, timeou
     env.pop("VMEMCHECK_MUTANT_REACHED", None)
     if reached_dir:
         env["VMEMCHECK_MUTANT_REACHED"] = reached_dir
-    workdir = tempfile.mkdtemp(prefix="vmemcheck-mutant-") if command.fresh_dir else None
+    # Its own empty directory: a fuzz from nothing starts there, and libFuzzer
+    # writes its crash files there, not into the repository.
+    workdir = tempfile.mkdtemp(prefix="vmemcheck-mutant-")
     started = time.monotonic()
     try:
         done = subprocess.run(command.argv, env=env, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -105,8 +110,7 @@ def run(command: Command, mutant_id: int, reached_dir: str | None = None, timeou
     except subprocess.TimeoutExpired:
         return Outcome(True, time.monotonic() - started, f"timeout after {timeout:.0f} s")
     finally:
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def first_problem(output: bytes) -> str:
