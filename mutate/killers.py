@@ -70,6 +70,9 @@ def make_killers(root: Path, build: Path, fuzz_runs: int, with_proofs: bool, wit
         Killer("property", [Command(f"property_test ({PROPERTY_SCENARIOS} scenarios)",
                                     [str(build / "tests/property_test"), "--gtest_brief=1"],
                                     env={"VMEMCHECK_PROPERTY_SCENARIOS": str(PROPERTY_SCENARIOS)})]),
+        # A few seconds: before the proofs, which take a minute.
+        Killer("fuzz", [Command(f"fuzz_{t} from nothing", [fuzz[t], f"-runs={fuzz_runs}", "-seed=1", "."])
+                        for t in FUZZ_TARGETS]),
     ]
     if with_proofs:
         # One proof at a time, so the first refuted claim ends the run.
@@ -77,8 +80,6 @@ def make_killers(root: Path, build: Path, fuzz_runs: int, with_proofs: bool, wit
                                                  [str(build / "proofs/vmemcheck_proofs"), "--jobs", "1", name],
                                                  assume_reached=True) for name in PROOFS],
                               only_files=("core/decision/decision.hpp", "core/decision/steps.hpp")))
-    killers.append(Killer("fuzz", [Command(f"fuzz_{t} from nothing", [fuzz[t], f"-runs={fuzz_runs}", "-seed=1", "."])
-                                   for t in FUZZ_TARGETS]))
     if with_kvm:
         killers.append(Killer("kvm-lockstep", [Command("fuzz_kvm_lockstep corpus/ops",
                                                        [str(build / "fuzz/fuzz_kvm_lockstep"), "-runs=0", str(root / "corpus/ops")])],
