@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -117,7 +118,7 @@ def _sync(staging: Path, source: Path) -> None:
             path.unlink()
 
 
-def build(source: Path, build_dir: Path, with_proofs: bool, with_kvm: bool, log: Path) -> None:
+def build(source: Path, build_dir: Path, with_proofs: bool, log: Path) -> None:
     configure = ["cmake", "-S", str(source), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
                  "-DCMAKE_CXX_COMPILER=clang++", "-DVMEMCHECK_LIBFUZZER=ON", "-DVMEMCHECK_BENCHMARKS=OFF",
                  f"-DVMEMCHECK_PROOFS={'ON' if with_proofs else 'OFF'}", "-DVMEMCHECK_WERROR=OFF",
@@ -125,11 +126,10 @@ def build(source: Path, build_dir: Path, with_proofs: bool, with_kvm: bool, log:
                  "-DCMAKE_CXX_FLAGS=-D_GLIBCXX_ASSERTIONS -w",
                  # The core carries libFuzzer's coverage hooks: the tool and the tests link their runtime too.
                  "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=fuzzer-no-link"]
-    targets = ["vmemcheck", "property_test", *killing.UNIT_TESTS] + [f"fuzz_{t}" for t in killing.FUZZ_TARGETS]
+    targets = ["vmemcheck", "property_test", "fuzz_kvm_lockstep", *killing.UNIT_TESTS] + \
+        [f"fuzz_{t}" for t in killing.FUZZ_TARGETS]
     if with_proofs:
         targets.append("vmemcheck_proofs")
-    if with_kvm:
-        targets.append("fuzz_kvm_lockstep")
     with open(log, "w") as out:
         for step in (configure, ["cmake", "--build", str(build_dir), "-j", str(len(os.sched_getaffinity(0))),
                                  "--target", *targets]):
@@ -138,8 +138,16 @@ def build(source: Path, build_dir: Path, with_proofs: bool, with_kvm: bool, log:
                 raise SystemExit("mutate: building the mutants failed, see " + str(log) + "\n" + "\n".join(tail))
 
 
-def kvm_usable() -> bool:
-    return os.access("/dev/kvm", os.R_OK | os.W_OK) and os.uname().machine == "x86_64"
+def kvm_unusable_reason(build_dir: Path) -> str:
+    """Why the KVM lockstep cannot run here, or "": fuzz_kvm_lockstep asks
+    kvm_usable() at start-up (a /dev/kvm that is not x86 KVM is refused)."""
+    with tempfile.TemporaryDirectory() as empty:
+        probe = subprocess.run([str(build_dir / "fuzz/fuzz_kvm_lockstep"), "-runs=0", empty],
+                               capture_output=True, text=True, timeout=120)
+    if probe.returncode == 0:
+        return ""
+    reasons = [line for line in probe.stderr.splitlines() if "KVM cannot be used here" in line]
+    return reasons[0] if reasons else f"fuzz_kvm_lockstep exits with status {probe.returncode}"
 
 
 def main(argv) -> int:
@@ -175,16 +183,17 @@ def main(argv) -> int:
     scratch = ROOT / "build/mutate"
     scratch.mkdir(parents=True, exist_ok=True)
     with_proofs = any(p.file.startswith("core/decision/") for p in selected)
-    with_kvm = kvm_usable()
     say(f"{len(mutants)} mutants at {len(selected)} points; building them into one tree (schemata) in {scratch}")
     source = mirror(all_points, scratch, args.weaken)
     build_dir = scratch / ("build-weakened" if args.weaken else "build")
-    build(source, build_dir, with_proofs, with_kvm, out / "build.log")
+    build(source, build_dir, with_proofs, out / "build.log")
+    kvm_reason = kvm_unusable_reason(build_dir)
+    with_kvm = not kvm_reason
     killer_list = killing.make_killers(ROOT, build_dir, args.fuzz_runs, with_proofs, with_kvm)
     say("running every check once with no mutant (must pass; records what each reaches)")
     killing.baseline(killer_list, scratch)
     if not with_kvm:
-        say("KVM lockstep: not run, /dev/kvm is not usable here (the shadow KVM's mutants are judged by the others)")
+        say(f"KVM lockstep: not run ({kvm_reason}); the shadow KVM's mutants are judged by the other checks")
 
     verdicts = {}
     say(f"judging {len(mutants)} mutants, {args.jobs} at a time")

@@ -199,7 +199,7 @@ class Finder:
         elif kind == K.ARRAY_SUBSCRIPT_EXPR:
             children = list(c.get_children())
             if len(children) == 2:
-                self._off_by_one(children[1], rel, function, "index ")
+                self._off_by_one(children[1], rel, function)
         elif kind in (K.IF_STMT, K.WHILE_STMT, K.FOR_STMT, K.CONDITIONAL_OPERATOR):
             self._condition(c, rel, function)
         elif kind == K.COMPOUND_STMT:
@@ -235,7 +235,7 @@ class Finder:
                              (rhs.extent.start.offset, rhs.extent.end.offset)],
                             f"vmemcheck_mutant::{RELATIONAL_HELPER[op]}({{id}}, {{h0}}, {{h1}})"))
         elif op in ARITHMETIC and self._integer_or_dependent(c):
-            self._off_by_one(c, rel, function, "")
+            self._off_by_one(c, rel, function)
 
     def _not(self, c, rel, function):
         """`!x` becomes `x`: a condition negated where it is written as one."""
@@ -264,7 +264,7 @@ class Finder:
         canonical = c.type.get_canonical()
         return canonical.kind in INTEGER_TYPES or c.type.spelling == "<dependent type>"
 
-    def _off_by_one(self, c, rel, function, what):
+    def _off_by_one(self, c, rel, function):
         if not self._integer_or_dependent(c):
             return
         start, end = c.extent.start.offset, c.extent.end.offset
@@ -275,7 +275,7 @@ class Finder:
 
     def _call(self, c, rel, function):
         children = list(c.get_children())
-        callee = self._callee_name(c, children)
+        callee = self._callee_name(c)
         if callee in WORD_RELATIONAL_FLIP and len(children) == 3:
             args = children[1:]
             flipped = WORD_RELATIONAL_FLIP[callee]
@@ -300,7 +300,7 @@ class Finder:
                             [(c.extent.start.offset, c.extent.end.offset)],
                             "(vmemcheck_mutant::on({id}) ? ::vmemcheck::ok_status() : ({h0}))"))
 
-    def _callee_name(self, c, children) -> str:
+    def _callee_name(self, c) -> str:
         if c.spelling:
             return c.spelling
         for token in c.get_tokens():  # a dependent call: `ult(...)` in a template
@@ -400,9 +400,8 @@ class Finder:
             if node.kind == K.CALL_EXPR:
                 return node.spelling
             children = list(node.get_children())
+            # Through the implicit conversions and a `(void)` cast to the call.
             node = children[0] if len(children) == 1 or node.kind in (K.UNEXPOSED_EXPR, K.CSTYLE_CAST_EXPR) and children else None
-            if node is not None and node.kind == K.CALL_EXPR:
-                return node.spelling
         return ""
 
     def _semicolon_after(self, statement):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 import subprocess
+import tempfile
 from pathlib import Path
 
 import killers as killing
@@ -47,7 +48,6 @@ def _first_reaching(fuzzer, inputs, mutant_id, out: Path):
 
 
 def _reaches(fuzzer, inputs, mutant_id, trace_root: Path) -> bool:
-    import tempfile
     trace_root.mkdir(exist_ok=True)
     directory = tempfile.mkdtemp(dir=trace_root)
     command = killing.Command("search", [fuzzer, "-runs=0", *map(str, inputs)])
