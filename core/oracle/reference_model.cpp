@@ -10,6 +10,18 @@ __extension__ using u128 = unsigned __int128;
 uint64_t round_up(u128 value, uint64_t to) { return static_cast<uint64_t>((value + to - 1) / to * to); }
 }  // namespace
 
+uint64_t reference_slot_metadata(uint64_t gpa, uint64_t size, bool tdp_mmu, bool dirty_logging) {
+  if (size == 0) return 0;
+  const u128 start = gpa;
+  const u128 end = start + size;
+  const auto frames = [&](uint64_t frame) { return static_cast<uint64_t>(round_up(end, frame) / frame - start / frame); };
+  const uint64_t pages = frames(4 * KiB);
+  uint64_t bytes = 2 * pages + 4 * (frames(2 * MiB) + frames(GiB));
+  if (!tdp_mmu) bytes += 8 * (pages + frames(2 * MiB) + frames(GiB));
+  if (dirty_logging) bytes += 2 * 8 * ((pages + 63) / 64);
+  return bytes;
+}
+
 ReferenceModel::ReferenceModel(const DeviceConfig& config, uint64_t memslot_limit)
     : config_(config), plugged_(config.region_size / config.block_size, 0) {
   const uint64_t region = config.region_size;
@@ -259,6 +271,17 @@ void ReferenceModel::restore(const std::vector<uint8_t>& plugged, uint64_t usabl
 void ReferenceModel::system_reset() {
   broken_ = false;
   (void)unplug_all();
+}
+
+uint64_t ReferenceModel::mapped_metadata(bool tdp_mmu, bool dirty_logging) const {
+  uint64_t bytes = 0;
+  for (uint64_t slot = 0; slot < slot_count_; ++slot) {
+    if (!mapped_[slot]) continue;
+    const u128 start = u128{slot} * slot_size_;
+    const uint64_t size = static_cast<uint64_t>(std::min<u128>(slot_size_, config_.region_size - start));
+    bytes += reference_slot_metadata(*config_.addr + static_cast<uint64_t>(start), size, tdp_mmu, dirty_logging);
+  }
+  return bytes;
 }
 
 ConfigSpace ReferenceModel::config_space() const {

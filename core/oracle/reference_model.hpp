@@ -20,6 +20,14 @@
 
 namespace vmemcheck {
 
+// The bytes of x86 KVM metadata one memslot over [gpa, gpa + size) costs
+// (DESIGN §1, KVM-IN-TCG.md's table), from frame counts per page level
+// instead of gfn arithmetic: an rmap entry per 4 KiB, 2 MiB and 1 GiB frame
+// the slot touches (none with the TDP MMU), 2 bytes of gfn_track per 4 KiB
+// page, 4 bytes of lpage_info per 2 MiB and 1 GiB frame, and with dirty
+// logging two bitmaps of a bit per page in whole 8-byte longs.
+uint64_t reference_slot_metadata(uint64_t gpa, uint64_t size, bool tdp_mmu, bool dirty_logging);
+
 class ReferenceModel {
  public:
   // `config` must be valid and have an address; `memslot_limit` is the limit
@@ -54,6 +62,8 @@ class ReferenceModel {
   // One byte per memslot, 1 while mapped, as VirtioMemDevice::mapped_flags().
   std::span<const uint8_t> mapped_flags() const { return mapped_; }
   ConfigSpace config_space() const;
+  // The metadata bytes of this device's mapped memslots, in one address space.
+  uint64_t mapped_metadata(bool tdp_mmu, bool dirty_logging) const;
   bool needs_reset() const { return broken_; }
   const std::vector<uint8_t>& blocks() const { return plugged_; }  // 1: plugged
 

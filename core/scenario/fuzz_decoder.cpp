@@ -40,10 +40,11 @@ std::vector<uint8_t> bytes_of(const std::array<uint8_t, N>& array) {
 std::vector<uint8_t> le16(uint16_t value) { return {static_cast<uint8_t>(value), static_cast<uint8_t>(value >> 8)}; }
 
 // Operations the random generator does not make: hot-remove, vhost, feature
-// negotiation, guest-initiated resets and views.
+// negotiation, guest-initiated resets, views, and a device added late whose
+// attach or realize a fault may hit.
 void add_rare_op(ScenarioBuilder& b) {
   const auto& d = b.pick(b.shapes());
-  switch (b.below(5)) {
+  switch (b.below(6)) {
     case 0:
       b.add(Resize{d.id, 0});
       b.add(GuestRequest{d.id, RequestType::UnplugAll, {}, 0});
@@ -52,6 +53,10 @@ void add_rare_op(ScenarioBuilder& b) {
     case 1: b.add(AddVhost{{fmt::format("vhost{}", b.below(4)), static_cast<uint32_t>(b.below(1024))}}); break;
     case 2: b.add(NegotiateFeatures{d.id, b.below(16)}); break;
     case 3: b.add(VirtioReset{d.id}); break;
+    case 4:
+      b.add(InjectFault{b.chance(2) ? FaultKind::Attach : FaultKind::Map, std::nullopt, 0});
+      b.add_device(fmt::format("vmem{}", 3 + b.below(2)));
+      break;
     default: b.add(b.chance(2) ? Op{ShowMtree{}} : Op{ShowSlots{}}); break;
   }
 }
