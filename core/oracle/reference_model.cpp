@@ -121,6 +121,18 @@ bool ReferenceModel::slot_wanted(uint64_t slot) const {
   return true;
 }
 
+bool ReferenceModel::beyond_phys(uint64_t slot) const {
+  const u128 end = *config_.addr + std::min<u128>(u128{slot + 1} * slot_size_, config_.region_size);
+  return end > phys_end_;
+}
+
+bool ReferenceModel::maps_beyond_phys() const {
+  for (uint64_t slot = 0; slot < slot_count_; ++slot) {
+    if (mapped_[slot] && beyond_phys(slot)) return true;
+  }
+  return false;
+}
+
 std::vector<uint64_t> ReferenceModel::slots_of(uint64_t offset, uint64_t size) const {
   std::vector<uint64_t> slots;
   // Slots before the one holding byte `offset` end at or before it; slots
@@ -150,14 +162,19 @@ bool ReferenceModel::fails(FaultKind kind) {
 bool ReferenceModel::sync_slots(const std::vector<uint64_t>& slots, bool map_every_slot) {
   uint64_t maps = 0;
   uint64_t unmaps = 0;
+  bool maps_beyond_phys = false;
   for (uint64_t slot : slots) {
     const bool wanted = map_every_slot || slot_wanted(slot);
-    if (!mapped_[slot] && wanted) ++maps;
+    if (!mapped_[slot] && wanted) {
+      ++maps;
+      maps_beyond_phys = maps_beyond_phys || beyond_phys(slot);
+    }
     if (mapped_[slot] && !wanted) ++unmaps;
   }
   if (maps > 0 && fails(FaultKind::Map)) return false;
   // The batch unmaps first, so its unmaps free ids for its maps.
   if (maps > 0 && maps > free_memslots_ + unmaps) return false;
+  if (maps_beyond_phys) return false;
   for (uint64_t slot : slots) mapped_[slot] = map_every_slot || slot_wanted(slot);
   return true;
 }

@@ -52,6 +52,11 @@ class ReferenceModel {
   // KVM memslot ids free right now on the machine (shared with other devices
   // and consumers): an activation needing more fails like a refused map.
   void set_free_memslots(uint64_t free) { free_memslots_ = free; }
+  // The guest's physical address width: KVM refuses a memslot that ends
+  // beyond 2^bits (x86's max-gfn check), like a refused map.
+  void set_phys_bits(uint32_t bits) { phys_end_ = uint64_t{1} << bits; }
+  // True when a mapped memslot ends beyond what the guest can address.
+  bool maps_beyond_phys() const;
   void disarm_all() {
     for (auto& armed : armed_) armed.reset();
   }
@@ -73,6 +78,7 @@ class ReferenceModel {
   bool in_usable(uint64_t gpa, uint64_t size) const;
   bool slot_has_plugged(uint64_t slot) const;
   bool slot_wanted(uint64_t slot) const;
+  bool beyond_phys(uint64_t slot) const;
   // Returns false when a map was refused (fault); nothing changed then.
   bool sync_slots(const std::vector<uint64_t>& slots, bool map_every_slot);
   std::vector<uint64_t> slots_of(uint64_t offset, uint64_t size) const;
@@ -102,6 +108,7 @@ class ReferenceModel {
   std::vector<uint8_t> mapped_;
   std::optional<uint32_t> armed_[kFaultKinds];
   uint64_t free_memslots_ = UINT64_MAX;
+  uint64_t phys_end_ = UINT64_MAX;
 };
 
 }  // namespace vmemcheck

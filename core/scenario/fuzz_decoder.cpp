@@ -80,12 +80,23 @@ class Driver {
   void setup_queue() {
     QueueLayout layout{static_cast<uint16_t>(uint16_t{1} << b_.below(8)), kQueueDesc, kQueueAvail, kQueueUsed};
     if (b_.chance(16)) layout.size = static_cast<uint16_t>(b_.below(65536));
-    if (b_.chance(16)) layout.desc = b_.below(0x20000);
-    if (b_.chance(16)) layout.avail = b_.below(0x20000);
-    if (b_.chance(16)) layout.used = b_.below(0x20000);
+    if (b_.chance(16)) layout.desc = misplaced_area(16);
+    if (b_.chance(16)) layout.avail = misplaced_area(2);
+    if (b_.chance(16)) layout.used = misplaced_area(4);
     size_ = layout.size == 0 ? 1 : layout.size;
     avail_idx_ = 0;
     b_.add(SetupQueue{"vmem0", layout});
+  }
+
+  // A queue area where the driver errs: anywhere in the first pages (maybe
+  // unaligned), in device memory (unplugged: not RAM), or at the top of the
+  // address space, where it wraps.
+  uint64_t misplaced_area(uint64_t alignment) {
+    switch (b_.below(3)) {
+      case 0: return b_.below(0x20000);
+      case 1: return kQueueDeviceAddr + alignment * b_.below(64);
+      default: return (~uint64_t{0} - b_.below(0x1000)) & ~(alignment - 1);
+    }
   }
 
   uint64_t buffer_address() {

@@ -15,6 +15,9 @@ void ScenarioBuilder::add_machine() {
   numa_nodes_ = machine.machine.numa_nodes;
   machine.machine.device_memory_size = 64 * TiB;
   if (chance(8)) machine.kvm.max_memslots = 16 + below(600);
+  // Rarely a guest whose physical addresses end inside the device-memory
+  // area (at 5 GiB): KVM refuses the memslots beyond.
+  if (chance(16)) machine.kvm.phys_bits = 33 + static_cast<uint32_t>(below(6));
   // Now and then other consumers hold most of a KVM with just over 509
   // memslots, in a small device-memory area that a few devices fill: then
   // the free memslots, not the soft limit, bound the automatic devices, and

@@ -202,8 +202,14 @@ void Runner::execute(const AddDevice& a, StepReport& report) {
                                             a.config.id, d.memslot_limit(), expected));
     }
   }
+  ReferenceModel model(d.config(), d.memslot_limit());
+  model.set_phys_bits(kvm_->limits().phys_bits);
+  if (model.maps_beyond_phys() && options_.check_model) {
+    report.problems.push_back(fmt::format("device '{}' was added, but the model's realize maps a memslot beyond "
+                                          "the guest's {} physical address bits", a.config.id, kvm_->limits().phys_bits));
+  }
   models_.erase(a.config.id);
-  models_.emplace(a.config.id, ReferenceModel(d.config(), d.memslot_limit()));
+  models_.emplace(a.config.id, std::move(model));
 }
 
 void Runner::execute(const RemoveDevice& rm, StepReport& report) {
@@ -306,9 +312,28 @@ void Runner::execute(const SetBusy& b, StepReport& report) {
   report.outcome = "ok";
 }
 
+// The driver reads the config space (DESIGN §6's wire layout), then
+// negotiates; what it reads must be the model's config space.
 void Runner::execute(const NegotiateFeatures& f, StepReport& report) {
   const VirtioMemDevice* d = device(f.device);
-  report.outcome = d ? outcome_of(negotiate_features(d->config(), f.driver_features)) : missing(f.device);
+  if (!d) {
+    report.outcome = missing(f.device);
+    return;
+  }
+  report.outcome = outcome_of(negotiate_features(d->config(), f.driver_features));
+  const ReferenceModel* model = model_of(f.device);
+  if (!model || !options_.check_model) return;
+  const auto bytes = encode_config(d->config_space());
+  const auto le = [&](size_t offset, size_t width) {
+    uint64_t value = 0;
+    for (size_t i = width; i-- > 0;) value = value << 8 | bytes[offset + i];
+    return value;
+  };
+  const ConfigSpace read{le(0, 8), static_cast<uint16_t>(le(8, 2)), le(16, 8), le(24, 8), le(32, 8), le(40, 8), le(48, 8)};
+  if (read != model->config_space() || le(10, 6) != 0) {
+    report.problems.push_back(fmt::format("config space bytes of '{}' read {}, model {}", f.device, config_text(read),
+                                          config_text(model->config_space())));
+  }
 }
 
 // Migration into a destination whose memslot options may differ.
@@ -370,8 +395,13 @@ void Runner::execute(const Migrate& m, StepReport& report) {
     if (!old_model->blocks()[(gpa - fresh->addr()) / fresh->config().block_size]) written = {0, true};
   }
   ReferenceModel next(fresh->config(), fresh->memslot_limit());
+  next.set_phys_bits(kvm_->limits().phys_bits);
   const ConfigSpace source = old_model->config_space();
   next.restore(old_model->blocks(), source.usable_region_size, source.requested_size);
+  if (next.maps_beyond_phys() && options_.check_model) {
+    report.problems.push_back(fmt::format("migration of '{}' succeeded, but the model's destination maps a memslot "
+                                          "beyond the guest's {} physical address bits", m.device, kvm_->limits().phys_bits));
+  }
   models_.erase(m.device);
   models_.emplace(m.device, std::move(next));
 }

@@ -115,10 +115,6 @@ TEST(Wire, EncodeConfigLayout) {
 }
 
 TEST(Wire, Names) {
-  EXPECT_EQ(name(RequestType::Plug), "PLUG");
-  EXPECT_EQ(name(RequestType::Unplug), "UNPLUG");
-  EXPECT_EQ(name(RequestType::UnplugAll), "UNPLUG_ALL");
-  EXPECT_EQ(name(RequestType::State), "STATE");
   EXPECT_EQ(name(ResponseType::Ack), "ACK");
   EXPECT_EQ(name(ResponseType::Nack), "NACK");
   EXPECT_EQ(name(ResponseType::Busy), "BUSY");
