@@ -89,12 +89,13 @@ class Driver {
   }
 
   // A queue area where the driver errs: anywhere in the first pages (maybe
-  // unaligned), in device memory (unplugged: not RAM), or at the top of the
-  // address space, where it wraps.
+  // unaligned), at the start of device memory (unplugged: not RAM; it may
+  // start in the hole below), or at the top of the address space, where it
+  // wraps.
   uint64_t misplaced_area(uint64_t alignment) {
     switch (b_.below(3)) {
       case 0: return b_.below(0x20000);
-      case 1: return kQueueDeviceAddr + alignment * b_.below(64);
+      case 1: return kQueueDeviceAddr - 4 * alignment + alignment * b_.below(64);
       default: return (~uint64_t{0} - b_.below(0x1000)) & ~(alignment - 1);
     }
   }

@@ -71,7 +71,7 @@ void ScenarioBuilder::break_config(DeviceConfig& c) {
     case 2: c.page_size = c.block_size << (1 + below(3)); break;  // block below the page size
     case 3: c.page_size = 3 * 4 * KiB; break;              // page size not a power of two
     case 4: c.region_size += c.block_size / 2; break;
-    case 5: c.region_size = (uint64_t{1} << 52) + c.block_size; break;  // beyond 52 bits
+    case 5: c.region_size = uint64_t{1} << (53 + below(8)); break;  // beyond 52 bits: 8P .. 1E
     case 6: c.requested_size = c.block_size / 2 + below(2) * c.region_size; break;  // unaligned
     case 7: c.requested_size = c.region_size + c.block_size; break;
     case 8: c.addr = 0x140000000 + c.block_size / 2; break;  // unaligned

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "invariants.hpp"
 #include "mtree.hpp"
@@ -520,6 +521,7 @@ void Runner::execute(const Kick& k, StepReport& report) {
                                             outcome_of(expected, is_state)));
     }
   }
+  check_response_bytes(kick, it->second.layout(), report);
   if (kick.fault) {
     if (model) model->transport_error();
     report.outcome += (report.outcome.empty() ? "" : "; ") + ("fault: " + *kick.fault);
@@ -527,6 +529,34 @@ void Runner::execute(const Kick& k, StepReport& report) {
     report.outcome = d->needs_reset() ? "idle (device needs reset)" : "idle";
   } else if (!kick.chains.back().response) {
     report.outcome += ": " + *d->error_reason();
+  }
+}
+
+// What the driver finds in the response buffer of the kick's last answered
+// chain (earlier ones may share its buffer) must decode to the response the
+// device gave. Unchecked when a later write clobbered it: the used ring's, or
+// another part of the response (overlapping writable descriptors).
+void Runner::check_response_bytes(const KickResult& kick, const QueueLayout& layout, StepReport& report) const {
+  if (kick.chains.empty() || kick.fault || !kick.chains.back().response) return;
+  const ServicedChain& chain = kick.chains.back();
+  std::vector<Segment> parts{{layout.used, static_cast<uint32_t>(used_ring_offset(layout.size) + 2)}};
+  const auto overlaps = [](const Segment& a, uint64_t gpa, uint64_t len) {
+    return gpa < a.gpa + a.len && a.gpa < gpa + len;
+  };
+  std::array<uint8_t, kResponseSize> bytes{};
+  size_t done = 0;
+  for (const Segment& s : chain.writable) {
+    if (done == bytes.size()) break;
+    const size_t chunk = std::min<size_t>(s.len, bytes.size() - done);
+    if (std::ranges::any_of(parts, [&](const Segment& p) { return overlaps(p, s.gpa, chunk); })) return;
+    if (!address_space_->read(s.gpa, std::span(bytes).subspan(done, chunk))) return;
+    parts.push_back({s.gpa, static_cast<uint32_t>(chunk)});
+    done += chunk;
+  }
+  if (decode_response(bytes) != chain.response) {
+    report.problems.push_back(fmt::format("the response buffer of the chain at head {} reads {:02x}, the device "
+                                          "answered {}", chain.head, fmt::join(bytes, ""),
+                                          outcome_of(chain.response, true)));
   }
 }
 
@@ -543,6 +573,7 @@ void Runner::execute(const ShowSlots&, StepReport& report) {
                                format_size_approx(static_cast<double>(meta.total())), meta.total());
   if (options_.describe_steps) {
     for (const KvmRegion& region : kvm_->slots()) report.output += describe(region) + "\n";
+    report.output += report.outcome + "\n";
   }
   if (!options_.check_model || !machine_) return;
   const MetadataModel& model = kvm_->metadata_model();

@@ -94,6 +94,7 @@ class Runner {
   void execute(const Expect&, StepReport& report);
   Status start_machine(const ConfigureMachine& config);
   void compare_with_models(StepReport& report) const;
+  void check_response_bytes(const KickResult& kick, const QueueLayout& layout, StepReport& report) const;
   // The reference's verdict on a configuration, compared with validate():
   // the rule it breaks, or nullopt.
   std::optional<std::string_view> check_config(const DeviceConfig& config, StepReport& report) const;
