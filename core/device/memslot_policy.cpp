@@ -12,11 +12,6 @@ uint64_t MemslotLayout::length(uint64_t index) const {
   return decision::slot_length<Word>(region_size, slot_size, index);
 }
 
-SlotRange MemslotLayout::touched(uint64_t range_offset, uint64_t range_length) const {
-  const auto range = decision::touched_slots<Word>(slot_size, range_offset, range_length);
-  return {range.first, range.end};
-}
-
 namespace {
 
 MemslotLayout from(uint64_t region_size, decision::Layout<Word> layout) {
@@ -26,7 +21,6 @@ MemslotLayout from(uint64_t region_size, decision::Layout<Word> layout) {
 // QEMU's behaviour before the series: one memslot for the whole region.
 class StaticPolicy final : public MemslotPolicy {
  public:
-  std::string_view name() const override { return "static"; }
   bool decides_automatically() const override { return false; }
   MemslotLayout layout(uint64_t region, uint64_t, uint64_t) const override { return {region, region, 1}; }
   MapRule map_rule() const override { return MapRule::WholeRegion; }
@@ -36,7 +30,6 @@ class StaticPolicy final : public MemslotPolicy {
 class CountPolicy final : public MemslotPolicy {
  public:
   explicit CountPolicy(uint32_t count) : count_(count) {}
-  std::string_view name() const override { return "count"; }
   bool decides_automatically() const override { return false; }
   MemslotLayout layout(uint64_t region, uint64_t block, uint64_t) const override {
     return from(region, decision::count_layout<Word>(
@@ -52,7 +45,6 @@ class CountPolicy final : public MemslotPolicy {
 class MultiplePolicy final : public MemslotPolicy {
  public:
   explicit MultiplePolicy(bool unplugged_inaccessible) : unplugged_inaccessible_(unplugged_inaccessible) {}
-  std::string_view name() const override { return "multiple"; }
   bool decides_automatically() const override { return true; }
   MemslotLayout layout(uint64_t region, uint64_t block, uint64_t limit) const override {
     return from(region, decision::auto_layout<Word>(region, block, limit, kMinAutoMemslotSize));
@@ -68,7 +60,6 @@ class MultiplePolicy final : public MemslotPolicy {
 // v4 (seeds 000/003/004, the merged design).
 class DynamicPolicy final : public MemslotPolicy {
  public:
-  std::string_view name() const override { return "dynamic"; }
   bool decides_automatically() const override { return true; }
   MemslotLayout layout(uint64_t region, uint64_t block, uint64_t limit) const override {
     return from(region, decision::auto_layout<Word>(region, block, limit, kMinAutoMemslotSize));
@@ -80,7 +71,6 @@ class DynamicPolicy final : public MemslotPolicy {
 class FixedPolicy final : public MemslotPolicy {
  public:
   explicit FixedPolicy(uint64_t slot_size) : slot_size_(slot_size) {}
-  std::string_view name() const override { return "fixed"; }
   bool decides_automatically() const override { return false; }
   MemslotLayout layout(uint64_t region, uint64_t, uint64_t) const override {
     return from(region, decision::fixed_layout<Word>(region, slot_size_));
@@ -102,15 +92,6 @@ std::unique_ptr<MemslotPolicy> make_memslot_policy(const DeviceConfig& config) {
     case MemslotMode::Fixed: return std::make_unique<FixedPolicy>(config.fixed_slot_size);
   }
   return std::make_unique<StaticPolicy>();
-}
-
-std::string_view name(MapRule rule) {
-  switch (rule) {
-    case MapRule::WholeRegion: return "whole-region";
-    case MapRule::UsableRegion: return "usable-region";
-    case MapRule::PluggedBlocks: return "plugged-blocks";
-  }
-  return "?";
 }
 
 }  // namespace vmemcheck

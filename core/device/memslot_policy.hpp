@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <string_view>
 
 #include "device_config.hpp"
 #include "units.hpp"
@@ -34,15 +33,12 @@ struct MemslotLayout {
   uint64_t offset(uint64_t index) const;
   // The last memslot may be shorter than slot_size.
   uint64_t length(uint64_t index) const;
-  // Slots touched by the byte range [offset, offset + length) of the region.
-  SlotRange touched(uint64_t range_offset, uint64_t range_length) const;
   friend bool operator==(const MemslotLayout&, const MemslotLayout&) = default;
 };
 
 class MemslotPolicy {
  public:
   virtual ~MemslotPolicy() = default;
-  virtual std::string_view name() const = 0;
   // True when the layout takes its memslot limit from the machine (and so
   // counts against the soft limit and restricts vhost devices).
   virtual bool decides_automatically() const = 0;
@@ -57,6 +53,5 @@ inline constexpr uint64_t kMinAutoMemslotSize = GiB;
 inline constexpr uint64_t kMinCountMemslotAlign = 128 * MiB;
 
 std::unique_ptr<MemslotPolicy> make_memslot_policy(const DeviceConfig& config);
-std::string_view name(MapRule rule);
 
 }  // namespace vmemcheck

@@ -210,7 +210,7 @@ KickResult service_queue(Virtqueue& queue, VirtioMemDevice& device) {
     }
     if (!*popped) break;
     const Chain& chain = **popped;
-    ServicedChain serviced{chain.head, {}, chain.readable_bytes, chain.writable_bytes, std::nullopt};
+    ServicedChain serviced{chain.head, {}, chain.readable_bytes, chain.writable_bytes, std::nullopt, chain.writable};
     if (chain.readable_bytes >= kRequestSize) {
       std::array<uint8_t, kRequestSize> bytes{};
       if (!queue.read(chain, bytes)) {

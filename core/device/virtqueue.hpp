@@ -124,6 +124,7 @@ struct ServicedChain {
   uint64_t readable_bytes = 0;
   uint64_t writable_bytes = 0;
   std::optional<Response> response;  // none: protocol violation, not answered
+  std::vector<Segment> writable;     // where the response was written
 };
 
 struct KickResult {

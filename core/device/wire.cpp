@@ -53,16 +53,6 @@ std::array<uint8_t, kConfigSize> encode_config(const ConfigSpace& config) {
   return bytes;
 }
 
-std::string_view name(RequestType type) {
-  switch (type) {
-    case RequestType::Plug: return "PLUG";
-    case RequestType::Unplug: return "UNPLUG";
-    case RequestType::UnplugAll: return "UNPLUG_ALL";
-    case RequestType::State: return "STATE";
-  }
-  return "?";
-}
-
 std::string_view name(ResponseType type) {
   switch (type) {
     case ResponseType::Ack: return "ACK";

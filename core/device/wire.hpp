@@ -75,7 +75,6 @@ inline void store_le(std::span<uint8_t> bytes, size_t offset, size_t width, uint
   for (size_t i = 0; i < width; ++i) bytes[offset + i] = static_cast<uint8_t>(value >> (8 * i));
 }
 
-std::string_view name(RequestType type);
 std::string_view name(ResponseType type);
 std::string_view name(BlockState state);
 

@@ -27,6 +27,10 @@ class FaultInjectingBackend final : public MemslotBackend {
     armed_[{kind, device}] = skip;
   }
   void disarm_all() { armed_.clear(); }
+  // Drops the faults armed for any device (those armed for one stay).
+  void disarm_any_device() {
+    std::erase_if(armed_, [](const auto& entry) { return !entry.first.second; });
+  }
   bool armed(FaultKind kind, std::optional<DeviceHandle> device = std::nullopt) const {
     return armed_.contains({kind, device});
   }

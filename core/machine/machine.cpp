@@ -188,7 +188,7 @@ Status Machine::add_vhost(VhostBackend vhost) {
   return ok_status();
 }
 
-Status Machine::migrate_device(const std::string& id, DeviceConfig destination) {
+Status Machine::migrate_device(const std::string& id, DeviceConfig destination, const StreamEdit& in_transit) {
   const auto it = std::find_if(devices_.begin(), devices_.end(),
                                [&](const auto& device) { return device->config().id == id; });
   if (it == devices_.end()) return Error{fmt::format("no device '{}'", id)};
@@ -202,14 +202,16 @@ Status Machine::migrate_device(const std::string& id, DeviceConfig destination) 
   std::unique_ptr<VirtioMemDevice> source = std::move(*it);
   devices_.erase(it);
   list_devices();
-  const MigrationState state = source->save();
+  const MigrationState saved = source->save();
+  MigrationState sent = saved;
+  if (in_transit) in_transit(sent);
   const DeviceConfig source_config = source->config();
   const uint64_t source_limit = source->layout().count;
   const DeviceHandle handle = source->handle_id();
   const std::optional<std::string> source_error = source->error_reason();
   const bool source_busy = source->busy();
   source.reset();
-  const auto recreate = [&](const DeviceConfig& config, uint64_t limit) -> Status {
+  const auto recreate = [&](const DeviceConfig& config, uint64_t limit, const MigrationState& state) -> Status {
     auto device = VirtioMemDevice::create(config, limit, handle, faults_, config_.numa_nodes);
     if (!device) return device.error();
     if (auto loaded = (*device)->load(state); !loaded) return loaded;
@@ -218,10 +220,11 @@ Status Machine::migrate_device(const std::string& id, DeviceConfig destination) 
     return ok_status();
   };
   const auto limit = memslot_limit_for(destination);
-  const Status migrated = limit ? recreate(destination, *limit) : Status{limit.error()};
+  const Status migrated = limit ? recreate(destination, *limit, sent) : Status{limit.error()};
   if (!migrated) {
     // A failed incoming migration leaves the source running as it was.
-    if (auto restored = recreate(source_config, source_limit); !restored) {
+    faults_.disarm_all();
+    if (auto restored = recreate(source_config, source_limit, saved); !restored) {
       kvm_backend_.detach(handle);
       return Error{fmt::format("{}; restoring the source failed too, device '{}' is gone: {}",
                                migrated.error().message, id, restored.error().message)};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -61,8 +62,12 @@ class Machine {
   Status add_vhost(VhostBackend vhost);
   // Replaces a device by a fresh one of `config` (same id and address) that
   // loads the migrated state of the old one: a migration whose destination
-  // may differ in its memslot setting.
-  Status migrate_device(const std::string& id, DeviceConfig destination);
+  // may differ in its memslot setting. `in_transit` may change the state on
+  // its way (a corrupted or mismatching stream, which the destination must
+  // refuse). A failed migration leaves the source as it was; it is restored
+  // with every injected fault disarmed, as the source VM never stopped.
+  using StreamEdit = std::function<void(MigrationState&)>;
+  Status migrate_device(const std::string& id, DeviceConfig destination, const StreamEdit& in_transit = {});
   void system_reset();
 
   VirtioMemDevice* find(const std::string& id) const;

@@ -10,6 +10,18 @@ __extension__ using u128 = unsigned __int128;
 uint64_t round_up(u128 value, uint64_t to) { return static_cast<uint64_t>((value + to - 1) / to * to); }
 }  // namespace
 
+uint64_t reference_slot_metadata(uint64_t gpa, uint64_t size, bool tdp_mmu, bool dirty_logging) {
+  if (size == 0) return 0;
+  const u128 start = gpa;
+  const u128 end = start + size;
+  const auto frames = [&](uint64_t frame) { return static_cast<uint64_t>(round_up(end, frame) / frame - start / frame); };
+  const uint64_t pages = frames(4 * KiB);
+  uint64_t bytes = 2 * pages + 4 * (frames(2 * MiB) + frames(GiB));
+  if (!tdp_mmu) bytes += 8 * (pages + frames(2 * MiB) + frames(GiB));
+  if (dirty_logging) bytes += 2 * 8 * ((pages + 63) / 64);
+  return bytes;
+}
+
 ReferenceModel::ReferenceModel(const DeviceConfig& config, uint64_t memslot_limit)
     : config_(config), plugged_(config.region_size / config.block_size, 0) {
   const uint64_t region = config.region_size;
@@ -109,6 +121,18 @@ bool ReferenceModel::slot_wanted(uint64_t slot) const {
   return true;
 }
 
+bool ReferenceModel::beyond_phys(uint64_t slot) const {
+  const u128 end = *config_.addr + std::min<u128>(u128{slot + 1} * slot_size_, config_.region_size);
+  return end > phys_end_;
+}
+
+bool ReferenceModel::maps_beyond_phys() const {
+  for (uint64_t slot = 0; slot < slot_count_; ++slot) {
+    if (mapped_[slot] && beyond_phys(slot)) return true;
+  }
+  return false;
+}
+
 std::vector<uint64_t> ReferenceModel::slots_of(uint64_t offset, uint64_t size) const {
   std::vector<uint64_t> slots;
   // Slots before the one holding byte `offset` end at or before it; slots
@@ -138,14 +162,19 @@ bool ReferenceModel::fails(FaultKind kind) {
 bool ReferenceModel::sync_slots(const std::vector<uint64_t>& slots, bool map_every_slot) {
   uint64_t maps = 0;
   uint64_t unmaps = 0;
+  bool maps_beyond_phys = false;
   for (uint64_t slot : slots) {
     const bool wanted = map_every_slot || slot_wanted(slot);
-    if (!mapped_[slot] && wanted) ++maps;
+    if (!mapped_[slot] && wanted) {
+      ++maps;
+      maps_beyond_phys = maps_beyond_phys || beyond_phys(slot);
+    }
     if (mapped_[slot] && !wanted) ++unmaps;
   }
   if (maps > 0 && fails(FaultKind::Map)) return false;
   // The batch unmaps first, so its unmaps free ids for its maps.
   if (maps > 0 && maps > free_memslots_ + unmaps) return false;
+  if (maps_beyond_phys) return false;
   for (uint64_t slot : slots) mapped_[slot] = map_every_slot || slot_wanted(slot);
   return true;
 }
@@ -259,6 +288,17 @@ void ReferenceModel::restore(const std::vector<uint8_t>& plugged, uint64_t usabl
 void ReferenceModel::system_reset() {
   broken_ = false;
   (void)unplug_all();
+}
+
+uint64_t ReferenceModel::mapped_metadata(bool tdp_mmu, bool dirty_logging) const {
+  uint64_t bytes = 0;
+  for (uint64_t slot = 0; slot < slot_count_; ++slot) {
+    if (!mapped_[slot]) continue;
+    const u128 start = u128{slot} * slot_size_;
+    const uint64_t size = static_cast<uint64_t>(std::min<u128>(slot_size_, config_.region_size - start));
+    bytes += reference_slot_metadata(*config_.addr + static_cast<uint64_t>(start), size, tdp_mmu, dirty_logging);
+  }
+  return bytes;
 }
 
 ConfigSpace ReferenceModel::config_space() const {

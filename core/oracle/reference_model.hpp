@@ -20,6 +20,14 @@
 
 namespace vmemcheck {
 
+// The bytes of x86 KVM metadata one memslot over [gpa, gpa + size) costs
+// (DESIGN §1, KVM-IN-TCG.md's table), from frame counts per page level
+// instead of gfn arithmetic: an rmap entry per 4 KiB, 2 MiB and 1 GiB frame
+// the slot touches (none with the TDP MMU), 2 bytes of gfn_track per 4 KiB
+// page, 4 bytes of lpage_info per 2 MiB and 1 GiB frame, and with dirty
+// logging two bitmaps of a bit per page in whole 8-byte longs.
+uint64_t reference_slot_metadata(uint64_t gpa, uint64_t size, bool tdp_mmu, bool dirty_logging);
+
 class ReferenceModel {
  public:
   // `config` must be valid and have an address; `memslot_limit` is the limit
@@ -44,6 +52,11 @@ class ReferenceModel {
   // KVM memslot ids free right now on the machine (shared with other devices
   // and consumers): an activation needing more fails like a refused map.
   void set_free_memslots(uint64_t free) { free_memslots_ = free; }
+  // The guest's physical address width: KVM refuses a memslot that ends
+  // beyond 2^bits (x86's max-gfn check), like a refused map.
+  void set_phys_bits(uint32_t bits) { phys_end_ = uint64_t{1} << bits; }
+  // True when a mapped memslot ends beyond what the guest can address.
+  bool maps_beyond_phys() const;
   void disarm_all() {
     for (auto& armed : armed_) armed.reset();
   }
@@ -54,6 +67,8 @@ class ReferenceModel {
   // One byte per memslot, 1 while mapped, as VirtioMemDevice::mapped_flags().
   std::span<const uint8_t> mapped_flags() const { return mapped_; }
   ConfigSpace config_space() const;
+  // The metadata bytes of this device's mapped memslots, in one address space.
+  uint64_t mapped_metadata(bool tdp_mmu, bool dirty_logging) const;
   bool needs_reset() const { return broken_; }
   const std::vector<uint8_t>& blocks() const { return plugged_; }  // 1: plugged
 
@@ -63,6 +78,7 @@ class ReferenceModel {
   bool in_usable(uint64_t gpa, uint64_t size) const;
   bool slot_has_plugged(uint64_t slot) const;
   bool slot_wanted(uint64_t slot) const;
+  bool beyond_phys(uint64_t slot) const;
   // Returns false when a map was refused (fault); nothing changed then.
   bool sync_slots(const std::vector<uint64_t>& slots, bool map_every_slot);
   std::vector<uint64_t> slots_of(uint64_t offset, uint64_t size) const;
@@ -92,6 +108,7 @@ class ReferenceModel {
   std::vector<uint8_t> mapped_;
   std::optional<uint32_t> armed_[kFaultKinds];
   uint64_t free_memslots_ = UINT64_MAX;
+  uint64_t phys_end_ = UINT64_MAX;
 };
 
 }  // namespace vmemcheck

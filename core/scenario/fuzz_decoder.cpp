@@ -40,10 +40,11 @@ std::vector<uint8_t> bytes_of(const std::array<uint8_t, N>& array) {
 std::vector<uint8_t> le16(uint16_t value) { return {static_cast<uint8_t>(value), static_cast<uint8_t>(value >> 8)}; }
 
 // Operations the random generator does not make: hot-remove, vhost, feature
-// negotiation, guest-initiated resets and views.
+// negotiation, guest-initiated resets, views, and a device added late whose
+// attach or realize a fault may hit.
 void add_rare_op(ScenarioBuilder& b) {
   const auto& d = b.pick(b.shapes());
-  switch (b.below(5)) {
+  switch (b.below(6)) {
     case 0:
       b.add(Resize{d.id, 0});
       b.add(GuestRequest{d.id, RequestType::UnplugAll, {}, 0});
@@ -52,6 +53,10 @@ void add_rare_op(ScenarioBuilder& b) {
     case 1: b.add(AddVhost{{fmt::format("vhost{}", b.below(4)), static_cast<uint32_t>(b.below(1024))}}); break;
     case 2: b.add(NegotiateFeatures{d.id, b.below(16)}); break;
     case 3: b.add(VirtioReset{d.id}); break;
+    case 4:
+      b.add(InjectFault{b.chance(2) ? FaultKind::Attach : FaultKind::Map, std::nullopt, 0});
+      b.add_device(fmt::format("vmem{}", 3 + b.below(2)));
+      break;
     default: b.add(b.chance(2) ? Op{ShowMtree{}} : Op{ShowSlots{}}); break;
   }
 }
@@ -75,12 +80,24 @@ class Driver {
   void setup_queue() {
     QueueLayout layout{static_cast<uint16_t>(uint16_t{1} << b_.below(8)), kQueueDesc, kQueueAvail, kQueueUsed};
     if (b_.chance(16)) layout.size = static_cast<uint16_t>(b_.below(65536));
-    if (b_.chance(16)) layout.desc = b_.below(0x20000);
-    if (b_.chance(16)) layout.avail = b_.below(0x20000);
-    if (b_.chance(16)) layout.used = b_.below(0x20000);
+    if (b_.chance(16)) layout.desc = misplaced_area(16);
+    if (b_.chance(16)) layout.avail = misplaced_area(2);
+    if (b_.chance(16)) layout.used = misplaced_area(4);
     size_ = layout.size == 0 ? 1 : layout.size;
     avail_idx_ = 0;
     b_.add(SetupQueue{"vmem0", layout});
+  }
+
+  // A queue area where the driver errs: anywhere in the first pages (maybe
+  // unaligned), at the start of device memory (unplugged: not RAM; it may
+  // start in the hole below), or at the top of the address space, where it
+  // wraps.
+  uint64_t misplaced_area(uint64_t alignment) {
+    switch (b_.below(3)) {
+      case 0: return b_.below(0x20000);
+      case 1: return kQueueDeviceAddr - 4 * alignment + alignment * b_.below(64);
+      default: return (~uint64_t{0} - b_.below(0x1000)) & ~(alignment - 1);
+    }
   }
 
   uint64_t buffer_address() {

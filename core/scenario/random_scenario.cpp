@@ -15,6 +15,9 @@ void ScenarioBuilder::add_machine() {
   numa_nodes_ = machine.machine.numa_nodes;
   machine.machine.device_memory_size = 64 * TiB;
   if (chance(8)) machine.kvm.max_memslots = 16 + below(600);
+  // Rarely a guest whose physical addresses end inside the device-memory
+  // area (at 5 GiB): KVM refuses the memslots beyond.
+  if (chance(16)) machine.kvm.phys_bits = 33 + static_cast<uint32_t>(below(6));
   // Now and then other consumers hold most of a KVM with just over 509
   // memslots, in a small device-memory area that a few devices fill: then
   // the free memslots, not the soft limit, bound the automatic devices, and
@@ -50,12 +53,47 @@ AddDevice& ScenarioBuilder::add_device(const std::string& id) {
   d.config.unplugged_inaccessible = d.config.mode == MemslotMode::Multiple ? chance(2) : true;
   if (d.config.mode == MemslotMode::Count) d.config.memslots = static_cast<uint32_t>(1 + below(chance(2) ? 8 : 1024));
   if (d.config.mode == MemslotMode::Fixed) d.config.fixed_slot_size = d.config.block_size * (uint64_t{1} << below(8));
-  d.config.node = static_cast<uint16_t>(below(chance(32) ? numa_nodes_ + 1 : numa_nodes_));  // rarely a missing node
-  if (chance(16)) d.config.block_size += MiB;  // an invalid configuration, to be refused
+  d.config.node = static_cast<uint16_t>(below(numa_nodes_));
+  d.config.arch = pick(std::array{Arch::X86_64, Arch::X86_64, Arch::Arm64, Arch::S390x});
+  if (chance(16)) break_config(d.config);
   scenario_.steps.push_back({d, std::nullopt, 0});
   shapes_.push_back({id, d.config.region_size, d.config.block_size,
                      std::max(d.config.fixed_slot_size, GiB)});
   return std::get<AddDevice>(scenario_.steps.back().op);
+}
+
+// One rule of DESIGN §6 "Device configuration errors" (or of the memslot
+// options) broken, so the device must be refused.
+void ScenarioBuilder::break_config(DeviceConfig& c) {
+  switch (below(16)) {
+    case 0: c.block_size += MiB; break;                     // not a power of two
+    case 1: c.block_size = MiB >> (1 + below(8)); break;    // below 1 MiB
+    case 2: c.page_size = c.block_size << (1 + below(3)); break;  // block below the page size
+    case 3: c.page_size = 3 * 4 * KiB; break;              // page size not a power of two
+    case 4: c.region_size += c.block_size / 2; break;
+    case 5: c.region_size = uint64_t{1} << (53 + below(8)); break;  // beyond 52 bits: 8P .. 1E
+    case 6: c.requested_size = c.block_size / 2 + below(2) * c.region_size; break;  // unaligned
+    case 7: c.requested_size = c.region_size + c.block_size; break;
+    case 8: c.addr = 0x140000000 + c.block_size / 2; break;  // unaligned
+    case 9: c.addr = 0x140000000 + below(3) * c.block_size; break;  // may overlap the first device
+    case 10: c.addr = chance(2) ? uint64_t{1} << 52 : 0x140000000 - c.block_size; break;  // beyond 52 bits / the area
+    case 11: c.node = static_cast<uint16_t>(numa_nodes_ + below(2)); break;
+    case 12:
+      c.mode = MemslotMode::Dynamic;
+      c.unplugged_inaccessible = false;
+      break;
+    case 13:  // outside 1..1024, or given outside mode=count
+      c.memslots = c.mode == MemslotMode::Count ? static_cast<uint32_t>(below(2) * 1025) : 2;
+      break;
+    case 14:  // not a non-zero multiple of the block size, or given outside mode=fixed
+      c.fixed_slot_size = c.mode == MemslotMode::Fixed ? c.block_size * below(2) + c.block_size / 2 : GiB;
+      break;
+    default:
+      c.mode = MemslotMode::Fixed;
+      c.fixed_slot_size = c.block_size;
+      c.unplugged_inaccessible = false;
+      break;
+  }
 }
 
 void ScenarioBuilder::add_device(const DeviceConfig& config) {
@@ -100,6 +138,7 @@ uint16_t ScenarioBuilder::nb_blocks(const DeviceShape& d) {
 uint64_t ScenarioBuilder::size_for(const DeviceShape& d) {
   const uint64_t blocks = d.region / d.block;
   if (chance(16)) return below(d.region + 1);  // maybe unaligned: refused
+  if (chance(32)) return d.region + d.block * (1 + below(4));  // beyond the region: refused
   return below(blocks + 1) * d.block;
 }
 
@@ -121,6 +160,14 @@ void ScenarioBuilder::add_op() {
     m.overrides.emplace_back("mode", std::string(name(pick(std::array{MemslotMode::Static, MemslotMode::Count,
                                                                         MemslotMode::Multiple, MemslotMode::Dynamic,
                                                                         MemslotMode::Fixed}))));
+    // Now and then a migration the destination must refuse, or one a backend
+    // fault interrupts: the source must carry on unchanged.
+    switch (below(8)) {
+      case 0: m.overrides.emplace_back("stream", std::string(pick(std::to_array(kStreamEdits)))); break;
+      case 1: m.overrides.emplace_back("fail", chance(2) ? "map" : "discard"); break;
+      case 2: m.overrides.emplace_back("node", fmt::format("{}", below(numa_nodes_ + 1))); break;
+      default: break;
+    }
     add(m);
   } else if (choice < 87) {
     RawRequest raw{d.id, static_cast<uint16_t>(below(6)), address(d), nb_blocks(d), kRequestSize, kResponseSize};

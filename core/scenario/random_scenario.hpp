@@ -89,6 +89,7 @@ class ScenarioBuilder {
   RandomScenarioOptions options_;
   Scenario scenario_;
   Address fresh_address(const DeviceShape& d);
+  void break_config(DeviceConfig& config);
 
   std::vector<DeviceShape> shapes_;
   std::vector<Address> recent_addresses_;  // the last few address() results, newest last

@@ -1,5 +1,6 @@
 #include "scenario.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -211,6 +212,13 @@ Result<Op> parse_migrate(const Words& w) {
   auto options = w.options_from(2, [&](std::string_view k, std::string_view v) -> Status {
     if (k == "size" || k == "addr" || k == "block") {
       return Error{fmt::format("migrate: '{}' must match the source; only memslot options may differ", k)};
+    }
+    if (k == "stream" || k == "fail") {
+      const bool known = k == "stream" ? std::ranges::find(kStreamEdits, v) != std::end(kStreamEdits)
+                                       : v == "map" || v == "discard";
+      if (!known) return Error{fmt::format("migrate: unknown {} '{}'", k, v)};
+      m.overrides.emplace_back(std::string(k), std::string(v));
+      return ok_status();
     }
     if (auto applied = apply_device_option(probe, k, v); !applied) return applied;
     m.overrides.emplace_back(std::string(k), std::string(v));

@@ -13,8 +13,11 @@
 //   raw ID type=N [addr=ADDR] [nb=N] [readable=N] [writable=N]
 //   resize ID SIZE | reset | virtio-reset ID | busy ID on|off | remove ID
 //   features ID BITS   (the driver's accepted feature bits)
-//   migrate ID [device options of the destination]
+//   migrate ID [device options of the destination] [stream=EDIT] [fail=map|discard]
+//           (stream: the state arrives corrupted or mismatching, see kStreamEdits;
+//            fail: the destination's first such backend call fails)
 //   fail map|populate|discard|attach [device=ID] [skip=N]
+//           (without device=: the next device added, its attach and realize only)
 //   vhost NAME max=N
 //   write ID ADDR VALUE | read ID ADDR
 //   queue ID [size=N] [desc=ADDR] [avail=ADDR] [used=ADDR]   (the driver sets up the virtqueue)
@@ -106,6 +109,13 @@ struct NegotiateFeatures {
   uint64_t driver_features = 0;
   friend bool operator==(const NegotiateFeatures&, const NegotiateFeatures&) = default;
 };
+// What a Migrate's "stream=" option does to the migrated state on its way.
+// Each breaks one check of the destination's load (DESIGN §6 "Migration":
+// addr, size, block size and node must match; the rest must be consistent).
+inline constexpr std::string_view kStreamEdits[] = {"addr",         "region-size", "block-size",
+                                                    "node",         "bitmap-size", "plugged-size",
+                                                    "usable",       "requested",   "beyond-usable"};
+
 // Options given on the line, applied over the source device's configuration.
 struct Migrate {
   std::string device;

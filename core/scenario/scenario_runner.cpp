@@ -5,10 +5,12 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "invariants.hpp"
 #include "mtree.hpp"
 #include "reference_budget.hpp"
+#include "reference_config.hpp"
 #include "units.hpp"
 
 namespace vmemcheck::scenario {
@@ -50,6 +52,26 @@ std::vector<uint64_t> mapped_list(uint64_t count, IsMapped is_mapped) {
 
 std::vector<uint64_t> mapped_list(const VirtioMemDevice& device) {
   return mapped_list(device.layout().count, [&](uint64_t i) { return device.slot_mapped(i); });
+}
+
+// A Migrate's stream= edit (scenario.hpp kStreamEdits): each breaks one
+// check of the destination's load and nothing else.
+void edit_stream(MigrationState& s, std::string_view edit) {
+  if (edit == "addr") s.addr += s.block_size;
+  else if (edit == "region-size") s.region_size += s.block_size;
+  else if (edit == "block-size") s.block_size *= 2;
+  else if (edit == "node") ++s.node;
+  else if (edit == "bitmap-size") s.bitmap = BlockBitmap(s.bitmap.size() + 1);
+  else if (edit == "plugged-size") s.plugged_size += s.block_size;
+  else if (edit == "usable") s.usable_region_size = s.region_size + s.block_size;
+  else if (edit == "requested") s.requested_size += 1;
+  else if (edit == "beyond-usable") {
+    // The last block plugged, but nothing usable.
+    s.bitmap.set_range(s.bitmap.size() - 1, 1);
+    s.plugged_size = s.bitmap.count_set() * s.block_size;
+    s.usable_region_size = 0;
+    s.requested_size = 0;
+  }
 }
 
 std::string missing(const std::string& id) { return fmt::format("error: no device '{}'", id); }
@@ -133,11 +155,39 @@ void Runner::execute(const ConfigureMachine& m, StepReport& report) {
   report.outcome = outcome_of(start_machine(m));
 }
 
+// Both must accept the configuration or both refuse it.
+std::optional<std::string_view> Runner::check_config(const DeviceConfig& config, StepReport& report) const {
+  const uint32_t numa_nodes = machine_->config().numa_nodes;
+  const auto broken = reference_config_error(config, numa_nodes);
+  const Status valid = validate(config, numa_nodes);
+  if (options_.check_model && valid.ok() == broken.has_value()) {
+    report.problems.push_back(fmt::format("config check mismatch on device '{}': core {}, model {}", config.id,
+                                          valid ? "accepts it" : "refuses it (" + valid.error().message + ")",
+                                          broken ? "refuses it (" + std::string(*broken) + ")" : "accepts it"));
+  }
+  return broken;
+}
+
 // Pre-plug and plug of a memory device; the model starts from the same config and limit.
 void Runner::execute(const AddDevice& a, StepReport& report) {
   const MemslotBudget budget = machine_->budget();
   const uint64_t used_region = machine_->used_region_size();
+  std::vector<std::pair<uint64_t, uint64_t>> taken;
+  for (const VirtioMemDevice* d : machine_->devices()) taken.emplace_back(d->addr(), d->addr() + d->config().region_size);
+  auto broken = check_config(a.config, report);
+  if (!broken) {
+    broken = reference_placement_error(a.config, machine_->config().device_memory_base,
+                                       machine_->config().device_memory_size, taken);
+  }
+  FaultInjectingBackend& faults = machine_->backend();
+  const uint64_t injected = faults.injected();
   auto added = machine_->add_device(a.config);
+  // A fault armed for any device targets this one's attach and realize only.
+  faults.disarm_any_device();
+  if (!broken && faults.injected() != injected) broken = "an injected fault hit its attach or realize";
+  if (added && broken && options_.check_model) {
+    report.problems.push_back(fmt::format("device '{}' was added, but the model refuses it: {}", a.config.id, *broken));
+  }
   if (!added) {
     report.outcome = "error: " + added.error().message;
     return;
@@ -153,8 +203,14 @@ void Runner::execute(const AddDevice& a, StepReport& report) {
                                             a.config.id, d.memslot_limit(), expected));
     }
   }
+  ReferenceModel model(d.config(), d.memslot_limit());
+  model.set_phys_bits(kvm_->limits().phys_bits);
+  if (model.maps_beyond_phys() && options_.check_model) {
+    report.problems.push_back(fmt::format("device '{}' was added, but the model's realize maps a memslot beyond "
+                                          "the guest's {} physical address bits", a.config.id, kvm_->limits().phys_bits));
+  }
   models_.erase(a.config.id);
-  models_.emplace(a.config.id, ReferenceModel(d.config(), d.memslot_limit()));
+  models_.emplace(a.config.id, std::move(model));
 }
 
 void Runner::execute(const RemoveDevice& rm, StepReport& report) {
@@ -257,9 +313,28 @@ void Runner::execute(const SetBusy& b, StepReport& report) {
   report.outcome = "ok";
 }
 
+// The driver reads the config space (DESIGN §6's wire layout), then
+// negotiates; what it reads must be the model's config space.
 void Runner::execute(const NegotiateFeatures& f, StepReport& report) {
   const VirtioMemDevice* d = device(f.device);
-  report.outcome = d ? outcome_of(negotiate_features(d->config(), f.driver_features)) : missing(f.device);
+  if (!d) {
+    report.outcome = missing(f.device);
+    return;
+  }
+  report.outcome = outcome_of(negotiate_features(d->config(), f.driver_features));
+  const ReferenceModel* model = model_of(f.device);
+  if (!model || !options_.check_model) return;
+  const auto bytes = encode_config(d->config_space());
+  const auto le = [&](size_t offset, size_t width) {
+    uint64_t value = 0;
+    for (size_t i = width; i-- > 0;) value = value << 8 | bytes[offset + i];
+    return value;
+  };
+  const ConfigSpace read{le(0, 8), static_cast<uint16_t>(le(8, 2)), le(16, 8), le(24, 8), le(32, 8), le(40, 8), le(48, 8)};
+  if (read != model->config_space() || le(10, 6) != 0) {
+    report.problems.push_back(fmt::format("config space bytes of '{}' read {}, model {}", f.device, config_text(read),
+                                          config_text(model->config_space())));
+  }
 }
 
 // Migration into a destination whose memslot options may differ.
@@ -277,18 +352,39 @@ void Runner::execute(const Migrate& m, StepReport& report) {
     destination.memslots = DeviceConfig{}.memslots;
     destination.fixed_slot_size = DeviceConfig{}.fixed_slot_size;
   }
+  std::optional<std::string> stream_edit;
+  std::optional<FaultKind> fault;
   for (const auto& [key, value] : m.overrides) {
-    if (auto applied = apply_device_option(destination, key, value); !applied) {
+    if (key == "stream") {
+      stream_edit = value;
+    } else if (key == "fail") {
+      fault = parse_fault_kind(value);
+    } else if (auto applied = apply_device_option(destination, key, value); !applied) {
       report.outcome = "error: " + applied.error().message;
       return;
     }
   }
+  std::optional<std::string_view> must_fail = check_config(destination, report);
+  if (!must_fail && destination.node != d->config().node) must_fail = "the node differs from the source's";
+  if (!must_fail && stream_edit) must_fail = "the stream is corrupted";
   // Migration's own backend calls are not modelled step by step: armed
-  // faults are dropped on both sides first.
-  machine_->backend().disarm_all();
+  // faults are dropped on both sides first, and only fail= arms one.
+  FaultInjectingBackend& faults = machine_->backend();
+  faults.disarm_all();
   for (auto& [id, model] : models_) model.disarm_all();
-  const Status migrated = machine_->migrate_device(m.device, destination);
+  if (fault) faults.arm(*fault, 0, d->handle_id());
+  const uint64_t injected = faults.injected();
+  const Status migrated = machine_->migrate_device(
+      m.device, destination, [&](MigrationState& state) { if (stream_edit) edit_stream(state, *stream_edit); });
+  faults.disarm_all();  // one the destination never reached
+  if (!must_fail && faults.injected() != injected) must_fail = "an injected fault hit the destination";
   report.outcome = outcome_of(migrated);
+  if (migrated && must_fail && options_.check_model) {
+    report.problems.push_back(fmt::format("migration of '{}' succeeded, but must fail: {}", m.device, *must_fail));
+  }
+  if (!migrated && !device(m.device)) {
+    report.problems.push_back(fmt::format("device '{}' is gone after a failed migration", m.device));
+  }
   if (!migrated) return;
   const VirtioMemDevice* fresh = device(m.device);
   ReferenceModel* old_model = model_of(m.device);
@@ -300,8 +396,13 @@ void Runner::execute(const Migrate& m, StepReport& report) {
     if (!old_model->blocks()[(gpa - fresh->addr()) / fresh->config().block_size]) written = {0, true};
   }
   ReferenceModel next(fresh->config(), fresh->memslot_limit());
+  next.set_phys_bits(kvm_->limits().phys_bits);
   const ConfigSpace source = old_model->config_space();
   next.restore(old_model->blocks(), source.usable_region_size, source.requested_size);
+  if (next.maps_beyond_phys() && options_.check_model) {
+    report.problems.push_back(fmt::format("migration of '{}' succeeded, but the model's destination maps a memslot "
+                                          "beyond the guest's {} physical address bits", m.device, kvm_->limits().phys_bits));
+  }
   models_.erase(m.device);
   models_.emplace(m.device, std::move(next));
 }
@@ -420,6 +521,7 @@ void Runner::execute(const Kick& k, StepReport& report) {
                                             outcome_of(expected, is_state)));
     }
   }
+  check_response_bytes(kick, it->second.layout(), report);
   if (kick.fault) {
     if (model) model->transport_error();
     report.outcome += (report.outcome.empty() ? "" : "; ") + ("fault: " + *kick.fault);
@@ -430,18 +532,57 @@ void Runner::execute(const Kick& k, StepReport& report) {
   }
 }
 
+// What the driver finds in the response buffer of the kick's last answered
+// chain (earlier ones may share its buffer) must decode to the response the
+// device gave. Unchecked when a later write clobbered it: the used ring's, or
+// another part of the response (overlapping writable descriptors).
+void Runner::check_response_bytes(const KickResult& kick, const QueueLayout& layout, StepReport& report) const {
+  if (kick.chains.empty() || kick.fault || !kick.chains.back().response) return;
+  const ServicedChain& chain = kick.chains.back();
+  std::vector<Segment> parts{{layout.used, static_cast<uint32_t>(used_ring_offset(layout.size) + 2)}};
+  const auto overlaps = [](const Segment& a, uint64_t gpa, uint64_t len) {
+    return gpa < a.gpa + a.len && a.gpa < gpa + len;
+  };
+  std::array<uint8_t, kResponseSize> bytes{};
+  size_t done = 0;
+  for (const Segment& s : chain.writable) {
+    if (done == bytes.size()) break;
+    const size_t chunk = std::min<size_t>(s.len, bytes.size() - done);
+    if (std::ranges::any_of(parts, [&](const Segment& p) { return overlaps(p, s.gpa, chunk); })) return;
+    if (!address_space_->read(s.gpa, std::span(bytes).subspan(done, chunk))) return;
+    parts.push_back({s.gpa, static_cast<uint32_t>(chunk)});
+    done += chunk;
+  }
+  if (decode_response(bytes) != chain.response) {
+    report.problems.push_back(fmt::format("the response buffer of the chain at head {} reads {:02x}, the device "
+                                          "answered {}", chain.head, fmt::join(bytes, ""),
+                                          outcome_of(chain.response, true)));
+  }
+}
+
 void Runner::execute(const ShowMtree&, StepReport& report) {
   if (options_.describe_steps) report.output = render_mtree(*machine_);
   report.outcome = "ok";
 }
 
+// The KVM slot table and its metadata; the metadata is checked against the
+// models' mapped memslots (each in every address space).
 void Runner::execute(const ShowSlots&, StepReport& report) {
-  report.outcome = "ok";
-  if (!options_.describe_steps) return;
-  for (const KvmRegion& region : kvm_->slots()) report.output += describe(region) + "\n";
   const SlotMetadata meta = kvm_->metadata();
-  report.output += fmt::format("{} KVM memslots, metadata {} ({} bytes)\n", kvm_->slot_count(),
+  report.outcome = fmt::format("{} KVM memslots, metadata {} ({} bytes)", kvm_->slot_count(),
                                format_size_approx(static_cast<double>(meta.total())), meta.total());
+  if (options_.describe_steps) {
+    for (const KvmRegion& region : kvm_->slots()) report.output += describe(region) + "\n";
+    report.output += report.outcome + "\n";
+  }
+  if (!options_.check_model || !machine_) return;
+  const MetadataModel& model = kvm_->metadata_model();
+  uint64_t expected = 0;
+  for (const auto& [id, device_model] : models_) expected += device_model.mapped_metadata(model.tdp_mmu, model.dirty_logging);
+  expected *= machine_->config().smm ? 2 : 1;
+  if (meta.total() != expected) {
+    report.problems.push_back(fmt::format("KVM metadata mismatch: shadow {} bytes, model {} bytes", meta.total(), expected));
+  }
 }
 
 void Runner::execute(const Expect& e, StepReport& report) {

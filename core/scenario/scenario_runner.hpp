@@ -94,6 +94,10 @@ class Runner {
   void execute(const Expect&, StepReport& report);
   Status start_machine(const ConfigureMachine& config);
   void compare_with_models(StepReport& report) const;
+  void check_response_bytes(const KickResult& kick, const QueueLayout& layout, StepReport& report) const;
+  // The reference's verdict on a configuration, compared with validate():
+  // the rule it breaks, or nullopt.
+  std::optional<std::string_view> check_config(const DeviceConfig& config, StepReport& report) const;
   // A guest's 8-byte access: through the platform's vCPU, else the memslots'
   // host memory. False: no memory there.
   bool guest_load(uint64_t gpa, std::span<uint8_t, 8> bytes);

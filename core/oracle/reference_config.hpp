@@ -1,0 +1,28 @@
+// Which configuration rule a device breaks, written again from DESIGN §6
+// "Device configuration errors" and the options' documentation (README,
+// scenario.hpp): one rule per line, 128-bit sums, no code shared with
+// validate() or Machine::assign_address(). The runner compares both with
+// the core whenever a device is added or migrated.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "device_config.hpp"
+
+namespace vmemcheck {
+
+// The first rule `config` breaks (its own options only), or nullopt.
+std::optional<std::string_view> reference_config_error(const DeviceConfig& config, uint32_t numa_nodes);
+
+// For a device placed by hand (config.addr set): the rule its range breaks
+// in a device-memory area of [area_base, area_base + area_size) where the
+// devices in `taken` ([start, end) each) already sit, or nullopt.
+std::optional<std::string_view> reference_placement_error(const DeviceConfig& config, uint64_t area_base,
+                                                          uint64_t area_size,
+                                                          const std::vector<std::pair<uint64_t, uint64_t>>& taken);
+
+}  // namespace vmemcheck
