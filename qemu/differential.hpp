@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "device_config.hpp"
+#include "qemu_release.hpp"
 #include "result.hpp"
 #include "scenario.hpp"
 

@@ -52,25 +52,6 @@ inline constexpr uint64_t kMaxGuestPhysical = uint64_t{1} << 52;
 // Largest user memslot count of v1 (seed 002: "we limit the number of memslots to 1024").
 inline constexpr uint32_t kMaxUserMemslots = 1024;
 
-// A QEMU release whose virtio-mem-pci a DeviceConfig can model: what that
-// release's device does beyond DESIGN §6 (docs/qemu.md has the differences).
-enum class QemuVersion { V7_2, V10_0 };
-
-struct QemuDeviceProfile {
-  QemuVersion version;
-  std::string_view name;           // as `vmemcheck qemu --qemu-version` and QEMU's --version spell it
-  bool offers_persistent_suspend;  // not by 7.2; by 10.0 whenever the machine can wake from suspend, as q35 can
-  bool dynamic_memslots;           // 8.2+: dynamic-memslots=on maps memslots holding plugged blocks
-};
-
-const QemuDeviceProfile& qemu_profile(QemuVersion version);
-std::optional<QemuVersion> parse_qemu_version(std::string_view text);
-// `config` as that release's device on q35 has it (PERSISTENT_SUSPEND offered
-// by 10.0, which no property turns off). Error: persistent-suspend=on on a
-// release that does not offer it. The memslot mode is left as it is: which
-// modes a release has is the caller's question (QemuDeviceProfile).
-Result<DeviceConfig> as_on_qemu(DeviceConfig config, QemuVersion version);
-
 // The bytes past requested_size the usable region extends (DESIGN §6).
 uint64_t usable_extent(Arch arch);
 // The feature bits the device offers.

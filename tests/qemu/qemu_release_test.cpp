@@ -1,0 +1,47 @@
+#include "qemu_release.hpp"
+
+#include <gtest/gtest.h>
+
+#include "wire.hpp"
+
+namespace vmemcheck {
+namespace {
+
+// as_on_qemu() reads only the features and the id of a config.
+DeviceConfig good() {
+  DeviceConfig config;
+  config.id = "vm0";
+  return config;
+}
+
+TEST(QemuRelease, ProfileSetsOfferedFeatures) {
+  const DeviceConfig config = good();
+  const auto on_7_2 = as_on_qemu(config, QemuVersion::V7_2);
+  ASSERT_TRUE(on_7_2);
+  EXPECT_EQ(offered_features(*on_7_2), kFeatureAcpiPxm | kFeatureUnpluggedInaccessible);
+  const auto on_10_0 = as_on_qemu(config, QemuVersion::V10_0);
+  ASSERT_TRUE(on_10_0);
+  EXPECT_EQ(offered_features(*on_10_0), kFeatureAcpiPxm | kFeatureUnpluggedInaccessible | kFeaturePersistentSuspend);
+  EXPECT_EQ(on_10_0->mode, config.mode);  // the mode is the caller's question
+}
+
+TEST(QemuRelease, ProfileRefusesWhatTheReleaseLacks) {
+  DeviceConfig config = good();
+  config.persistent_suspend = true;
+  const auto refused = as_on_qemu(config, QemuVersion::V7_2);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "device 'vm0': persistent-suspend=on (QEMU 7.2 does not offer it)");
+  EXPECT_TRUE(as_on_qemu(config, QemuVersion::V10_0));
+}
+
+TEST(QemuRelease, VersionNames) {
+  EXPECT_EQ(parse_qemu_version("7.2"), QemuVersion::V7_2);
+  EXPECT_EQ(parse_qemu_version("10.0"), QemuVersion::V10_0);
+  EXPECT_EQ(parse_qemu_version("10.0.2"), std::nullopt);  // releases, not micro versions
+  EXPECT_EQ(parse_qemu_version("8.2"), std::nullopt);
+  EXPECT_FALSE(qemu_profile(QemuVersion::V7_2).dynamic_memslots);
+  EXPECT_TRUE(qemu_profile(QemuVersion::V10_0).dynamic_memslots);
+}
+
+}  // namespace
+}  // namespace vmemcheck
