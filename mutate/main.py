@@ -43,6 +43,9 @@ def parse_arguments(argv):
     parser.add_argument("--weaken", metavar="PATCH",
                         help="apply this patch to the checks before building (mutate/weakened/*.patch): "
                              "measures how much a check contributes")
+    parser.add_argument("--again", metavar="TSV",
+                        help="judge only the mutants a previous run's mutants.tsv did not kill (matched by file, "
+                             "operator and texts, not by id or line): quick rounds while working survivors down")
     parser.add_argument("--out", metavar="DIR", help="report directory (default findings/mutate-DATE)")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     args = parser.parse_args(argv)
@@ -57,6 +60,8 @@ def parse_arguments(argv):
                          f"(one of: {', '.join(finding.DEVICE_UNDER_TEST)})")
     if args.weaken and not Path(args.weaken).is_file():
         parser.error(f"--weaken: no patch file '{args.weaken}'")
+    if args.again and not Path(args.again).is_file():
+        parser.error(f"--again: no file '{args.again}' (a mutants.tsv of an earlier run)")
     if args.since and subprocess.run(["git", "rev-parse", "--verify", "--quiet", args.since + "^{commit}"],
                                      cwd=ROOT, capture_output=True).returncode != 0:
         parser.error(f"--since: '{args.since}' is not a commit here")
@@ -168,6 +173,10 @@ def main(argv) -> int:
         say(f"--since {args.since}: {sum(len(v) for v in lines.values())} changed lines, "
             f"{len(selected)} points on them")
     mutants = [(p, p.first_id + k, k) for p in selected for k in range(len(p.variants))]
+    if args.again:
+        unkilled = report.unkilled_in(Path(args.again))
+        mutants = [m for m in mutants if report.identity(m[0], m[2]) in unkilled]
+        say(f"--again {args.again}: {len(mutants)} mutants it did not kill")
     if args.list:
         for point, mutant_id, k in mutants:
             print(f"{mutant_id}\t{point.file}:{point.line}\t{point.operator}\t{point.original!r} -> {point.variants[k]!r}")

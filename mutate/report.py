@@ -80,6 +80,8 @@ def _argv(args):
         parts += ["--files", *args.files]
     if args.weaken:
         parts += ["--weaken", args.weaken]
+    if args.again:
+        parts += ["--again", args.again]
     return parts
 
 
@@ -152,6 +154,23 @@ def _survivors(rows, scenarios):
 def _one_line(text):
     flat = " ".join(text.split())
     return flat if len(flat) <= 100 else flat[:97] + "..."
+
+
+def identity(point, variant: int):
+    """A mutant as mutants.tsv names it apart from its id and line: ids and
+    lines move when the code above changes."""
+    return point.file, point.operator, _one_line(point.original), _one_line(point.variants[variant])
+
+
+def unkilled_in(tsv: Path) -> set:
+    """The identities of the mutants an earlier run's mutants.tsv did not kill."""
+    unkilled = set()
+    with open(tsv) as rows:
+        for row in rows.read().splitlines()[1:]:
+            field = row.split("\t")
+            if field[5] not in ("killed", "equivalent"):
+                unkilled.add((field[1].rsplit(":", 1)[0], field[2], field[3], field[4]))
+    return unkilled
 
 
 def _write_tsv(path: Path, rows):

@@ -137,6 +137,26 @@ TEST(BlockBitmap, NextClearOnFullBitmapIsSize) {
   EXPECT_EQ(bitmap.next_set(99), 99u);
 }
 
+// The word boundaries the scans step over: the last bit of a word, the first
+// bit of the next.
+TEST(BlockBitmap, NextSetAndNextClearAtWordEdges) {
+  BlockBitmap bitmap(256);
+  bitmap.set_range(63, 1);
+  EXPECT_EQ(bitmap.next_set(63), 63u);  // the last bit of the last word in use
+  EXPECT_EQ(bitmap.next_set(64), 256u);
+  bitmap.set_range(10, 54);             // 10..63: the rest of word 0 full
+  bitmap.set_range(65, 63);             // 65..127: word 1 full but for bit 64
+  EXPECT_EQ(bitmap.next_clear(10), 64u);
+  bitmap.set_range(64, 1);
+  bitmap.set_range(129, 63);            // 129..191, bit 128 clear
+  EXPECT_EQ(bitmap.next_clear(10), 128u);
+  EXPECT_EQ(bitmap.next_set(128), 129u);
+  bitmap.clear_range(0, 256);
+  bitmap.set_range(192, 1);
+  EXPECT_EQ(bitmap.next_set(0), 192u);  // the first bit of a word after empty ones
+  EXPECT_EQ(bitmap.next_set(191), 192u);
+}
+
 TEST(BlockBitmap, EqualityComparesContent) {
   BlockBitmap a(100), b(100), c(101);
   EXPECT_EQ(a, b);
@@ -183,6 +203,8 @@ TEST(BlockBitmap, QueriesMatchAPlainScan) {
       ASSERT_EQ(bitmap.count_set(q_first, q_count), plugged);
       const auto next = std::find(range, plain.end(), 1);
       ASSERT_EQ(bitmap.next_set(q_first), static_cast<uint64_t>(next - plain.begin())) << "from " << q_first;
+      const auto next_unplugged = std::find(range, plain.end(), 0);
+      ASSERT_EQ(bitmap.next_clear(q_first), static_cast<uint64_t>(next_unplugged - plain.begin())) << "from " << q_first;
       ASSERT_EQ(bitmap.count_set(), static_cast<uint64_t>(std::count(plain.begin(), plain.end(), 1)));
     }
   }
