@@ -50,12 +50,9 @@ Status Virtqueue::configure(const QueueLayout& l) {
   return ok_status();
 }
 
-void Virtqueue::reset() {
-  layout_ = {};
-  enabled_ = false;
-  last_avail_ = 0;
-  used_idx_ = 0;
-}
+// configure() starts the indices from zero when the driver enables the queue
+// again; until then a disabled queue reads and writes nothing.
+void Virtqueue::reset() { enabled_ = false; }
 
 Result<uint16_t> Virtqueue::read_u16(uint64_t gpa, const char* what) {
   std::array<uint8_t, 2> bytes{};

@@ -89,7 +89,7 @@ class Virtqueue {
   // disabled, even if it was enabled before) a size that is not a power of two in 1..kQueueSize, misaligned
   // areas, or areas that wrap around the address space.
   Status configure(const QueueLayout& layout);
-  // Virtio reset: disabled, indices back to zero.
+  // Virtio reset: disabled until configured again.
   void reset();
   bool enabled() const { return enabled_; }
   const QueueLayout& layout() const { return layout_; }

@@ -66,11 +66,12 @@ void edit_stream(MigrationState& s, std::string_view edit) {
   else if (edit == "usable") s.usable_region_size = s.region_size + s.block_size;
   else if (edit == "requested") s.requested_size += 1;
   else if (edit == "beyond-usable") {
-    // The last block plugged, but nothing usable.
-    s.bitmap.set_range(s.bitmap.size() - 1, 1);
+    // The first block past the usable region plugged, and none further (the
+    // source's plugged blocks lie inside it): the load's check must look at
+    // exactly that block. A usable region of the whole device loses its last block.
+    if (s.usable_region_size == s.region_size) s.usable_region_size -= s.block_size;
+    s.bitmap.set_range(s.usable_region_size / s.block_size, 1);
     s.plugged_size = s.bitmap.count_set() * s.block_size;
-    s.usable_region_size = 0;
-    s.requested_size = 0;
   }
 }
 
@@ -109,6 +110,7 @@ constexpr uint64_t kMaxBootRam = uint64_t{4} << 30;
 
 Status Runner::start_machine(const ConfigureMachine& config) {
   queues_.clear();
+  used_published_.clear();
   address_space_.reset();
   dma_.reset();
   machine_.reset();
@@ -222,6 +224,7 @@ void Runner::execute(const RemoveDevice& rm, StepReport& report) {
   if (removed) {
     models_.erase(rm.device);
     queues_.erase(rm.device);
+    used_published_.erase(rm.device);
   }
   report.outcome = outcome_of(removed);
 }
@@ -287,6 +290,7 @@ void Runner::execute(const SystemReset&, StepReport& report) {
   if (machine_) machine_->system_reset();
   for (auto& [id, model] : models_) model.system_reset();
   for (auto& [id, queue] : queues_) queue.reset();
+  for (auto& [id, published] : used_published_) published = 0;
   report.outcome = "ok";
 }
 
@@ -298,7 +302,10 @@ void Runner::execute(const VirtioReset& v, StepReport& report) {
   }
   d->virtio_reset();
   if (ReferenceModel* model = model_of(v.device)) model->virtio_reset();
-  if (auto it = queues_.find(v.device); it != queues_.end()) it->second.reset();
+  if (auto it = queues_.find(v.device); it != queues_.end()) {
+    it->second.reset();
+    used_published_[v.device] = 0;
+  }
   report.outcome = "ok";
 }
 
@@ -489,6 +496,7 @@ void Runner::execute(const SetupQueue& q, StepReport& report) {
   }
   auto [it, added] = queues_.try_emplace(q.device, *address_space_);
   report.outcome = outcome_of(it->second.configure(q.layout));
+  used_published_[q.device] = 0;  // enabling a queue starts its rings from index 0
 }
 
 void Runner::execute(const Poke& p, StepReport& report) {
@@ -522,6 +530,7 @@ void Runner::execute(const Kick& k, StepReport& report) {
     }
   }
   check_response_bytes(kick, it->second.layout(), report);
+  check_used_ring(k.device, kick, it->second.layout(), report);
   if (kick.fault) {
     if (model) model->transport_error();
     report.outcome += (report.outcome.empty() ? "" : "; ") + ("fault: " + *kick.fault);
@@ -557,6 +566,35 @@ void Runner::check_response_bytes(const KickResult& kick, const QueueLayout& lay
     report.problems.push_back(fmt::format("the response buffer of the chain at head {} reads {:02x}, the device "
                                           "answered {}", chain.head, fmt::join(bytes, ""),
                                           outcome_of(chain.response, true)));
+  }
+}
+
+// The used ring after a kick without a fault: its index counts every chain
+// answered since the queue was set up, and the last element names the last
+// answered chain's head and the response's length (written after the
+// response, so nothing of the kick clobbers it).
+void Runner::check_used_ring(const std::string& device, const KickResult& kick, const QueueLayout& layout,
+                             StepReport& report) {
+  std::optional<uint16_t>& published = used_published_[device];
+  if (kick.fault) published.reset();
+  const auto answered = std::ranges::count_if(kick.chains, [](const ServicedChain& c) { return c.response.has_value(); });
+  if (!published || answered == 0) return;
+  published = static_cast<uint16_t>(*published + answered);
+  std::array<uint8_t, 2> index{};
+  std::array<uint8_t, 8> element{};
+  const uint64_t element_gpa = layout.used + used_ring_offset(static_cast<uint16_t>(*published - 1) % layout.size);
+  if (!address_space_->read(layout.used + used_idx_offset(), index) || !address_space_->read(element_gpa, element)) {
+    return;
+  }
+  const auto last = std::ranges::find_if(kick.chains.rbegin(), kick.chains.rend(),
+                                         [](const ServicedChain& c) { return c.response.has_value(); });
+  const uint64_t seen_index = load_le(index, 0, 2);
+  const uint64_t seen_head = load_le(element, 0, 4);
+  const uint64_t seen_length = load_le(element, 4, 4);
+  if (seen_index != *published || seen_head != last->head || seen_length != kResponseSize) {
+    report.problems.push_back(fmt::format("used ring of '{}': index {} with element {{id {}, len {}}}, the driver "
+                                          "expects index {} with {{id {}, len {}}}", device, seen_index, seen_head,
+                                          seen_length, *published, last->head, kResponseSize));
   }
 }
 

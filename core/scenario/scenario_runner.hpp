@@ -95,6 +95,8 @@ class Runner {
   Status start_machine(const ConfigureMachine& config);
   void compare_with_models(StepReport& report) const;
   void check_response_bytes(const KickResult& kick, const QueueLayout& layout, StepReport& report) const;
+  void check_used_ring(const std::string& device, const KickResult& kick, const QueueLayout& layout,
+                       StepReport& report);
   // The reference's verdict on a configuration, compared with validate():
   // the rule it breaks, or nullopt.
   std::optional<std::string_view> check_config(const DeviceConfig& config, StepReport& report) const;
@@ -122,6 +124,10 @@ class Runner {
   std::unique_ptr<DmaView> dma_;
   std::unique_ptr<GuestAddressSpace> address_space_;
   std::map<std::string, Virtqueue> queues_;
+  // Per queue, the used elements the driver has seen published since the
+  // queue was set up or reset (mod 2^16, as the ring's index); unknown after
+  // a transport fault, until the next reset.
+  std::map<std::string, std::optional<uint16_t>> used_published_;
   std::map<uint64_t, Written> written_;  // gpa -> last 8-byte value written there
   InvariantMonitor monitor_;
 };

@@ -98,6 +98,11 @@ TEST(DeviceConfig, RegionSizeBeyondGuestPhysical) {
   config.region_size = kMaxGuestPhysical + 2 * MiB;
   EXPECT_NE(error_of(config).find("region size 0x10000000200000 exceeds the 52-bit guest-physical address space"),
             std::string::npos);
+  config.region_size = kMaxGuestPhysical;  // the whole address space is still a region
+  config.requested_size = 0;
+  EXPECT_EQ(error_of(config), "");
+  config.addr = 0;
+  EXPECT_EQ(error_of(config), "");
 }
 
 TEST(DeviceConfig, RequestedSizeUnaligned) {

@@ -4,6 +4,8 @@
 
 #include <array>
 
+#include <fmt/format.h>
+
 #include "device.hpp"
 #include "guest_ram.hpp"
 #include "machine.hpp"
@@ -25,10 +27,11 @@ constexpr uint64_t kRamSize = 1 * MiB;
 // A machine with one 4 GiB device (1 GiB requested), its queue set up, and
 // helpers that play the driver.
 struct Rig {
-  Rig() {
+  explicit Rig(MemslotMode mode = MemslotMode::Static) {
     DeviceConfig config;
     config.region_size = 4 * GiB;
     config.requested_size = GiB;
+    config.mode = mode;
     auto added = machine.add_device(config);
     EXPECT_TRUE(added);
     device = *added;
@@ -58,6 +61,13 @@ struct Rig {
     desc(2 * i, {kRequests + 32 * i, kRequestSize, kDescFlagNext, static_cast<uint16_t>(2 * i + 1)});
     desc(2 * i + 1, {kResponses + 16 * i, kResponseSize, kDescFlagWrite, 0});
     offer(2 * i);
+  }
+  // One chain at head 0: the request in kRequests, the response at `response_gpa`.
+  void offer_answered_at(Request r, uint64_t response_gpa) {
+    put_request(kRequests, r);
+    desc(0, {kRequests, kRequestSize, kDescFlagNext, 1});
+    desc(1, {response_gpa, kResponseSize, kDescFlagWrite, 0});
+    offer(0);
   }
   std::optional<Response> response(uint16_t i) {
     std::array<uint8_t, kResponseSize> bytes{};
@@ -256,6 +266,7 @@ TEST(Virtqueue, ZeroLengthBuffer) {
   r.expect_fault("descriptor 0 has a zero-length buffer");
 }
 
+// Each part of a chain holds at most 0xffffffff bytes (used.len is a le32).
 TEST(Virtqueue, OversizedChain) {
   Rig r;
   // Guest RAM large enough that the buffers themselves are valid.
@@ -263,12 +274,20 @@ TEST(Virtqueue, OversizedChain) {
   GuestAddressSpace space(big, r.machine.guest_memory());
   Virtqueue queue(space);
   ASSERT_TRUE(queue.configure({kSize, kDesc, kAvail, kUsed}));
-  ASSERT_TRUE(big.write(kDesc, encode_descriptor({0, 0xffffffff, kDescFlagNext, 1})));
-  ASSERT_TRUE(big.write(kDesc + 16, encode_descriptor({0, 1, 0, 0})));
-  ASSERT_TRUE(big.write(kAvail + avail_idx_offset(), std::array<uint8_t, 2>{1, 0}));
+  // Head 0: both parts of the largest size, answered.
+  ASSERT_TRUE(big.write(kRequests, encode_request({RequestType::State, r.device->addr(), 1})));
+  ASSERT_TRUE(big.write(kDesc, encode_descriptor({kRequests, 0xffffffff, kDescFlagNext, 1})));
+  ASSERT_TRUE(big.write(kDesc + 16, encode_descriptor({GiB, 0xffffffff, kDescFlagWrite, 0})));
+  // Head 2: one readable byte more.
+  ASSERT_TRUE(big.write(kDesc + 32, encode_descriptor({0, 0xffffffff, kDescFlagNext, 3})));
+  ASSERT_TRUE(big.write(kDesc + 48, encode_descriptor({0, 1, 0, 0})));
+  ASSERT_TRUE(big.write(kAvail + avail_ring_offset(1), std::array<uint8_t, 2>{2, 0}));
+  ASSERT_TRUE(big.write(kAvail + avail_idx_offset(), std::array<uint8_t, 2>{2, 0}));
   const KickResult kick = service_queue(queue, *r.device);
+  ASSERT_EQ(kick.chains.size(), 1u);
+  EXPECT_EQ(kick.chains[0].writable_bytes, 0xffffffffu);
   ASSERT_TRUE(kick.fault);
-  EXPECT_EQ(*kick.fault, "chain at head 0 is oversized: 4294967296 readable and 0 writable bytes, at most "
+  EXPECT_EQ(*kick.fault, "chain at head 2 is oversized: 4294967296 readable and 0 writable bytes, at most "
                          "0xffffffff each");
 }
 
@@ -307,6 +326,29 @@ TEST(Virtqueue, RingsOutsideGuestRam) {
   const KickResult kick = service_queue(u.queue, *u.device);
   ASSERT_TRUE(kick.fault);
   EXPECT_EQ(*kick.fault, "used ring entry at GPA 0xffffc is outside guest RAM");
+
+  // The available ring's index in RAM, its first entry past the end.
+  Rig e;
+  ASSERT_TRUE(e.queue.configure({kSize, kDesc, kRamSize - 4, kUsed}));
+  e.write_u16(kRamSize - 4 + avail_idx_offset(), 1);
+  e.expect_fault("available ring entry at GPA 0x100000 is outside guest RAM");
+
+  Rig d;
+  ASSERT_TRUE(d.queue.configure({kSize, kRamSize, kAvail, kUsed}));
+  d.offer(0);
+  d.expect_fault("descriptor 0 at GPA 0x100000 is outside guest RAM");
+
+  // A used ring just below device memory: its entries in a plugged block,
+  // its index in the hole below the device.
+  Rig i;
+  const uint64_t a = i.device->addr();
+  i.offer_request(0, {RequestType::Plug, a, 1});
+  ASSERT_EQ(service_queue(i.queue, *i.device).chains.size(), 1u);
+  ASSERT_TRUE(i.queue.configure({kSize, kDesc, kAvail, a - 4}));
+  i.offer_request(1, {RequestType::State, a, 1});
+  const KickResult unpublished = service_queue(i.queue, *i.device);
+  ASSERT_TRUE(unpublished.fault);
+  EXPECT_EQ(*unpublished.fault, fmt::format("used ring index at GPA {:#x} is outside guest RAM", a - 2));
 }
 
 TEST(Virtqueue, ErrorStateStopsProcessingUntilReset) {
@@ -346,22 +388,137 @@ TEST(Virtqueue, ConfigureRefusesBadLayouts) {
   EXPECT_TRUE(service_queue(r.queue, *r.device).chains.empty());
 }
 
+// The edges configure() accepts: sizes 1 and kQueueSize; a queue area may
+// end at the last byte of the address space but not reach past it (its end
+// would not be an address).
+TEST(Virtqueue, ConfigureAcceptsTheEdges) {
+  Rig r;
+  EXPECT_TRUE(r.queue.configure({1, kDesc, kAvail, kUsed}));
+  EXPECT_TRUE(r.queue.configure({kQueueSize, kDesc, kAvail, kUsed}));
+  const uint64_t top = ~uint64_t{0};
+  const auto area_reaches_top = [&](QueueLayout layout) {
+    const Status status = r.queue.configure(layout);
+    return !status && status.error().message == "a queue area wraps around the end of the address space";
+  };
+  EXPECT_TRUE(area_reaches_top({kSize, top - kDescriptorSize * kSize + 1, kAvail, kUsed}));
+  EXPECT_TRUE(area_reaches_top({kSize, kDesc, top - (avail_ring_offset(kSize) + 2) + 1, kUsed}));
+  EXPECT_TRUE(r.queue.configure({kSize, top - kDescriptorSize * kSize - 15, kAvail, kUsed}));
+  EXPECT_TRUE(r.queue.configure({kSize, kDesc, top - (avail_ring_offset(kSize) + 2) - 1, kUsed}));
+}
+
+// Setting a queue up again starts both rings from index 0, reset or not.
+TEST(Virtqueue, ConfigureStartsTheRingsAgain) {
+  Rig r;
+  r.offer_request(0, {RequestType::State, r.device->addr(), 1});
+  ASSERT_EQ(service_queue(r.queue, *r.device).chains.size(), 1u);
+  ASSERT_TRUE(r.queue.configure({kSize, kDesc, kAvail, kUsed}));
+  EXPECT_EQ(r.queue.last_avail(), 0);
+  EXPECT_EQ(r.queue.used_idx(), 0);
+  r.avail_idx = 0;
+  r.offer_request(1, {RequestType::State, r.device->addr(), 1});
+  const KickResult kick = service_queue(r.queue, *r.device);
+  EXPECT_FALSE(kick.fault);
+  ASSERT_EQ(kick.chains.size(), 1u);
+  EXPECT_EQ(r.read_u32(kUsed) >> 16, 1u);
+}
+
+// The used ring names each chain by its head, and its length.
+TEST(Virtqueue, UsedElementsNameTheirHeads) {
+  Rig r;
+  r.offer_request(3, {RequestType::State, r.device->addr(), 1});  // head 6
+  r.offer_request(1, {RequestType::State, r.device->addr(), 1});  // head 2
+  ASSERT_EQ(service_queue(r.queue, *r.device).chains.size(), 2u);
+  EXPECT_EQ(r.read_u32(kUsed + used_ring_offset(0)), 6u);
+  EXPECT_EQ(r.read_u32(kUsed + used_ring_offset(1)), 2u);
+  EXPECT_EQ(r.read_u32(kUsed + used_ring_offset(1) + 4), kResponseSize);
+  EXPECT_EQ(r.read_u32(kUsed) >> 16, 2u);
+}
+
+// A driver may offer a whole ring's worth of chains before one kick.
+TEST(Virtqueue, AFullRingIsServiced) {
+  Rig r;
+  for (uint16_t i = 0; i < kSize / 2; ++i) r.offer_request(i, {RequestType::State, r.device->addr(), 1});
+  for (uint16_t i = 0; i < kSize / 2; ++i) r.offer(2 * i);  // each chain twice: kSize entries
+  const KickResult kick = service_queue(r.queue, *r.device);
+  EXPECT_FALSE(kick.fault);
+  EXPECT_EQ(kick.chains.size(), kSize);
+}
+
+// An indirect table may hold as many descriptors as the queue has entries, no more.
+TEST(Virtqueue, IndirectTableOfQueueSize) {
+  for (const uint32_t entries : {uint32_t{kSize}, uint32_t{kSize + 1}}) {
+    Rig r;
+    r.put_request(kRequests, {RequestType::State, r.device->addr(), 1});
+    r.desc(kTable, 0, {kRequests, kRequestSize, kDescFlagNext, 1});
+    for (uint16_t i = 1; i < entries; ++i) {
+      const bool last = uint32_t{i} + 1 == entries;
+      r.desc(kTable, i, {kResponses, kResponseSize, static_cast<uint16_t>(kDescFlagWrite | (last ? 0 : kDescFlagNext)),
+                         static_cast<uint16_t>(i + 1)});
+    }
+    r.desc(0, {kTable, static_cast<uint32_t>(entries * kDescriptorSize), kDescFlagIndirect, 0});
+    r.offer(0);
+    if (entries == kSize) {
+      const KickResult kick = service_queue(r.queue, *r.device);
+      EXPECT_FALSE(kick.fault);
+      EXPECT_EQ(r.response(0), (Response{ResponseType::Ack, BlockState::Unplugged}));
+    } else {
+      r.expect_fault("indirect table of descriptor 0 has length 144: not a non-zero multiple of 16 of at most 8 entries");
+    }
+  }
+}
+
+// A chain's last descriptor may chain nowhere: next is checked only with NEXT
+// set, and the last index of the table is in range, its size is not.
+TEST(Virtqueue, NextAtTheTableEnd) {
+  Rig r;
+  r.put_request(kRequests, {RequestType::State, r.device->addr(), 1});
+  r.desc(0, {kRequests, kRequestSize, kDescFlagNext, kSize - 1});
+  r.desc(kSize - 1, {kResponses, kResponseSize, kDescFlagWrite, 0});
+  r.offer(0);
+  EXPECT_FALSE(service_queue(r.queue, *r.device).fault);
+  Rig past;
+  past.desc(0, {kRequests, kRequestSize, kDescFlagNext, kSize});
+  past.offer(0);
+  past.expect_fault("descriptor 0 chains to 8, out of range (table of 8)");
+}
+
+// The response overwrites every byte the driver left in its buffer, across
+// buffers; a chain's parts may reach 0xffffffff bytes each.
+TEST(Virtqueue, ResponseOverwritesTheWholeBuffer) {
+  Rig r;
+  ASSERT_TRUE(r.ram.write(kResponses, std::array<uint8_t, 16>{0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5,
+                                                              0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5}));
+  r.put_request(kRequests, {RequestType::State, r.device->addr(), 1});
+  r.desc(0, {kRequests, kRequestSize, kDescFlagNext, 1});
+  r.desc(1, {kResponses, 3, kDescFlagWrite | kDescFlagNext, 2});
+  r.desc(2, {kResponses + 3, kResponseSize - 3, kDescFlagWrite, 0});
+  r.offer(0);
+  ASSERT_EQ(service_queue(r.queue, *r.device).chains.size(), 1u);
+  std::array<uint8_t, kResponseSize> bytes{};
+  ASSERT_TRUE(r.ram.read(kResponses, bytes));
+  EXPECT_EQ(bytes, encode_response({ResponseType::Ack, BlockState::Unplugged}));
+}
+
 TEST(Virtqueue, ResponseBufferInDeviceMemory) {
   // A response may land in plugged device memory (dynamic memslots): the
   // first PLUG maps the memslot, a later request answers into it.
-  Rig r;
+  Rig r(MemslotMode::Dynamic);
   const uint64_t a = r.device->addr();
   r.offer_request(0, {RequestType::Plug, a, 1});
   ASSERT_EQ(service_queue(r.queue, *r.device).chains.size(), 1u);
-  r.put_request(kRequests, {RequestType::State, a, 1});
-  r.desc(0, {kRequests, kRequestSize, kDescFlagNext, 1});
-  r.desc(1, {a + 64, kResponseSize, kDescFlagWrite, 0});
-  r.offer(0);
-  const KickResult kick = service_queue(r.queue, *r.device);
-  EXPECT_FALSE(kick.fault);
+  r.offer_answered_at({RequestType::State, a, 1}, a + 64);
+  EXPECT_FALSE(service_queue(r.queue, *r.device).fault);
   std::array<uint8_t, kResponseSize> bytes{};
   ASSERT_TRUE(r.space.read(a + 64, bytes));
   EXPECT_EQ(decode_response(bytes), (Response{ResponseType::Ack, BlockState::Plugged}));
+  // An UNPLUG of that block answered there: its memslot is gone before the
+  // answer, a transport fault, and nothing more is published in the used ring.
+  r.offer_answered_at({RequestType::Unplug, a, 1}, a + 64);
+  const KickResult kick = service_queue(r.queue, *r.device);
+  ASSERT_TRUE(kick.fault);
+  EXPECT_EQ(*kick.fault, fmt::format("response buffer at GPA {:#x} of the chain at head 0 is no longer guest RAM", a + 64));
+  EXPECT_EQ(r.read_u32(kUsed) >> 16, 2u);
+  EXPECT_EQ(r.device->plugged_size(), 0u);
 }
 
 }  // namespace
