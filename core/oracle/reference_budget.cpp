@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "kvm_vm.hpp"
+#include "reference_model.hpp"
+
 namespace vmemcheck {
 namespace {
 __extension__ using i128 = __int128;  // no wrap in any difference or product below
@@ -19,6 +22,20 @@ uint64_t reference_memslot_limit(const MemslotBudget& budget, uint64_t space, ui
   const i128 free_space = i128{space} - used_region;
   if (device_size >= free_space) return static_cast<uint64_t>(n);
   return static_cast<uint64_t>(std::max<i128>(n * device_size / free_space, 1));
+}
+
+uint64_t reference_device_limit(const DeviceConfig& config, const MemslotBudget& budget, uint64_t space,
+                                uint64_t used_region) {
+  const bool automatic = config.mode == MemslotMode::Multiple || config.mode == MemslotMode::Dynamic;
+  return automatic ? reference_memslot_limit(budget, space, used_region, config.region_size) : 1;
+}
+
+std::optional<std::string_view> reference_budget_error(const DeviceConfig& config, const MemslotBudget& budget,
+                                                       uint64_t space, uint64_t used_region) {
+  const ReferenceLayout layout = reference_layout(config, reference_device_limit(config, budget, space, used_region));
+  if (layout.slot_size > kKvmMaxSlotBytes) return "its memslots exceed KVM's largest memslot";
+  if (i128{budget.free} < i128{layout.slot_count} + budget.required - budget.used) return "not enough free memslots";
+  return std::nullopt;
 }
 
 }  // namespace vmemcheck

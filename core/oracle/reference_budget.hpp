@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "machine.hpp"
 
@@ -16,5 +18,16 @@ namespace vmemcheck {
 // before the device was added; `space` is the memory-device area's size.
 uint64_t reference_memslot_limit(const MemslotBudget& budget, uint64_t space, uint64_t used_region,
                                  uint64_t device_size);
+
+// The limit a new device of `config` gets: reference_memslot_limit for the
+// modes that decide automatically (multiple, dynamic), else 1.
+uint64_t reference_device_limit(const DeviceConfig& config, const MemslotBudget& budget, uint64_t space,
+                                uint64_t used_region);
+
+// The budget rule a new device of `config` breaks, or nullopt (DESIGN §6):
+// memslots larger than KVM's largest, or more memslots than are free after
+// those promised to the other memory devices. Arguments as above.
+std::optional<std::string_view> reference_budget_error(const DeviceConfig& config, const MemslotBudget& budget,
+                                                       uint64_t space, uint64_t used_region);
 
 }  // namespace vmemcheck

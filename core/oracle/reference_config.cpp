@@ -1,5 +1,7 @@
 #include "reference_config.hpp"
 
+#include <algorithm>
+
 namespace vmemcheck {
 namespace {
 __extension__ using u128 = unsigned __int128;
@@ -12,6 +14,8 @@ bool power_of_two(uint64_t value) {
 }
 
 bool multiple(uint64_t value, uint64_t of) { return value % of == 0; }
+
+u128 round_up(u128 value, uint64_t to) { return (value + to - 1) / to * to; }
 }  // namespace
 
 std::optional<std::string_view> reference_config_error(const DeviceConfig& c, uint32_t numa_nodes) {
@@ -52,6 +56,24 @@ std::optional<std::string_view> reference_placement_error(const DeviceConfig& c,
   if (start < area_base || end > u128{area_base} + area_size) return "outside the device-memory area";
   for (const auto& [other_start, other_end] : taken) {
     if (start < other_end && other_start < end) return "overlaps another memory device";
+  }
+  return std::nullopt;
+}
+
+// The lowest fitting address is the area's start or the end of a device,
+// rounded up to block-size: try each, lowest first.
+std::optional<uint64_t> reference_first_fit(const DeviceConfig& c, uint64_t area_base, uint64_t area_size,
+                                            const std::vector<std::pair<uint64_t, uint64_t>>& taken) {
+  std::vector<u128> candidates{round_up(area_base, c.block_size)};
+  for (const auto& [other_start, other_end] : taken) candidates.push_back(round_up(other_end, c.block_size));
+  std::sort(candidates.begin(), candidates.end());
+  for (const u128 start : candidates) {
+    const u128 end = start + c.region_size;
+    if (start < area_base || end > u128{area_base} + area_size) continue;
+    const bool overlaps = std::any_of(taken.begin(), taken.end(), [&](const auto& other) {
+      return start < other.second && other.first < end;
+    });
+    if (!overlaps) return static_cast<uint64_t>(start);
   }
   return std::nullopt;
 }

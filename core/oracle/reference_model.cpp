@@ -22,43 +22,47 @@ uint64_t reference_slot_metadata(uint64_t gpa, uint64_t size, bool tdp_mmu, bool
   return bytes;
 }
 
-ReferenceModel::ReferenceModel(const DeviceConfig& config, uint64_t memslot_limit)
-    : config_(config), plugged_(config.region_size / config.block_size, 0) {
+ReferenceLayout reference_layout(const DeviceConfig& config, uint64_t memslot_limit) {
   const uint64_t region = config.region_size;
-  // Layout, straight from DESIGN §1/§6 and the seeds.
+  uint64_t slot_size = region;
+  // Straight from DESIGN §1/§6 and the seeds.
   switch (config.mode) {
-    case MemslotMode::Static:
-      rule_ = Rule::Whole;
-      slot_size_ = region;
-      break;
+    case MemslotMode::Static: break;
     case MemslotMode::Count: {
-      rule_ = Rule::Usable;
       const uint64_t align = std::max<uint64_t>(config.block_size, 128 * MiB);
       const uint64_t per_slot = static_cast<uint64_t>((u128{region} + config.memslots - 1) / config.memslots);
-      slot_size_ = std::max(round_up(per_slot, align), align);
-      if (config.memslots <= 1) slot_size_ = region;
+      if (config.memslots > 1) slot_size = std::max(round_up(per_slot, align), align);
       break;
     }
     case MemslotMode::Multiple:
-    case MemslotMode::Dynamic: {
-      rule_ = (config.mode == MemslotMode::Dynamic || config.unplugged_inaccessible) ? Rule::Plugged
-                                                                                      : Rule::Usable;
-      if (memslot_limit <= 1) {
-        slot_size_ = region;
-      } else {
-        slot_size_ = std::max(round_up(region / memslot_limit, config.block_size),
-                              std::max<uint64_t>(config.block_size, GiB));
+    case MemslotMode::Dynamic:
+      if (memslot_limit > 1) {
+        slot_size = std::max(round_up(region / memslot_limit, config.block_size),
+                             std::max<uint64_t>(config.block_size, GiB));
       }
       break;
-    }
-    case MemslotMode::Fixed:
-      rule_ = Rule::Plugged;
-      slot_size_ = config.fixed_slot_size;
-      break;
+    case MemslotMode::Fixed: slot_size = config.fixed_slot_size; break;
   }
-  slot_size_ = std::min(slot_size_, region);
-  slot_count_ = 0;
-  for (u128 offset = 0; offset < region; offset += slot_size_) ++slot_count_;
+  slot_size = std::min(slot_size, region);
+  uint64_t slot_count = 0;
+  for (u128 offset = 0; offset < region; offset += slot_size) ++slot_count;
+  return {slot_size, slot_count};
+}
+
+ReferenceModel::ReferenceModel(const DeviceConfig& config, uint64_t memslot_limit)
+    : config_(config), plugged_(config.region_size / config.block_size, 0) {
+  switch (config.mode) {
+    case MemslotMode::Static: rule_ = Rule::Whole; break;
+    case MemslotMode::Count: rule_ = Rule::Usable; break;
+    case MemslotMode::Multiple:
+    case MemslotMode::Dynamic:
+      rule_ = (config.mode == MemslotMode::Dynamic || config.unplugged_inaccessible) ? Rule::Plugged : Rule::Usable;
+      break;
+    case MemslotMode::Fixed: rule_ = Rule::Plugged; break;
+  }
+  const ReferenceLayout layout = reference_layout(config, memslot_limit);
+  slot_size_ = layout.slot_size;
+  slot_count_ = layout.slot_count;
   plugged_in_slot_.assign(slot_count_, 0);
   requested_ = config.requested_size;
   usable_ = usable_for(requested_);

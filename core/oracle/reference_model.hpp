@@ -28,6 +28,14 @@ namespace vmemcheck {
 // logging two bitmaps of a bit per page in whole 8-byte longs.
 uint64_t reference_slot_metadata(uint64_t gpa, uint64_t size, bool tdp_mmu, bool dirty_logging);
 
+struct ReferenceLayout {
+  uint64_t slot_size;
+  uint64_t slot_count;
+};
+// The memslots of a device of `config` under the machine's limit for an
+// automatic policy (DESIGN §1/§6).
+ReferenceLayout reference_layout(const DeviceConfig& config, uint64_t memslot_limit);
+
 class ReferenceModel {
  public:
   // `config` must be valid and have an address; `memslot_limit` is the limit

@@ -177,9 +177,22 @@ void Runner::execute(const AddDevice& a, StepReport& report) {
   std::vector<std::pair<uint64_t, uint64_t>> taken;
   for (const VirtioMemDevice* d : machine_->devices()) taken.emplace_back(d->addr(), d->addr() + d->config().region_size);
   auto broken = check_config(a.config, report);
+  if (!broken && models_.contains(a.config.id)) broken = "a device of that id exists";
+  const uint64_t area_base = machine_->config().device_memory_base;
+  const uint64_t area_size = machine_->config().device_memory_size;
+  std::optional<uint64_t> expected_addr = a.config.addr;
+  if (!broken) broken = reference_placement_error(a.config, area_base, area_size, taken);
+  if (!broken && !expected_addr) {
+    expected_addr = reference_first_fit(a.config, area_base, area_size, taken);
+    if (!expected_addr) broken = "no free range in the device-memory area";
+  }
+  if (!broken) broken = reference_budget_error(a.config, budget, area_size, used_region);
   if (!broken) {
-    broken = reference_placement_error(a.config, machine_->config().device_memory_base,
-                                       machine_->config().device_memory_size, taken);
+    DeviceConfig placed = a.config;
+    placed.addr = expected_addr;
+    ReferenceModel realized(placed, reference_device_limit(placed, budget, area_size, used_region));
+    realized.set_phys_bits(kvm_->limits().phys_bits);
+    if (realized.maps_beyond_phys()) broken = "its realize maps a memslot beyond the guest's physical address bits";
   }
   FaultInjectingBackend& faults = machine_->backend();
   const uint64_t injected = faults.injected();
@@ -192,9 +205,19 @@ void Runner::execute(const AddDevice& a, StepReport& report) {
   }
   if (!added) {
     report.outcome = "error: " + added.error().message;
+    // The host's address space for backing memory is the platform's, not a device rule.
+    const bool host_refused = added.error().message.find("': backing memory: ") != std::string::npos;
+    if (!broken && !host_refused && options_.check_model) {
+      report.problems.push_back(fmt::format("device '{}' was refused, but the model accepts it ({})", a.config.id,
+                                            added.error().message));
+    }
     return;
   }
   const VirtioMemDevice& d = **added;
+  if (expected_addr && d.addr() != *expected_addr && options_.check_model) {
+    report.problems.push_back(fmt::format("device '{}' was placed at {:#x}, the model places it at {:#x}", a.config.id,
+                                          d.addr(), *expected_addr));
+  }
   report.outcome = fmt::format("ok addr={:#x} memslots={} slot-size={}", d.addr(), d.layout().count,
                                format_size(d.layout().slot_size));
   if (d.policy().decides_automatically() && options_.check_model) {
@@ -207,10 +230,6 @@ void Runner::execute(const AddDevice& a, StepReport& report) {
   }
   ReferenceModel model(d.config(), d.memslot_limit());
   model.set_phys_bits(kvm_->limits().phys_bits);
-  if (model.maps_beyond_phys() && options_.check_model) {
-    report.problems.push_back(fmt::format("device '{}' was added, but the model's realize maps a memslot beyond "
-                                          "the guest's {} physical address bits", a.config.id, kvm_->limits().phys_bits));
-  }
   models_.erase(a.config.id);
   models_.emplace(a.config.id, std::move(model));
 }
