@@ -146,7 +146,10 @@ class Finder:
         return self.texts[rel][start:end].decode()
 
     def _walk(self, cursor, wanted, function, live, in_message):
-        for child in cursor.get_children():
+        for position, child in enumerate(cursor.get_children()):
+            # A case label is a constant expression: the schemata cannot switch it at run time.
+            if position == 0 and cursor.kind == K.CASE_STMT:
+                continue
             rel = self._rel(child)
             if rel is not None and rel not in wanted:
                 continue
