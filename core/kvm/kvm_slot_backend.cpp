@@ -8,7 +8,7 @@
 namespace vmemcheck {
 
 KvmSlotBackend::KvmSlotBackend(KvmVm& vm, HostMemory& host, KvmBackendOptions options)
-    : vm_(vm), host_(host), options_(options), id_used_(vm.max_memslots(), false) {
+    : vm_(vm), host_(host), options_(options), id_used_(vm.max_memslots(), 0) {
   for (uint32_t id = 0; id < options_.reserved_slots && id < id_used_.size(); ++id) mark_id(id, true);
   reserved_ids_ = ids_in_use_;
 }
@@ -73,7 +73,10 @@ std::optional<uint32_t> KvmSlotBackend::free_id() const {
 uint32_t KvmSlotBackend::free_slots() const { return static_cast<uint32_t>(id_used_.size()) - ids_in_use_; }
 
 void KvmSlotBackend::mark_id(uint32_t id, bool used) {
-  if (id_used_[id] == used) return;
+  // Never a no-op: the constructor marks each reserved id once, install()
+  // takes a free id (free_id(), or in undo the id its unmap freed) and
+  // unmap_one() frees a used one.
+  assert(id_used_[id] != used);
   id_used_[id] = used;
   if (!used) lowest_maybe_free_ = std::min(lowest_maybe_free_, id);
   while (lowest_maybe_free_ < id_used_.size() && id_used_[lowest_maybe_free_]) ++lowest_maybe_free_;
@@ -139,18 +142,16 @@ Status KvmSlotBackend::unmap_one(const SlotMapping& mapping, std::vector<Step>& 
   return ok_status();
 }
 
-void KvmSlotBackend::undo(std::vector<Step>& log) {
+void KvmSlotBackend::undo(const std::vector<Step>& log) {
   std::vector<Step> ignored;
   for (auto step = log.rbegin(); step != log.rend(); ++step) {
     // Undoing restores a state KVM accepted a moment ago; it cannot fail.
     // An unmapped slot comes back under its old id, so the KVM slot table
     // is exactly what it was.
-    const Status undone = step->mapped ? unmap_one(step->slot.mapping, ignored)
-                                       : install(step->slot, ignored);
+    [[maybe_unused]] const Status undone = step->mapped ? unmap_one(step->slot.mapping, ignored)
+                                                        : install(step->slot, ignored);
     assert(undone.ok());
-    (void)undone;
   }
-  log.clear();
 }
 
 Status KvmSlotBackend::apply(const SlotTransaction& transaction) {
@@ -186,34 +187,37 @@ Status KvmSlotBackend::populate(DeviceHandle device, uint64_t offset, uint64_t s
   return host_.populate(a->hva + offset, size);
 }
 
-const KvmSlotBackend::Mapped* KvmSlotBackend::find_gpa(uint64_t gpa) const {
+const KvmSlotBackend::Mapped* KvmSlotBackend::find_range(uint64_t gpa, uint64_t size) const {
   auto it = by_gpa_.upper_bound(gpa);
   if (it == by_gpa_.begin()) return nullptr;
   --it;
+  // The slot starting last at or below gpa: the only one that can hold it.
   const Mapped& slot = attached(it->second.first)->slots[it->second.second];
-  return gpa - slot.mapping.gpa < slot.mapping.size ? &slot : nullptr;
+  const uint64_t offset = gpa - slot.mapping.gpa;
+  return size <= slot.mapping.size && offset <= slot.mapping.size - size ? &slot : nullptr;
 }
 
+// Accesses may not straddle memslots: a vCPU access would be split by KVM
+// and we want each probe to name one slot. Size 0 is accessible anywhere,
+// as GuestMemory says and GuestRam does.
 bool KvmSlotBackend::read(uint64_t gpa, std::span<uint8_t> bytes) {
-  // Accesses may not straddle memslots: a vCPU access would be split by KVM
-  // and we want each probe to name one slot.
-  const Mapped* slot = find_gpa(gpa);
-  if (!slot || bytes.size() > slot->mapping.gpa + slot->mapping.size - gpa) return false;
+  if (bytes.empty()) return true;
+  const Mapped* slot = find_range(gpa, bytes.size());
+  if (!slot) return false;
   host_.read(attached(slot->mapping.device)->hva + slot->mapping.backing_offset + (gpa - slot->mapping.gpa), bytes);
   return true;
 }
 
 bool KvmSlotBackend::write(uint64_t gpa, std::span<const uint8_t> bytes) {
-  const Mapped* slot = find_gpa(gpa);
-  if (!slot || bytes.size() > slot->mapping.gpa + slot->mapping.size - gpa) return false;
+  if (bytes.empty()) return true;
+  const Mapped* slot = find_range(gpa, bytes.size());
+  if (!slot) return false;
   host_.write(attached(slot->mapping.device)->hva + slot->mapping.backing_offset + (gpa - slot->mapping.gpa), bytes);
   return true;
 }
 
 bool KvmSlotBackend::accessible(uint64_t gpa, uint64_t size) const {
-  if (size == 0) return true;
-  const Mapped* slot = find_gpa(gpa);
-  return slot && size <= slot->mapping.gpa + slot->mapping.size - gpa;
+  return size == 0 || find_range(gpa, size) != nullptr;
 }
 
 }  // namespace vmemcheck

@@ -72,9 +72,9 @@ class KvmSlotBackend final : public MemslotBackend, public GuestMemory {
   Status map_one(const SlotMapping& mapping, std::vector<Step>& log);
   Status install(const Mapped& slot, std::vector<Step>& log);
   Status unmap_one(const SlotMapping& mapping, std::vector<Step>& log);
-  void undo(std::vector<Step>& log);
-  // The mapped slot holding `gpa`, if any.
-  const Mapped* find_gpa(uint64_t gpa) const;
+  void undo(const std::vector<Step>& log);
+  // The mapped slot holding all of [gpa, gpa + size), size > 0, if any.
+  const Mapped* find_range(uint64_t gpa, uint64_t size) const;
   Attached* attached(DeviceHandle device);
   const Attached* attached(DeviceHandle device) const;
   // Memslot `index` of an attached device, mapped or not (kUnmapped).
@@ -86,7 +86,9 @@ class KvmSlotBackend final : public MemslotBackend, public GuestMemory {
   std::vector<Attached> attached_;
   std::map<uint64_t, std::pair<DeviceHandle, uint64_t>> by_gpa_;  // gpa -> (device, index)
   void mark_id(uint32_t id, bool used);
-  std::vector<bool> id_used_;
+  // A byte per id, not vector<bool>: the bounds-checked build
+  // (_GLIBCXX_ASSERTIONS) checks this index, vector<bool>'s it does not.
+  std::vector<uint8_t> id_used_;
   uint32_t lowest_maybe_free_ = 0;  // every id below is in use: free_id() starts here
   uint32_t ids_in_use_ = 0;
   uint32_t reserved_ids_ = 0;

@@ -10,8 +10,10 @@ namespace vmemcheck {
 namespace {
 
 // x86 KVM_MEM_MAX_NR_PAGES: npages must fit the 31-bit field of the memslot.
-// Highest user-space address access_ok() accepts on x86-64 (TASK_SIZE_MAX).
-constexpr uint64_t kTaskSizeMax = (uint64_t{1} << 47) - 4096;
+// Highest user-space address access_ok() accepts on x86-64 (TASK_SIZE_MAX):
+// 2^47 - 4096. A literal: a constant's arithmetic is evaluated at compile
+// time, where scripts/mutate's mutants never run.
+constexpr uint64_t kTaskSizeMax = 0x7fff'ffff'f000;
 
 // Pages of one level a slot spans, as KVM's __kvm_mmu_slot_lpages().
 uint64_t level_pages(uint64_t first_gfn, uint64_t npages, unsigned level_shift) {
@@ -73,7 +75,8 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
     return -EINVAL;
   }
   if (as_id >= limits_.address_spaces) return -EINVAL;
-  if (r.guest_phys_addr + r.memory_size < r.guest_phys_addr) return -EINVAL;
+  const uint64_t end = r.guest_phys_addr + r.memory_size;
+  if (end < r.guest_phys_addr) return -EINVAL;
   if (r.memory_size > kKvmMaxSlotBytes) return -EINVAL;
 
   const KvmRegion* old = find(as_id, id);
@@ -100,7 +103,7 @@ int ShadowKvm::validate_and_apply(const KvmRegion& r) {
     if (overlaps_another_slot(r)) return -EEXIST;
     // x86 checks the max gfn later, in kvm_arch_prepare_memory_region(): the
     // last gfn must be addressable with the guest's physical address bits.
-    const uint64_t last_gfn = (r.guest_phys_addr + r.memory_size - 1) >> 12;
+    const uint64_t last_gfn = (end - 1) >> 12;
     if (last_gfn >= (uint64_t{1} << (limits_.phys_bits - 12))) return -EINVAL;
   }
   if (old) {
@@ -128,13 +131,13 @@ bool ShadowKvm::overlaps_another_slot(const KvmRegion& r) const {
     return r.guest_phys_addr < other.guest_phys_addr + other.memory_size &&
            other.guest_phys_addr < r.guest_phys_addr + r.memory_size;
   };
-  // r's own old place is skipped: a slot may move onto part of itself.
-  auto next = by_gpa_.lower_bound({as_id, r.guest_phys_addr});
-  if (next != by_gpa_.end() && next->second == r.slot) ++next;
+  // When a neighbour is r's own old place (a slot may move onto part of
+  // itself), the slot beyond it cannot overlap r either: a move keeps the
+  // size, so r ends at or below the old end when it starts at or below the
+  // old start, and a slot before the old place ends at or below the old start.
+  const auto next = by_gpa_.lower_bound({as_id, r.guest_phys_addr});
   if (next != by_gpa_.end() && overlaps(next)) return true;
-  auto before = by_gpa_.lower_bound({as_id, r.guest_phys_addr});
-  if (before != by_gpa_.begin() && std::prev(before)->second == r.slot) --before;
-  return before != by_gpa_.begin() && overlaps(std::prev(before));
+  return next != by_gpa_.begin() && overlaps(std::prev(next));
 }
 
 std::vector<KvmRegion> ShadowKvm::slots() const {

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cerrno>
+#include <utility>
 #include <vector>
 
 #include "shadow_kvm.hpp"
@@ -32,6 +33,29 @@ struct Stack {
 
 std::array<uint8_t, 4> pattern(uint8_t seed) { return {seed, uint8_t(seed + 1), uint8_t(seed + 2), uint8_t(seed + 3)}; }
 
+// Sparse host memory that records the discard and populate calls it gets.
+class RecordingHost final : public HostMemory {
+ public:
+  using Range = std::pair<uint64_t, uint64_t>;  // (hva, size)
+  Result<uint64_t> allocate(uint64_t size) override { return inner_.allocate(size); }
+  void release(uint64_t hva, uint64_t size) override { inner_.release(hva, size); }
+  Status discard(uint64_t hva, uint64_t size) override {
+    discarded.push_back({hva, size});
+    return inner_.discard(hva, size);
+  }
+  Status populate(uint64_t hva, uint64_t size) override {
+    populated.push_back({hva, size});
+    return inner_.populate(hva, size);
+  }
+  void read(uint64_t hva, std::span<uint8_t> bytes) const override { inner_.read(hva, bytes); }
+  void write(uint64_t hva, std::span<const uint8_t> bytes) override { inner_.write(hva, bytes); }
+  std::vector<Range> discarded;
+  std::vector<Range> populated;
+
+ private:
+  SparseHostMemory inner_;
+};
+
 TEST(KvmSlotBackend, AttachAllocatesBacking) {
   Stack s;
   ASSERT_TRUE(s.backend.attach(0, 4 * GiB));
@@ -40,6 +64,16 @@ TEST(KvmSlotBackend, AttachAllocatesBacking) {
   EXPECT_EQ(s.backend.device_hva(1), kHostBase + 4 * GiB);
   EXPECT_EQ(s.backend.device_hva(2), std::nullopt);
   EXPECT_EQ(s.kvm.slot_count(), 0u);  // attaching maps nothing
+}
+
+TEST(KvmSlotBackend, AttachFailsWhenTheHostHasNoRoom) {
+  Stack s;
+  // SparseHostMemory hands out [1 TiB, 128 TiB): 128 TiB never fits.
+  const Status status = s.backend.attach(0, 128 * TiB);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().message, "host address space exhausted allocating 0x800000000000 bytes");
+  EXPECT_EQ(s.backend.device_hva(0), std::nullopt);
+  EXPECT_EQ(s.backend.apply(map_of({mapping(0)})).error().message, "device handle 0 has no backing memory");
 }
 
 TEST(KvmSlotBackend, AttachTwiceFails) {
@@ -85,6 +119,14 @@ TEST(KvmSlotBackend, ReservedIdsAreNotUsed) {
   EXPECT_EQ(slots[0].slot, 8u);
   EXPECT_EQ(slots[1].slot, 9u);
   EXPECT_EQ(s.backend.free_slots(), 32764u - 8 - 2);
+}
+
+TEST(KvmSlotBackend, ReservingMoreIdsThanKvmHasLeavesNoneFree) {
+  Stack s(KvmBackendOptions{.reserved_slots = 8}, KvmLimits{.max_memslots = 4});
+  EXPECT_EQ(s.backend.free_slots(), 0u);
+  EXPECT_EQ(s.backend.used_slots(), 0u);
+  ASSERT_TRUE(s.backend.attach(0, GiB));
+  EXPECT_EQ(s.backend.apply(map_of({mapping(0)})).error().message, "no free KVM memslot (KVM_CAP_NR_MEMSLOTS = 4)");
 }
 
 TEST(KvmSlotBackend, SmmMirrorsEveryMapping) {
@@ -157,6 +199,10 @@ TEST(KvmSlotBackend, FailedSmmHalfIsUndone) {
   EXPECT_NE(status.error().message.find("slot=1:1"), std::string::npos) << status.error().message;
   EXPECT_EQ(s.kvm.slots(), before);
   EXPECT_EQ(s.backend.used_slots(), 1u);
+  // Slot 0: two calls; slot 1: normal space, the failing SMM call, and the
+  // call that deletes the normal half again.
+  EXPECT_EQ(s.backend.ioctl_calls(), 2u + 3u);
+  EXPECT_EQ(s.kvm.calls(), 1u + 2u + 3u);  // the foreign slot's call too
 }
 
 TEST(KvmSlotBackend, FailedTransactionRestoresUnmappedSlotsWithTheirIds) {
@@ -176,6 +222,34 @@ TEST(KvmSlotBackend, FailedTransactionRestoresUnmappedSlotsWithTheirIds) {
   EXPECT_EQ(s.kvm.slot_count(), 1u);  // only the foreign slot is left
 }
 
+TEST(KvmSlotBackend, FailedUnmapRestoresTheSlotsUnmappedBeforeIt) {
+  Stack s;
+  ASSERT_TRUE(s.backend.attach(0, 4 * GiB));
+  ASSERT_TRUE(s.backend.apply(map_of({mapping(0), mapping(1)})));
+  const auto before = s.kvm.slots();
+  const Status status = s.backend.apply(unmap_of({mapping(0), mapping(3)}));
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().message, "memslot 3 of device 0 is not mapped");
+  EXPECT_EQ(s.kvm.slots(), before);
+  EXPECT_EQ(s.backend.used_slots(), 2u);
+  EXPECT_TRUE(s.backend.accessible(kGpa, GiB));
+}
+
+TEST(KvmSlotBackend, UnmapRefusedByKvmKeepsTheSlot) {
+  // KVM refuses to delete a slot that is not there: another consumer deleted
+  // it behind the backend's back. The unmap fails and changes nothing.
+  Stack s;
+  ASSERT_TRUE(s.backend.attach(0, 4 * GiB));
+  ASSERT_TRUE(s.backend.apply(map_of({mapping(0)})));
+  ASSERT_EQ(s.kvm.set_user_memory_region({0, 0, 0, 0, 0}), 0);
+  const Status status = s.backend.apply(unmap_of({mapping(0)}));
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.error().message.find("failed: -EINVAL"), std::string::npos) << status.error().message;
+  EXPECT_EQ(s.backend.used_slots(), 1u);
+  EXPECT_TRUE(s.backend.accessible(kGpa, GiB));
+  EXPECT_EQ(s.backend.apply(map_of({mapping(0)})).error().message, "memslot 0 of device 0 is already mapped");
+}
+
 TEST(KvmSlotBackend, MappingTwiceFails) {
   Stack s;
   ASSERT_TRUE(s.backend.attach(0, 4 * GiB));
@@ -192,6 +266,9 @@ TEST(KvmSlotBackend, UnmappingUnmappedSlotFails) {
   const Status status = s.backend.apply(unmap_of({mapping(3)}));
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().message, "memslot 3 of device 0 is not mapped");
+  // Index 1, just past the highest index the device ever mapped.
+  ASSERT_TRUE(s.backend.apply(map_of({mapping(0)})));
+  EXPECT_EQ(s.backend.apply(unmap_of({mapping(1)})).error().message, "memslot 1 of device 0 is not mapped");
 }
 
 TEST(KvmSlotBackend, MappingWithoutBackingFails) {
@@ -228,6 +305,36 @@ TEST(KvmSlotBackend, UnmappedGpaIsNotAccessible) {
   EXPECT_FALSE(s.backend.read(0, out));                   // below everything
   EXPECT_TRUE(s.backend.read(kGpa + 2 * GiB - 4, out));   // last 4 bytes of slot 1
   EXPECT_FALSE(s.backend.read(kGpa + 2 * GiB - 2, out));  // straddles the slot end
+}
+
+TEST(KvmSlotBackend, AccessesReachTheSlotEndButNotPastIt) {
+  Stack s;
+  ASSERT_TRUE(s.backend.attach(0, 4 * GiB));
+  ASSERT_TRUE(s.backend.apply(map_of({mapping(1)})));
+  const uint64_t end = kGpa + 2 * GiB;  // slot 1's end; nothing is mapped above
+  std::array<uint8_t, 1> one{};
+  EXPECT_TRUE(s.backend.read(end - 1, one));
+  EXPECT_TRUE(s.backend.write(end - 4, pattern(5)));
+  EXPECT_TRUE(s.backend.accessible(end - 4, 4));
+  EXPECT_TRUE(s.backend.accessible(kGpa + GiB, GiB));  // the whole slot
+  std::array<uint8_t, 4> out{};
+  EXPECT_FALSE(s.backend.read(end - 3, out));  // one byte over the end
+  EXPECT_FALSE(s.backend.write(end - 3, pattern(5)));
+  EXPECT_FALSE(s.backend.accessible(end - 3, 4));
+  EXPECT_FALSE(s.backend.accessible(kGpa + GiB, GiB + 1));
+  EXPECT_FALSE(s.backend.accessible(end, 1));
+}
+
+TEST(KvmSlotBackend, EmptyAccessesSucceedAnywhere) {
+  // GuestMemory: size 0 is accessible (as in GuestRam), mapped or not.
+  Stack s;
+  ASSERT_TRUE(s.backend.attach(0, 4 * GiB));
+  ASSERT_TRUE(s.backend.apply(map_of({mapping(1)})));
+  for (const uint64_t gpa : {uint64_t{0}, kGpa + GiB, kGpa + 2 * GiB}) {
+    EXPECT_TRUE(s.backend.accessible(gpa, 0)) << gpa;
+    EXPECT_TRUE(s.backend.read(gpa, {})) << gpa;
+    EXPECT_TRUE(s.backend.write(gpa, {})) << gpa;
+  }
 }
 
 TEST(KvmSlotBackend, UnmappingMakesGpaInaccessible) {
@@ -296,6 +403,27 @@ TEST(KvmSlotBackend, DiscardAndPopulateOutsideBackingFail) {
   EXPECT_EQ(populate.error().message, "populate [0x0, +0x200000) outside device 5's backing");
   EXPECT_TRUE(s.backend.discard(0, 0, GiB));
   EXPECT_TRUE(s.backend.populate(0, GiB - 2 * MiB, 2 * MiB));
+  // One byte too many, and an empty range at the very end (inside).
+  EXPECT_EQ(s.backend.discard(0, GiB - 4096, 4097).error().message,
+            "discard [0x3ffff000, +0x1001) outside device 0's backing");
+  EXPECT_EQ(s.backend.populate(0, GiB - 4096, 4097).error().message,
+            "populate [0x3ffff000, +0x1001) outside device 0's backing");
+  EXPECT_TRUE(s.backend.discard(0, GiB, 0));
+  EXPECT_TRUE(s.backend.populate(0, GiB, 0));
+  EXPECT_FALSE(s.backend.discard(0, GiB + 4096, 0));
+  EXPECT_FALSE(s.backend.populate(0, GiB + 4096, 0));
+}
+
+TEST(KvmSlotBackend, DiscardAndPopulateReachTheDevicesBacking) {
+  ShadowKvm kvm;
+  RecordingHost host;
+  KvmSlotBackend backend(kvm, host);
+  ASSERT_TRUE(backend.attach(0, GiB));
+  ASSERT_TRUE(backend.attach(1, GiB));  // its backing starts at 1 TiB + 1 GiB
+  ASSERT_TRUE(backend.discard(1, 2 * MiB, 4 * MiB));
+  ASSERT_TRUE(backend.populate(1, 6 * MiB, 2 * MiB));
+  EXPECT_EQ(host.discarded, (std::vector<RecordingHost::Range>{{kHostBase + GiB + 2 * MiB, 4 * MiB}}));
+  EXPECT_EQ(host.populated, (std::vector<RecordingHost::Range>{{kHostBase + GiB + 6 * MiB, 2 * MiB}}));
 }
 
 TEST(KvmSlotBackend, DetachReleasesBacking) {
@@ -310,16 +438,19 @@ TEST(KvmSlotBackend, DetachReleasesBacking) {
   EXPECT_TRUE(s.backend.attach(0, GiB));  // and the handle can be attached again
 }
 
-TEST(KvmSlotBackend, DestructorDeletesAllSlots) {
+TEST(KvmSlotBackend, DestructorDeletesAllSlotsAndReleasesBacking) {
   ShadowKvm kvm;
   SparseHostMemory host;
   {
     KvmSlotBackend backend(kvm, host, KvmBackendOptions{.smm = true});
     ASSERT_TRUE(backend.attach(0, 4 * GiB));
     ASSERT_TRUE(backend.apply(map_of({mapping(0), mapping(3)})));
+    ASSERT_TRUE(backend.write(kGpa + 3 * GiB, pattern(1)));
     EXPECT_EQ(kvm.slot_count(), 4u);
+    EXPECT_EQ(host.resident_pages(), 1u);
   }
   EXPECT_EQ(kvm.slot_count(), 0u);
+  EXPECT_EQ(host.resident_pages(), 0u);
 }
 
 }  // namespace

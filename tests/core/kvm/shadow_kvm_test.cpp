@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "units.hpp"
 
@@ -54,12 +56,33 @@ TEST(ShadowKvm, MisalignedHvaIsInvalid) {
   EXPECT_EQ(kvm.slot_count(), 0u);
 }
 
+TEST(ShadowKvm, MisalignedByOneByteIsInvalid) {
+  // KVM masks with PAGE_SIZE - 1: bit 0 counts too.
+  ShadowKvm kvm;
+  EXPECT_SET(kvm, region(0, 4 * GiB, GiB + 1), -EINVAL);
+  EXPECT_SET(kvm, region(0, 4 * GiB + 1, GiB), -EINVAL);
+  EXPECT_SET(kvm, region(0, 4 * GiB, GiB, kHva + 1), -EINVAL);
+  EXPECT_EQ(kvm.slot_count(), 0u);
+}
+
 TEST(ShadowKvm, HvaBeyondUserSpaceIsInvalid) {
   ShadowKvm kvm;
   const uint64_t task_size_max = (uint64_t{1} << 47) - 4096;
   EXPECT_SET(kvm, region(0, 0, 4096, task_size_max), -EINVAL);  // ends past TASK_SIZE_MAX
   EXPECT_SET(kvm, region(0, 0, 4096, task_size_max - 4096), 0);  // ends exactly there
   EXPECT_SET(kvm, region(1, GiB, 4096, uint64_t{1} << 47), -EINVAL);
+}
+
+TEST(ShadowKvm, HvaBoundAppliesToDeletesToo) {
+  // access_ok(hva, 0) accepts hva == TASK_SIZE_MAX, nothing above it; the
+  // check comes before KVM looks at the size.
+  ShadowKvm kvm;
+  const uint64_t task_size_max = (uint64_t{1} << 47) - 4096;
+  EXPECT_SET(kvm, region(0, 0, GiB), 0);
+  EXPECT_SET(kvm, region(0, 0, 0, task_size_max + 4096), -EINVAL);
+  EXPECT_EQ(kvm.slot_count(), 1u);
+  EXPECT_SET(kvm, region(0, 0, 0, task_size_max), 0);
+  EXPECT_EQ(kvm.slot_count(), 0u);
 }
 
 TEST(ShadowKvm, SlotIdAtLimitIsInvalid) {
@@ -199,6 +222,32 @@ TEST(ShadowKvm, IdenticalResetIsNoop) {
   EXPECT_EQ(kvm.calls(), 2u);
 }
 
+// The invariant monitor follows the table through the journal: every change,
+// and nothing for a call that changes nothing.
+TEST(ShadowKvm, JournalFollowsEveryTableChange) {
+  using Change = std::pair<KvmRegion, int>;
+  const auto journal = [](const ShadowKvm& kvm) {
+    std::vector<Change> out;
+    for (const auto& change : kvm.journal()) out.emplace_back(change.region, change.delta);
+    return out;
+  };
+  ShadowKvm kvm;
+  kvm.keep_journal();
+  const KvmRegion created = region(0, 4 * GiB, GiB);
+  EXPECT_SET(kvm, created, 0);
+  EXPECT_EQ(journal(kvm), (std::vector<Change>{{created, +1}}));
+  kvm.clear_journal();
+  EXPECT_SET(kvm, created, 0);  // identical: no change
+  EXPECT_SET(kvm, region(1, 4 * GiB, GiB, kHva + GiB), -EEXIST);
+  EXPECT_EQ(journal(kvm), std::vector<Change>{});
+  const KvmRegion logging = region(0, 4 * GiB, GiB, kHva, kKvmMemLogDirtyPages);
+  EXPECT_SET(kvm, logging, 0);  // flags only
+  const KvmRegion moved = region(0, 8 * GiB, GiB, kHva, kKvmMemLogDirtyPages);
+  EXPECT_SET(kvm, moved, 0);
+  EXPECT_SET(kvm, region(0, 0, 0), 0);
+  EXPECT_EQ(journal(kvm), (std::vector<Change>{{created, -1}, {logging, +1}, {logging, -1}, {moved, +1}, {moved, -1}}));
+}
+
 TEST(ShadowKvm, DeleteWithSizeZero) {
   ShadowKvm kvm;
   EXPECT_SET(kvm, region(0, 4 * GiB, GiB), 0);
@@ -207,6 +256,9 @@ TEST(ShadowKvm, DeleteWithSizeZero) {
   EXPECT_EQ(kvm.slot_count(), 0u);
   // The gpa can be reused afterwards.
   EXPECT_SET(kvm, region(1, 4 * GiB, GiB), 0);
+  // A delete may also name the slot's own gpa and hva (KvmSlotBackend does).
+  EXPECT_SET(kvm, region(1, 4 * GiB, 0), 0);
+  EXPECT_EQ(kvm.slot_count(), 0u);
 }
 
 TEST(ShadowKvm, DeleteOfMissingSlotIsInvalid) {
@@ -305,6 +357,28 @@ TEST(ShadowKvm, MetadataCountsLargePagesASlotTouches) {
   EXPECT_EQ(m.lpage_info, 4u * (2 + 1));
   EXPECT_EQ(m.rmap, 8u * (512 + 2 + 1));
   EXPECT_EQ(slot_metadata(0, 0, MetadataModel{}).total(), 0u);
+}
+
+TEST(ShadowKvm, MetadataCountsTheLargePageOfTheLastPage) {
+  // 2 MiB + 4 KiB at 0: the last page is the first of the second 2 MiB page.
+  EXPECT_EQ(slot_metadata(0, 2 * MiB + 4096, MetadataModel{}).lpage_info, 4u * (2 + 1));
+  // One page: one page of each large size.
+  EXPECT_EQ(slot_metadata(0, 4096, MetadataModel{}).lpage_info, 4u * (1 + 1));
+  EXPECT_EQ(slot_metadata(GiB - 4096, 4096, MetadataModel{.tdp_mmu = false}).rmap, 8u * (1 + 1 + 1));
+}
+
+TEST(ShadowKvm, MetadataSumsEverySlotsComponents) {
+  ShadowKvm kvm(KvmLimits{}, MetadataModel{.tdp_mmu = false});
+  ASSERT_EQ(kvm.set_user_memory_region(region(0, 4 * GiB, GiB, kHva, kKvmMemLogDirtyPages)), 0);
+  ASSERT_EQ(kvm.set_user_memory_region(region(kvm_slot_id(kSmmAddressSpace, 3), MiB, 2 * MiB, kHva + GiB)), 0);
+  const SlotMetadata a = slot_metadata(4 * GiB, GiB, MetadataModel{.tdp_mmu = false, .dirty_logging = true});
+  const SlotMetadata b = slot_metadata(MiB, 2 * MiB, MetadataModel{.tdp_mmu = false});
+  const SlotMetadata sum = kvm.metadata();
+  EXPECT_EQ(sum.rmap, a.rmap + b.rmap);
+  EXPECT_EQ(sum.gfn_track, a.gfn_track + b.gfn_track);
+  EXPECT_EQ(sum.lpage_info, a.lpage_info + b.lpage_info);
+  EXPECT_EQ(sum.dirty_bitmaps, a.dirty_bitmaps);
+  EXPECT_GT(b.lpage_info, 0u);
 }
 
 TEST(ShadowKvm, MetadataDirtyBitmapsRoundToLongs) {
