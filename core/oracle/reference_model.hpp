@@ -72,6 +72,7 @@ class ReferenceModel {
   uint64_t slot_size() const { return slot_size_; }
   uint64_t slot_count() const { return slot_count_; }
   bool mapped(uint64_t slot) const { return mapped_[slot] != 0; }
+  const DeviceConfig& config() const { return config_; }
   // One byte per memslot, 1 while mapped, as VirtioMemDevice::mapped_flags().
   std::span<const uint8_t> mapped_flags() const { return mapped_; }
   ConfigSpace config_space() const;

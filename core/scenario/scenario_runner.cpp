@@ -110,6 +110,7 @@ constexpr uint64_t kMaxBootRam = uint64_t{4} << 30;
 
 Status Runner::start_machine(const ConfigureMachine& config) {
   queues_.clear();
+  vhosts_.clear();
   used_published_.clear();
   address_space_.reset();
   dma_.reset();
@@ -172,7 +173,7 @@ std::optional<std::string_view> Runner::check_config(const DeviceConfig& config,
 
 // Pre-plug and plug of a memory device; the model starts from the same config and limit.
 void Runner::execute(const AddDevice& a, StepReport& report) {
-  const MemslotBudget budget = machine_->budget();
+  const MemslotBudget budget = reference_budget();
   const uint64_t used_region = machine_->used_region_size();
   std::vector<std::pair<uint64_t, uint64_t>> taken;
   for (const VirtioMemDevice* d : machine_->devices()) taken.emplace_back(d->addr(), d->addr() + d->config().region_size);
@@ -448,8 +449,42 @@ void Runner::execute(const InjectFault& f, StepReport& report) {
   report.outcome = "armed";
 }
 
+// DESIGN §6 "Memory-device core": a vhost backend must hold every memslot in
+// use or promised, and at least kMemslotSafeMax once a device decided
+// automatically on several.
 void Runner::execute(const AddVhost& v, StepReport& report) {
-  report.outcome = outcome_of(machine_->add_vhost(v.vhost));
+  const MemslotBudget b = reference_budget();
+  const bool several_decided = std::ranges::any_of(models_, [](const auto& entry) {
+    const MemslotMode mode = entry.second.config().mode;
+    return (mode == MemslotMode::Multiple || mode == MemslotMode::Dynamic) && entry.second.slot_count() > 1;
+  });
+  const uint64_t held = machine_->config().reserved_memslots + b.required;
+  const bool must_refuse = (v.vhost.max_memslots < kMemslotSafeMax && several_decided) || v.vhost.max_memslots < held;
+  const Status added = machine_->add_vhost(v.vhost);
+  report.outcome = outcome_of(added);
+  if (added) vhosts_.push_back(v.vhost);
+  if (added.ok() == must_refuse && options_.check_model) {
+    report.problems.push_back(fmt::format("vhost '{}' (max {}): core {}, model {}", v.vhost.name, v.vhost.max_memslots,
+                                          added ? "accepts it" : "refuses it", must_refuse ? "refuses it" : "accepts it"));
+  }
+}
+
+MemslotBudget Runner::reference_budget() const {
+  MemslotBudget b;
+  for (const auto& [id, model] : models_) {
+    b.required += model.slot_count();
+    for (uint64_t slot = 0; slot < model.slot_count(); ++slot) b.used += model.mapped(slot) ? 1 : 0;
+  }
+  // Every backend sees every memslot: other consumers' and the memory devices'.
+  const uint64_t in_use = machine_->config().reserved_memslots + b.used;
+  const auto left = [&](uint64_t max) { return max > in_use ? max - in_use : 0; };
+  b.max = kvm_->max_memslots();
+  b.free = left(b.max);
+  for (const VhostBackend& vhost : vhosts_) {
+    b.max = std::min<uint64_t>(b.max, vhost.max_memslots);
+    b.free = std::min(b.free, left(vhost.max_memslots));
+  }
+  return b;
 }
 
 // A vCPU's 8-byte access; checks invariant 7 against the model's view.
@@ -696,6 +731,13 @@ std::string Runner::check_expectations(const Expect& e) const {
 
 void Runner::compare_with_models(StepReport& report) const {
   if (!machine_) return;
+  const MemslotBudget core = machine_->budget(), expected = reference_budget();
+  if (core.max != expected.max || core.free != expected.free || core.required != expected.required ||
+      core.used != expected.used) {
+    report.problems.push_back(fmt::format("memslot budget mismatch: core max {} free {} required {} used {}, model max "
+                                          "{} free {} required {} used {}", core.max, core.free, core.required,
+                                          core.used, expected.max, expected.free, expected.required, expected.used));
+  }
   for (const VirtioMemDevice* d : machine_->devices()) {
     const auto it = models_.find(d->config().id);
     if (it == models_.end()) continue;

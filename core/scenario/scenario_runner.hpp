@@ -94,6 +94,9 @@ class Runner {
   void execute(const Expect&, StepReport& report);
   Status start_machine(const ConfigureMachine& config);
   void compare_with_models(StepReport& report) const;
+  // The machine's memslot budget from the models' memslots and the vhost
+  // backends the runner added, to check Machine::budget() against.
+  MemslotBudget reference_budget() const;
   void check_response_bytes(const KickResult& kick, const QueueLayout& layout, StepReport& report) const;
   void check_used_ring(const std::string& device, const KickResult& kick, const QueueLayout& layout,
                        StepReport& report);
@@ -119,6 +122,7 @@ class Runner {
   std::unique_ptr<PlatformSession> session_;
   std::unique_ptr<Machine> machine_;
   std::map<std::string, ReferenceModel> models_;
+  std::vector<VhostBackend> vhosts_;  // the ones the machine accepted
   // Boot RAM below the device-memory area, where drivers keep their queues.
   std::unique_ptr<GuestRam> ram_;
   std::unique_ptr<DmaView> dma_;
