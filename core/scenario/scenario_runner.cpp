@@ -174,7 +174,7 @@ std::optional<std::string_view> Runner::check_config(const DeviceConfig& config,
 // Pre-plug and plug of a memory device; the model starts from the same config and limit.
 void Runner::execute(const AddDevice& a, StepReport& report) {
   const MemslotBudget budget = reference_budget();
-  const uint64_t used_region = machine_->used_region_size();
+  const uint64_t used_region = reference_used_region();
   std::vector<std::pair<uint64_t, uint64_t>> taken;
   for (const VirtioMemDevice* d : machine_->devices()) taken.emplace_back(d->addr(), d->addr() + d->config().region_size);
   auto broken = check_config(a.config, report);
@@ -394,6 +394,18 @@ void Runner::execute(const Migrate& m, StepReport& report) {
   std::optional<std::string_view> must_fail = check_config(destination, report);
   if (!must_fail && destination.node != d->config().node) must_fail = "the node differs from the source's";
   if (!must_fail && stream_edit) must_fail = "the stream is corrupted";
+  const ReferenceModel* source_model = model_of(m.device);
+  const uint64_t area_size = machine_->config().device_memory_size;
+  const MemslotBudget budget = reference_budget(m.device);
+  const uint64_t used_region = reference_used_region(m.device);
+  if (!must_fail) must_fail = reference_budget_error(destination, budget, area_size, used_region);
+  if (!must_fail && source_model) {
+    ReferenceModel loaded(destination, reference_device_limit(destination, budget, area_size, used_region));
+    loaded.set_phys_bits(kvm_->limits().phys_bits);
+    const ConfigSpace source = source_model->config_space();
+    loaded.restore(source_model->blocks(), source.usable_region_size, source.requested_size);
+    if (loaded.maps_beyond_phys()) must_fail = "the destination maps a memslot beyond the guest's physical address bits";
+  }
   // Migration's own backend calls are not modelled step by step: armed
   // faults are dropped on both sides first, and only fail= arms one.
   FaultInjectingBackend& faults = machine_->backend();
@@ -409,6 +421,9 @@ void Runner::execute(const Migrate& m, StepReport& report) {
   if (migrated && must_fail && options_.check_model) {
     report.problems.push_back(fmt::format("migration of '{}' succeeded, but must fail: {}", m.device, *must_fail));
   }
+  if (!migrated && !must_fail && options_.check_model) {
+    report.problems.push_back(fmt::format("migration of '{}' failed, but the model's succeeds", m.device));
+  }
   if (!migrated && !device(m.device)) {
     report.problems.push_back(fmt::format("device '{}' is gone after a failed migration", m.device));
   }
@@ -422,14 +437,15 @@ void Runner::execute(const Migrate& m, StepReport& report) {
     if (device_at(gpa) != fresh) continue;
     if (!old_model->blocks()[(gpa - fresh->addr()) / fresh->config().block_size]) written = {0, true};
   }
+  const uint64_t expected_limit = reference_device_limit(fresh->config(), budget, area_size, used_region);
+  if (fresh->memslot_limit() != expected_limit && options_.check_model) {
+    report.problems.push_back(fmt::format("memslot limit mismatch on device '{}' after migration: core {}, model {}",
+                                          m.device, fresh->memslot_limit(), expected_limit));
+  }
   ReferenceModel next(fresh->config(), fresh->memslot_limit());
   next.set_phys_bits(kvm_->limits().phys_bits);
   const ConfigSpace source = old_model->config_space();
   next.restore(old_model->blocks(), source.usable_region_size, source.requested_size);
-  if (next.maps_beyond_phys() && options_.check_model) {
-    report.problems.push_back(fmt::format("migration of '{}' succeeded, but the model's destination maps a memslot "
-                                          "beyond the guest's {} physical address bits", m.device, kvm_->limits().phys_bits));
-  }
   models_.erase(m.device);
   models_.emplace(m.device, std::move(next));
 }
@@ -469,9 +485,16 @@ void Runner::execute(const AddVhost& v, StepReport& report) {
   }
 }
 
-MemslotBudget Runner::reference_budget() const {
+uint64_t Runner::reference_used_region(const std::string& leaving) const {
+  uint64_t used = 0;
+  for (const auto& [id, model] : models_) used += id == leaving ? 0 : model.config().region_size;
+  return used;
+}
+
+MemslotBudget Runner::reference_budget(const std::string& leaving) const {
   MemslotBudget b;
   for (const auto& [id, model] : models_) {
+    if (id == leaving) continue;
     b.required += model.slot_count();
     for (uint64_t slot = 0; slot < model.slot_count(); ++slot) b.used += model.mapped(slot) ? 1 : 0;
   }

@@ -96,7 +96,10 @@ class Runner {
   void compare_with_models(StepReport& report) const;
   // The machine's memslot budget from the models' memslots and the vhost
   // backends the runner added, to check Machine::budget() against.
-  MemslotBudget reference_budget() const;
+  // Without device `leaving` (a migration's destination decides without its source).
+  MemslotBudget reference_budget(const std::string& leaving = {}) const;
+  // The bytes of the device-memory area the models' devices occupy, but `leaving`'s.
+  uint64_t reference_used_region(const std::string& leaving = {}) const;
   void check_response_bytes(const KickResult& kick, const QueueLayout& layout, StepReport& report) const;
   void check_used_ring(const std::string& device, const KickResult& kick, const QueueLayout& layout,
                        StepReport& report);
