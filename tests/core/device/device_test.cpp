@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fault_injection.hpp"
 #include "host_memory.hpp"
 #include "kvm_slot_backend.hpp"
 #include "shadow_kvm.hpp"
@@ -21,13 +22,14 @@ struct Bench {
     c.requested_size = 512 * MiB;
     return c;
   }
-  Result<std::unique_ptr<VirtioMemDevice>> create(const DeviceConfig& c) {
-    return VirtioMemDevice::create(c, 1, kHandle, backend, 1);
+  Result<std::unique_ptr<VirtioMemDevice>> create(const DeviceConfig& c, uint64_t memslot_limit = 1) {
+    return VirtioMemDevice::create(c, memslot_limit, kHandle, faults, 1);
   }
   static constexpr DeviceHandle kHandle = 7;
   ShadowKvm kvm;
   SparseHostMemory host;
   KvmSlotBackend backend{kvm, host, {}};
+  FaultInjectingBackend faults{backend};
 };
 
 TEST(VirtioMemDevice, CreateRefusesAConfigWithoutAddress) {
@@ -61,6 +63,31 @@ TEST(VirtioMemDevice, LoadRefusesADestinationWithPluggedMemory) {
   ASSERT_FALSE(loaded);
   EXPECT_EQ(loaded.error().message, "device 'vm0': migration load failed: the destination device has plugged memory");
   EXPECT_EQ((*source)->plugged_size(), 2 * MiB);
+}
+
+// A load whose memslots cannot be mapped leaves the destination as it was:
+// nothing plugged, its own usable region and requested size.
+TEST(VirtioMemDevice, LoadThatCannotMapChangesNothing) {
+  Bench bench;
+  DeviceConfig dynamic = Bench::config();
+  dynamic.mode = MemslotMode::Dynamic;
+  auto source = bench.create(dynamic, 4);
+  ASSERT_TRUE(source);
+  ASSERT_EQ((*source)->handle({RequestType::Plug, dynamic.addr.value(), 1}), Response{ResponseType::Ack});
+  MigrationState state = (*source)->save();
+  state.requested_size = dynamic.region_size;
+  state.usable_region_size = dynamic.region_size;
+  source->reset();  // unmaps its memslot
+  DeviceConfig small = dynamic;
+  small.requested_size = 0;
+  auto destination = bench.create(small, 4);
+  ASSERT_TRUE(destination);
+  const ConfigSpace before = (*destination)->config_space();
+  bench.faults.arm(FaultKind::Map);
+  ASSERT_FALSE((*destination)->load(state));
+  EXPECT_EQ((*destination)->config_space(), before);
+  EXPECT_EQ((*destination)->plugged_size(), 0u);
+  EXPECT_EQ(bench.kvm.slot_count(), 0u);
 }
 
 }  // namespace
