@@ -38,6 +38,7 @@ class Command:
     # reach is recorded: it is taken to reach every point of its killer's files.
     assume_reached: bool = False
     env: dict = dataclasses.field(default_factory=dict)
+    corpus_target: str = ""  # replays corpus/<target> (report.py turns a reaching input into a scenario)
 
     def reaches(self, mutant_id) -> bool:
         return self.assume_reached or mutant_id in self.reached
@@ -65,7 +66,8 @@ def make_killers(root: Path, build: Path, fuzz_runs: int, with_proofs: bool, wit
         sorted(str(p) for p in (root / "corpus/regressions").iterdir() if p.is_file())
     killers = [
         Killer("corpus", [Command(f"vmemcheck run {Path(s).relative_to(root)}", [tool, "run", "-q", s]) for s in scenarios] +
-               [Command(f"fuzz_{t} corpus/{t}", [fuzz[t], "-runs=0", str(root / "corpus" / t)]) for t in FUZZ_TARGETS]),
+               [Command(f"fuzz_{t} corpus/{t}", [fuzz[t], "-runs=0", str(root / "corpus" / t)], corpus_target=t)
+                for t in FUZZ_TARGETS]),
         Killer("unit", [Command(name, [str(build / "tests/core" / name), "--gtest_brief=1"]) for name in UNIT_TESTS]),
         Killer("property", [Command(f"property_test ({PROPERTY_SCENARIOS} scenarios)",
                                     [str(build / "tests/property_test"), "--gtest_brief=1"],

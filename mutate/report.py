@@ -17,8 +17,7 @@ def scenarios_for_survivors(mutants, verdicts, killer_list, root: Path, build: P
     """For each survivor a corpus input reached: the first such input (found by
     halving the corpus, replayed with reach recording) as a .vmem scenario."""
     found = {}
-    corpus_commands = {c.name.split()[0][len("fuzz_"):]: c for k in killer_list if k.name == "corpus"
-                       for c in k.commands if c.name.startswith("fuzz_")}
+    corpus_commands = {c.corpus_target: c for k in killer_list for c in k.commands if c.corpus_target}
     for point, mutant_id, _ in mutants:
         if verdicts[mutant_id].status != "survived":
             continue
