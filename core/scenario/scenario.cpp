@@ -242,10 +242,6 @@ Result<Op> parse_fail(const Words& w) {
     return Error{fmt::format("unknown fail option '{}'", k)};
   });
   if (!options) return options.error();
-  // Faults target one device so the reference model of that device can follow.
-  if (f.kind != FaultKind::Attach && !f.device) {
-    return Error{fmt::format("fail {}: device=ID is required", name(f.kind))};
-  }
   return Op{f};
 }
 
