@@ -24,10 +24,15 @@ uint64_t reference_memslot_limit(const MemslotBudget& budget, uint64_t space, ui
   return static_cast<uint64_t>(std::max<i128>(n * device_size / free_space, 1));
 }
 
+bool reference_decides_automatically(MemslotMode mode) {
+  return mode == MemslotMode::Multiple || mode == MemslotMode::Dynamic;
+}
+
 uint64_t reference_device_limit(const DeviceConfig& config, const MemslotBudget& budget, uint64_t space,
                                 uint64_t used_region) {
-  const bool automatic = config.mode == MemslotMode::Multiple || config.mode == MemslotMode::Dynamic;
-  return automatic ? reference_memslot_limit(budget, space, used_region, config.region_size) : 1;
+  return reference_decides_automatically(config.mode)
+             ? reference_memslot_limit(budget, space, used_region, config.region_size)
+             : 1;
 }
 
 std::optional<std::string_view> reference_budget_error(const DeviceConfig& config, const MemslotBudget& budget,

@@ -19,6 +19,10 @@ namespace vmemcheck {
 uint64_t reference_memslot_limit(const MemslotBudget& budget, uint64_t space, uint64_t used_region,
                                  uint64_t device_size);
 
+// The modes whose device decides its memslot count from the machine's limit
+// (DESIGN §6): multiple and dynamic.
+bool reference_decides_automatically(MemslotMode mode);
+
 // The limit a new device of `config` gets: reference_memslot_limit for the
 // modes that decide automatically (multiple, dynamic), else 1.
 uint64_t reference_device_limit(const DeviceConfig& config, const MemslotBudget& budget, uint64_t space,

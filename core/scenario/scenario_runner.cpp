@@ -474,8 +474,7 @@ void Runner::execute(const InjectFault& f, StepReport& report) {
 void Runner::execute(const AddVhost& v, StepReport& report) {
   const MemslotBudget b = reference_budget();
   const bool several_decided = std::ranges::any_of(models_, [](const auto& entry) {
-    const MemslotMode mode = entry.second.config().mode;
-    return (mode == MemslotMode::Multiple || mode == MemslotMode::Dynamic) && entry.second.slot_count() > 1;
+    return reference_decides_automatically(entry.second.config().mode) && entry.second.slot_count() > 1;
   });
   const uint64_t held = machine_->config().reserved_memslots + b.required;
   const bool must_refuse = (v.vhost.max_memslots < kMemslotSafeMax && several_decided) || v.vhost.max_memslots < held;
