@@ -43,7 +43,7 @@ void run_checked(Target target, std::span<const uint8_t> bytes, Platform* platfo
     std::string text;
     for (size_t j = 0; j <= i; ++j) text += scenario::to_text(s.steps[j].op) + "\n";
     fmt::print(stderr, "vmemcheck fuzz_{}: step {} ({} -> {}) found:\n", name(target), i + 1, scenario::to_text(s.steps[i].op),
-               report.outcome);
+               scenario::to_text(report.outcome));
     for (const auto& problem : report.problems) fmt::print(stderr, "  {}\n", problem);
     fmt::print(stderr, "scenario so far:\n{}replay the crashing input with: vmemcheck replay --target {} FILE\n", text,
                name(target));

@@ -60,17 +60,15 @@ std::set<std::string> features(fuzz::Target target, const std::vector<uint8_t>& 
           }
         },
         step.op);
-    // A kick answers several chains ("ACK, NACK"), then may fault ("; fault: ..."): each counts.
-    std::string answers = report.outcome;
-    if (const size_t fault = answers.find("fault: "); fault != std::string::npos) {
-      out.insert(fmt::format("{} {} {}", verb, mode, kind_of(answers.substr(fault))));
-      answers = answers.substr(0, fault < 2 ? 0 : fault - 2);
+    // A kick answers several chains, then may fault: each counts.
+    const scenario::Outcome& outcome = report.outcome;
+    if (outcome.kind != scenario::Outcome::Kind::Answered) {
+      out.insert(fmt::format("{} {} {}", verb, mode, kind_of(scenario::to_text(outcome))));
+      continue;
     }
-    for (size_t start = 0; start < answers.size();) {
-      size_t end = answers.find(", ", start);
-      if (end == std::string::npos) end = answers.size();
-      out.insert(fmt::format("{} {} {}", verb, mode, kind_of(answers.substr(start, end - start))));
-      start = end + 2;
+    if (outcome.fault) out.insert(fmt::format("{} {} {}", verb, mode, kind_of("fault: " + *outcome.fault)));
+    for (const scenario::ChainAnswer& answer : outcome.answers) {
+      out.insert(fmt::format("{} {} {}", verb, mode, kind_of(scenario::to_text(answer))));
     }
   }
   return out;

@@ -21,7 +21,7 @@ MmapHostMemory::~MmapHostMemory() {
 Result<uint64_t> MmapHostMemory::allocate(uint64_t size) {
   void* address = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (address == MAP_FAILED) {
-    return Error{fmt::format("mmap of {:#x} bytes: {}", size, std::strerror(errno))};
+    return Error{fmt::format("mmap of {:#x} bytes: {}", size, std::strerror(errno)), ErrorCode::HostMemory};
   }
   const auto hva = reinterpret_cast<uint64_t>(address);
   mappings_[hva] = size;

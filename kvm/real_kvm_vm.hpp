@@ -7,27 +7,11 @@
 #include <memory>
 #include <string>
 
+#include "fd.hpp"
 #include "kvm_vm.hpp"
 #include "result.hpp"
 
 namespace vmemcheck::kvm {
-
-// An owned file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd();
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release();
-
- private:
-  int fd_ = -1;
-};
 
 // Why /dev/kvm cannot be used here for lockstep with the shadow model (Linux
 // x86 KVM), or ok.

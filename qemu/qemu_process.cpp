@@ -1,5 +1,6 @@
 #include "qemu_process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -24,22 +25,21 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
-Result<int> listen_unix(const std::string& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Error{"socket: " + errno_text()};
+Result<Fd> listen_unix(const std::string& path) {
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Error{"socket: " + errno_text()};
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path) {
-    ::close(fd);
-    return Error{"socket path too long: " + path};
-  }
+  if (path.size() >= sizeof address.sun_path) return Error{"socket path too long: " + path};
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 || ::listen(fd, 1) != 0) {
-    const std::string message = fmt::format("listen on {}: {}", path, errno_text());
-    ::close(fd);
-    return Error{message};
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 || ::listen(fd.get(), 1) != 0) {
+    return Error{fmt::format("listen on {}: {}", path, errno_text())};
   }
   return fd;
+}
+
+std::string exit_text(int status) {
+  return WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status)) : fmt::format("signal {}", WTERMSIG(status));
 }
 
 bool executable(const std::string& path) {
@@ -92,33 +92,30 @@ Result<std::string> probe_version(const std::string& binary) {
   const UnpackedTree tree = unpacked_tree(*located);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error{"pipe: " + errno_text()};
+  Fd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
   std::string path = *located, flag = "--version";
   char* argv[] = {path.data(), flag.data(), nullptr};
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    return Error{"fork: " + errno_text()};
-  }
+  if (pid < 0) return Error{"fork: " + errno_text()};
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(126);
-    ::dup2(pipe_fds[1], 1);
+    ::dup2(write_end.get(), 1);
     export_env(tree);
     ::execv(argv[0], argv);
     ::_exit(127);
   }
-  ::close(pipe_fds[1]);
+  write_end = Fd();
   std::string output;
   bool answered = false;  // its stdout closed: it exited, or is exiting
   for (;;) {
-    pollfd pfd{pipe_fds[0], POLLIN, 0};
+    pollfd pfd{read_end.get(), POLLIN, 0};
     const int ready = ::poll(&pfd, 1, 5000);
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) break;
     char chunk[1024];
-    const ssize_t got = ::read(pipe_fds[0], chunk, sizeof chunk);
+    const ssize_t got = ::read(read_end.get(), chunk, sizeof chunk);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
       answered = got == 0;
@@ -126,7 +123,7 @@ Result<std::string> probe_version(const std::string& binary) {
     }
     output.append(chunk, static_cast<size_t>(got));
   }
-  ::close(pipe_fds[0]);
+  read_end = Fd();
   if (!answered) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -170,10 +167,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
   auto qtest_listen = listen_unix(qtest_path);
   if (!qtest_listen) return qtest_listen.error();
   auto qmp_listen = listen_unix(qmp_path);
-  if (!qmp_listen) {
-    ::close(*qtest_listen);
-    return qmp_listen.error();
-  }
+  if (!qmp_listen) return qmp_listen.error();
   // QEMU connects to both sockets as a client while it starts up.
   const UnpackedTree tree = unpacked_tree(*located);
   std::vector<std::string> args{*located, "-S", "-qtest", "unix:" + qtest_path, "-qtest-log", "/dev/null",
@@ -188,11 +182,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
   argv.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(*qtest_listen);
-    ::close(*qmp_listen);
-    return Error{"fork: " + errno_text()};
-  }
+  if (pid < 0) return Error{"fork: " + errno_text()};
   if (pid == 0) {
     // The child: dies with its parent; stdout and stderr go to the log.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -212,45 +202,38 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
   }
   p->pid_ = pid;
   // Accept both connections, watching for an early death (a refused device).
-  for (int* fd : {&p->qtest_fd_, &p->qmp_fd_}) {
-    const int listener = fd == &p->qtest_fd_ ? *qtest_listen : *qmp_listen;
+  for (auto [fd, listener] : {std::pair{&p->qtest_fd_, &*qtest_listen}, {&p->qmp_fd_, &*qmp_listen}}) {
     int waited = 0;
-    while (*fd < 0) {
-      pollfd pfd{listener, POLLIN, 0};
+    while (!fd->valid()) {
+      pollfd pfd{listener->get(), POLLIN, 0};
       const int ready = ::poll(&pfd, 1, 50);
       if (ready > 0) {
-        *fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-        if (*fd < 0) break;
+        *fd = Fd(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (!fd->valid()) break;
         continue;
       }
       int status = 0;
       waited += 50;
       if (::waitpid(pid, &status, WNOHANG) == pid) {
         p->pid_ = -1;
-        ::close(*qtest_listen);
-        ::close(*qmp_listen);
-        return Error{fmt::format("QEMU exited while starting ({}): {}",
-                                 WIFEXITED(status) ? fmt::format("status {}", WEXITSTATUS(status))
-                                                   : fmt::format("signal {}", WTERMSIG(status)),
-                                 p->log_tail())};
+        const std::string log = p->log_tail();
+        // QEMU's stderr names the option it refused (its own words, not ours).
+        const bool refused = std::ranges::any_of(options.refusable, [&](const std::string& option) {
+          return log.find(option) != std::string::npos;
+        });
+        return Error{fmt::format("QEMU exited while starting ({}): {}", exit_text(status), log),
+                     refused ? ErrorCode::QemuRefusedDevice : ErrorCode::QemuDied};
       }
       if (waited > options.timeout_ms) break;
     }
   }
-  ::close(*qtest_listen);
-  ::close(*qmp_listen);
-  if (p->qtest_fd_ < 0 || p->qmp_fd_ < 0) return p->died("connecting its qtest and QMP sockets");
-  // QMP greeting, then capabilities negotiation.
-  auto greeting = p->read_line(p->qmp_fd_, p->qmp_buffer_, "the QMP greeting");
-  if (!greeting) return greeting.error();
-  auto caps = p->qmp(R"({"execute":"qmp_capabilities"})");
-  if (!caps) return caps.error();
+  if (!p->qtest_fd_.valid() || !p->qmp_fd_.valid()) return p->died("connecting its qtest and QMP sockets");
   return p;
 }
 
 QemuProcess::~QemuProcess() {
-  if (qtest_fd_ >= 0) ::close(qtest_fd_);
-  if (qmp_fd_ >= 0) ::close(qmp_fd_);
+  qtest_fd_ = Fd();
+  qmp_fd_ = Fd();
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     int status = 0;
@@ -277,27 +260,24 @@ Error QemuProcess::died(const std::string& what) {
   int status = 0;
   if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
     pid_ = -1;
-    return Error{fmt::format("QEMU died ({}) while {}: {}",
-                             WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
-                                               : fmt::format("signal {}", WTERMSIG(status)),
-                             what, log_tail())};
+    return Error{fmt::format("QEMU died ({}) while {}: {}", exit_text(status), what, log_tail()), ErrorCode::QemuDied};
   }
-  return Error{fmt::format("QEMU did not answer in {} ms while {}", timeout_ms_, what)};
+  return Error{fmt::format("QEMU did not answer in {} ms while {}", timeout_ms_, what), ErrorCode::QemuDied};
 }
 
-Result<std::string> QemuProcess::read_line(int fd, std::string& buffer, const char* what) {
+Result<std::string> QemuProcess::read_line(const Fd& fd, std::string& buffer, const std::string& what) {
   for (;;) {
     if (const auto newline = buffer.find('\n'); newline != std::string::npos) {
       std::string line = buffer.substr(0, newline);
       buffer.erase(0, newline + 1);
       return line;
     }
-    pollfd pfd{fd, POLLIN, 0};
+    pollfd pfd{fd.get(), POLLIN, 0};
     const int ready = ::poll(&pfd, 1, timeout_ms_);
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) return died(what);
     char chunk[4096];
-    const ssize_t got = ::read(fd, chunk, sizeof chunk);
+    const ssize_t got = ::read(fd.get(), chunk, sizeof chunk);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
       // Closed: give the process a moment to be reaped for the message.
@@ -305,24 +285,22 @@ Result<std::string> QemuProcess::read_line(int fd, std::string& buffer, const ch
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
           pid_ = -1;
-          return Error{fmt::format("QEMU exited ({}) while {}: {}",
-                                   WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
-                                                     : fmt::format("signal {}", WTERMSIG(status)),
-                                   what, log_tail())};
+          return Error{fmt::format("QEMU exited ({}) while {}: {}", exit_text(status), what, log_tail()),
+                       ErrorCode::QemuDied};
         }
         ::usleep(10000);
       }
-      return Error{fmt::format("QEMU closed its socket while {}", what)};
+      return Error{fmt::format("QEMU closed its socket while {}", what), ErrorCode::QemuDied};
     }
     buffer.append(chunk, static_cast<size_t>(got));
   }
 }
 
 namespace {
-Status write_all(int fd, const std::string& text) {
+Status write_all(const Fd& fd, const std::string& text) {
   size_t done = 0;
   while (done < text.size()) {
-    const ssize_t n = ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd.get(), text.data() + done, text.size() - done, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return Error{"write to QEMU: " + errno_text()};
     done += static_cast<size_t>(n);
@@ -345,54 +323,24 @@ Result<std::vector<std::string>> QemuProcess::qtest_batch(const std::vector<std:
   answers.reserve(commands.size());
   std::optional<Error> refused;  // the first refusal; every answer is still read, keeping the stream in step
   for (const auto& command : commands) {
-    auto line = read_line(qtest_fd_, qtest_buffer_, ("qtest '" + command + "'").c_str());
-    while (line && line->rfind("IRQ", 0) == 0) {  // asynchronous interrupt lines
-      line = read_line(qtest_fd_, qtest_buffer_, ("qtest '" + command + "'").c_str());
+    auto line = read_line(qtest_fd_, qtest_buffer_, "qtest '" + command + "'");
+    while (line && line->starts_with("IRQ")) {  // asynchronous interrupt lines
+      line = read_line(qtest_fd_, qtest_buffer_, "qtest '" + command + "'");
     }
     if (!line) return line.error();
     if (*line == "OK") answers.emplace_back();
-    else if (line->rfind("OK ", 0) == 0) answers.push_back(line->substr(3));
+    else if (line->starts_with("OK ")) answers.push_back(line->substr(3));
     else if (!refused) refused = Error{fmt::format("qtest '{}' answered '{}'", command, *line)};
   }
   if (refused) return *refused;
   return answers;
 }
 
-Status QemuProcess::qmp_send(const std::string& command) {
-  if (auto sent = write_all(qmp_fd_, command + "\n"); !sent) return died("sending QMP " + command);
+Status QemuProcess::send_qmp(const std::string& line) {
+  if (auto sent = write_all(qmp_fd_, line + "\n"); !sent) return died("sending QMP " + line);
   return ok_status();
 }
 
-Result<std::string> QemuProcess::qmp(const std::string& command) {
-  if (auto sent = qmp_send(command); !sent) return sent.error();
-  return qmp_answer(command);
-}
-
-Result<std::string> QemuProcess::qmp_answer(const std::string& command) {
-  for (;;) {
-    auto line = read_line(qmp_fd_, qmp_buffer_, ("QMP " + command).c_str());
-    if (!line) return line.error();
-    if (line->find("\"event\"") != std::string::npos) {
-      events_.push_back(*line);
-      continue;
-    }
-    return *line;
-  }
-}
-
-Status QemuProcess::wait_event(const std::string& name) {
-  const std::string needle = "\"event\": \"" + name + "\"";
-  for (;;) {
-    for (auto it = events_.begin(); it != events_.end(); ++it) {
-      if (it->find(needle) != std::string::npos) {
-        events_.erase(events_.begin(), it + 1);
-        return ok_status();
-      }
-    }
-    auto line = read_line(qmp_fd_, qmp_buffer_, ("waiting for QMP event " + name).c_str());
-    if (!line) return line.error();
-    events_.push_back(*line);
-  }
-}
+Result<std::string> QemuProcess::read_qmp_line(const std::string& what) { return read_line(qmp_fd_, qmp_buffer_, what); }
 
 }  // namespace vmemcheck::qemu

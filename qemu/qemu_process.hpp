@@ -1,7 +1,8 @@
 // A qemu-system-x86_64 process under test: launched with -S (no vCPU runs),
-// a qtest socket (port I/O, MMIO and guest-memory access) and a QMP socket.
-// The only code besides kvm/ that makes system calls. The destructor kills
-// the process, reaps it and removes its sockets and temporary directory.
+// a qtest socket (port I/O, MMIO and guest-memory access) and a QMP socket
+// (lines; qmp_client.hpp speaks its JSON). The destructor kills the
+// process, reaps it and removes its sockets and temporary directory; the
+// sockets are owned descriptors (os/fd.hpp).
 #pragma once
 
 #include <string>
@@ -10,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include "fd.hpp"
 #include "result.hpp"
 
 namespace vmemcheck::qemu {
@@ -18,6 +20,9 @@ struct LaunchOptions {
   std::string binary = "qemu-system-x86_64";
   std::vector<std::string> args;  // machine and devices; sockets and -S are added
   int timeout_ms = 20000;         // per answer
+  // Options QEMU may refuse at start ("-device virtio-mem-pci"): when it
+  // exits naming one on stderr, the error's code is QemuRefusedDevice.
+  std::vector<std::string> refusable;
 };
 
 // Finds the binary (a path, or a name looked up in PATH). Error: a message
@@ -41,14 +46,10 @@ class QemuProcess {
   // Several qtest commands sent at once, their answers in order: QEMU
   // answers each before reading the next, so one round trip serves them all.
   Result<std::vector<std::string>> qtest_batch(const std::vector<std::string>& commands);
-  // One QMP command (a JSON object text); the full answer line, which holds
-  // "return" or "error". Events seen meanwhile are kept for wait_event.
-  Result<std::string> qmp(const std::string& command);
-  // qmp() in two halves, so qtest commands can run while QEMU works on it.
-  Status qmp_send(const std::string& command);
-  Result<std::string> qmp_answer(const std::string& command);
-  // Waits for a QMP event of this name (seen before or now).
-  Status wait_event(const std::string& name);
+  // The QMP socket's lines (QmpClient's transport). Error: QEMU died or
+  // did not answer in time (`what` says what it was asked).
+  Status send_qmp(const std::string& line);
+  Result<std::string> read_qmp_line(const std::string& what);
 
   // Its private directory, for further sockets (a migration's): removed with it.
   const std::string& directory() const { return dir_; }
@@ -60,17 +61,16 @@ class QemuProcess {
 
  private:
   QemuProcess() = default;
-  Result<std::string> read_line(int fd, std::string& buffer, const char* what);
+  Result<std::string> read_line(const Fd& fd, std::string& buffer, const std::string& what);
   Error died(const std::string& what);
 
   pid_t pid_ = -1;
-  int qtest_fd_ = -1;
-  int qmp_fd_ = -1;
+  Fd qtest_fd_;
+  Fd qmp_fd_;
   int timeout_ms_ = 20000;
   std::string dir_;
   std::string command_line_;
   std::string qtest_buffer_, qmp_buffer_;
-  std::vector<std::string> events_;
 };
 
 }  // namespace vmemcheck::qemu

@@ -29,12 +29,20 @@ uint64_t scenario_count() {
   return text ? std::strtoull(text, nullptr, 10) : 5000;
 }
 
-// The first word of an outcome: "ACK", "NACK", "BUSY", "ERROR", "none", "ok", "error:", ...;
-// reads ("0x2a") count as "read".
-std::string outcome_kind(const std::string& outcome) {
-  if (outcome.starts_with("0x")) return "read";
-  if (outcome.starts_with("error: ")) return "error: " + outcome.substr(7, outcome.find_first_of(" '", 7) - 7);
-  return outcome.substr(0, outcome.find(' '));
+// An outcome's kind: the response of a request ("ACK", "NACK", "BUSY",
+// "ERROR", "none" when unanswered), "ok", "error", "read", "unmapped", ...
+std::string outcome_kind(const Outcome& outcome) {
+  switch (outcome.kind) {
+    case Outcome::Kind::Answered:
+      if (outcome.answers.empty()) return "fault";
+      return outcome.answers.front().response ? std::string(name(outcome.answers.front().response->type)) : "none";
+    case Outcome::Kind::Refused: return "error";
+    case Outcome::Kind::Read: return "read";
+    default: {
+      const std::string text = to_text(outcome);
+      return text.substr(0, text.find(' '));
+    }
+  }
 }
 
 TEST(Property, CoreAgreesWithTheReferenceModelAndTheInvariants) {
@@ -49,7 +57,7 @@ TEST(Property, CoreAgreesWithTheReferenceModelAndTheInvariants) {
       const StepReport report = runner.step(scenario.steps[i]);
       ++ops;
       ++outcomes[outcome_kind(report.outcome)];
-      if (const auto* add = std::get_if<AddDevice>(&scenario.steps[i].op); add && report.outcome.starts_with("ok")) {
+      if (const auto* add = std::get_if<AddDevice>(&scenario.steps[i].op); add && report.outcome.is_ok()) {
         modes.insert(add->config.mode);
       }
       ASSERT_TRUE(report.problems.empty())

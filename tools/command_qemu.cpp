@@ -14,9 +14,14 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
-#include "differential.hpp"
+#include "compared_run.hpp"
+#include "core_device_under_test.hpp"
 #include "fuzz_decoder.hpp"
+#include "planted_difference.hpp"
+#include "qemu_binary.hpp"
+#include "qemu_device_under_test.hpp"
 #include "qemu_process.hpp"
+#include "qemu_sequences.hpp"
 #include "scenario.hpp"
 #include "units.hpp"
 
@@ -96,53 +101,128 @@ Result<std::vector<Target>> targets_of(const Options& o) {
   return targets;
 }
 
-qemu::Plant plant_of(const Options& o) {
-  return o.plant_memslot ? qemu::Plant::Memslot : o.plant ? qemu::Plant::Response : qemu::Plant::None;
-}
+// The core, with the planted difference --plant-difference or
+// --plant-memslot-difference asks for, and one QEMU: the devices under test
+// of one run, compared by scenario::run_compared.
+class Duts {
+ public:
+  Duts(const Options& o, const Target& target, qemu::QemuPool* pool) : qemu_(target.binary, target.version, pool) {
+    if (o.plant || o.plant_memslot) {
+      planted_.emplace(core_, o.plant_memslot ? scenario::Plant::Memslot : scenario::Plant::Response);
+    }
+  }
+  scenario::ComparedRun run(const scenario::Scenario& scenario,
+                            const std::function<void(const scenario::ComparedStep&)>& on_step = {}) {
+    scenario::DeviceUnderTest* first = planted_ ? static_cast<scenario::DeviceUnderTest*>(&*planted_) : &core_;
+    const std::array<scenario::DeviceUnderTest*, 2> devices{first, &qemu_};
+    return scenario::run_compared(scenario, devices, {.check_expectations = false, .stop_at_first_difference = true},
+                                  on_step);
+  }
+  const std::string& version() const { return qemu_.version(); }
+
+ private:
+  scenario::CoreDeviceUnderTest core_;
+  std::optional<scenario::PlantedDifference> planted_;
+  qemu::QemuDeviceUnderTest qemu_;
+};
+
+const std::string& qemu_decision(const scenario::ComparedRun& run) { return run.tallies.back().decision; }
 
 // Exit status: 0 agreed, 1 a difference, 2 QEMU could not be run.
 int run_scenario(const Options& o, const scenario::Scenario& parsed, const Target& target) {
-  const qemu::DifferentialOptions diff_options{target.binary, target.version, plant_of(o), nullptr};
-  const auto result = qemu::run_differential(parsed, diff_options, [&](const qemu::DiffStepReport& s) {
+  Duts duts(o, target, nullptr);
+  const auto result = duts.run(parsed, [&](const scenario::ComparedStep& s) {
     if (o.quiet) return;
     if (s.skipped) fmt::print("{:>4}  {} -> skipped: {}\n", s.line, s.op_text, *s.skipped);
-    else fmt::print("{:>4}  {} -> vmemcheck {} | QEMU {}\n", s.line, s.op_text, s.ours, s.qemu);
+    else if (s.applied.size() == 2) {
+      fmt::print("{:>4}  {} -> vmemcheck {} | QEMU {}\n", s.line, s.op_text, to_text(s.applied[0].outcome),
+                 to_text(s.applied[1].outcome));
+    } else if (!s.applied.empty()) {
+      fmt::print("{:>4}  {} -> vmemcheck {}\n", s.line, s.op_text, to_text(s.applied[0].outcome));
+    }
   });
   if (result.error) {
     std::cerr << "vmemcheck qemu: QEMU " << qemu_profile(target.version).name << ": " << *result.error << "\n";
     return 2;
   }
   for (const auto& note : result.notes) fmt::print("note: {}\n", note);
-  if (result.difference) fmt::print("DIFFERENCE {}\n", qemu::describe(*result.difference));
+  if (result.difference) fmt::print("DIFFERENCE {}\n", scenario::describe(*result.difference));
   fmt::print("{}: QEMU {}{}, {} ops compared, {} memslot listings, {} skipped{}{}, {} difference{}\n", o.file,
-             result.qemu_version.empty() ? fmt::format("{} not started", qemu_profile(target.version).name)
-                                         : result.qemu_version,
-             result.decision.empty() ? "" : " (decided " + result.decision + ")", result.compared,
+             duts.version().empty() ? fmt::format("{} not started", qemu_profile(target.version).name) : duts.version(),
+             qemu_decision(result).empty() ? "" : " (decided " + qemu_decision(result) + ")", result.compared,
              result.memslot_listings, result.skipped, result.skipped ? " (" : "",
              result.skipped ? count_list(result.skipped_kinds) + ")" : "", result.difference ? 1 : 0,
              result.difference ? "" : "s");
   return result.difference ? 1 : 0;
 }
 
-int run_fuzz(const Options& o, const Target& target) {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  qemu::QemuPool pool;
-  const qemu::DifferentialOptions diff_options{target.binary, target.version, plant_of(o), o.no_reuse ? nullptr : &pool};
-  const std::vector<qemu::FuzzGeometry> geometries = qemu::qemu_geometries(target.version);
+// Figures over every sequence of a --fuzz run.
+struct FuzzTally {
   uint64_t ops = 0, findings = 0, listings = 0, digest = 0;
   std::string version;
   std::map<size_t, uint64_t> ops_per_geometry;
   std::map<size_t, std::string> decisions;
-  std::map<std::string, size_t> answers;
+  std::map<std::string, size_t> answers, skipped_reasons;
   std::set<std::string> notes;
+};
+
+std::vector<std::filesystem::path> corpus_inputs(const Options& o) {
   std::vector<std::filesystem::path> inputs;
-  if (!o.corpus.empty()) {
-    for (const auto& entry : std::filesystem::directory_iterator(o.corpus)) {
-      if (entry.is_regular_file()) inputs.push_back(entry.path());
-    }
-    std::sort(inputs.begin(), inputs.end());
+  if (o.corpus.empty()) return inputs;
+  for (const auto& entry : std::filesystem::directory_iterator(o.corpus)) {
+    if (entry.is_regular_file()) inputs.push_back(entry.path());
   }
+  std::sort(inputs.begin(), inputs.end());
+  return inputs;
+}
+
+// Saves a finding as a scenario that replays with `vmemcheck qemu` and says how.
+void save_finding(const Options& o, const Target& target, const scenario::Scenario& scenario,
+                  const scenario::Difference& difference, const std::string& source, const std::string& stem) {
+  std::filesystem::create_directories(o.findings);
+  const auto path = std::filesystem::path(o.findings) /
+                    fmt::format("qemu-{}-{}.vmem", qemu_profile(target.version).name, stem);
+  std::string described = scenario::describe(difference);
+  for (size_t at = described.find('\n'); at != std::string::npos; at = described.find('\n', at + 1)) {
+    described.replace(at, 1, "\n#   ");
+  }
+  const std::string plant_flag = o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "";
+  std::ofstream out(path);
+  out << fmt::format("# vmemcheck qemu finding on QEMU {}, {}{}:\n#   {}\n", qemu_profile(target.version).name, source,
+                     plant_flag.empty() ? "" : " (replay with " + plant_flag + ")", described);
+  const auto end = scenario.steps.begin() + static_cast<long>(difference.step) + 1;
+  out << scenario::to_text(scenario::Scenario{scenario.name, {scenario.steps.begin(), end}});
+  fmt::print("finding: {}: {}\n  replay: vmemcheck qemu --qemu-version {} {}{}\n", source,
+             scenario::describe(difference), qemu_profile(target.version).name, plant_flag, path.string());
+}
+
+void print_fuzz_summary(const Options& o, const Target& target, const FuzzTally& t, const qemu::QemuPool& pool,
+                        uint64_t sequences, double seconds) {
+  const std::vector<qemu::FuzzGeometry> geometries = qemu::qemu_geometries(target.version);
+  for (const auto& [geometry, count] : t.ops_per_geometry) {
+    const auto& g = geometries[geometry];
+    fmt::print("  geometry size={} block={} requested={} unplugged-inaccessible={} mode={} area={}: {} ops{}\n",
+               format_size(g.region), format_size(g.block), format_size(g.requested),
+               g.unplugged_inaccessible ? "on" : "off", name(g.mode), format_size(g.device_memory), count,
+               t.decisions.count(geometry) ? ", QEMU decided " + t.decisions.at(geometry) : "");
+  }
+  for (const auto& note : t.notes) fmt::print("  note: {}\n", note);
+  for (const auto& [reason, count] : t.skipped_reasons) fmt::print("  skipped {}x: {}\n", count, reason);
+  fmt::print("  QEMU's answers to requests: {}\n", count_list(t.answers));
+  fmt::print("  QEMU processes: {} started, {} reused after a reset, {} resets refused (not fresh); outcome digest {:016x}\n",
+             o.no_reuse ? sequences : pool.started(), pool.reused(), pool.refused(), t.digest);
+  fmt::print("qemu fuzz done: QEMU {}, {} sequences, {} ops in {:.1f}s ({:.0f} ops/s), {} memslot listings, {} difference{}\n",
+             t.version, sequences, t.ops, seconds, static_cast<double>(t.ops) / seconds, t.listings, t.findings,
+             t.findings == 1 ? "" : "s");
+}
+
+int run_fuzz(const Options& o, const Target& target) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  qemu::QemuPool pool;
+  const std::vector<qemu::FuzzGeometry> geometries = qemu::qemu_geometries(target.version);
+  const std::vector<std::filesystem::path> inputs = corpus_inputs(o);
+  FuzzTally t;
   const uint64_t sequences = inputs.empty() ? o.sequences : inputs.size();
   for (uint64_t i = 0; i < sequences; ++i) {
     const uint64_t seed = o.seed + i;
@@ -156,66 +236,40 @@ int run_fuzz(const Options& o, const Target& target) {
       scenario = fuzz::decode(fuzz::Target::Ops, bytes);
       scenario.name = inputs[i].filename().string();
     }
-    const auto result = qemu::run_differential(scenario, diff_options);
+    Duts duts(o, target, o.no_reuse ? nullptr : &pool);
+    const auto result = duts.run(scenario);
     if (result.error) {
       std::cerr << fmt::format("vmemcheck qemu: QEMU {}: {}: {}\n", qemu_profile(target.version).name, scenario.name,
                                *result.error);
       return 2;
     }
-    if (!result.qemu_version.empty()) version = result.qemu_version;
-    ops += result.compared;
-    listings += result.memslot_listings;
-    digest = digest * 0x100000001b3 ^ result.digest;
-    notes.insert(result.notes.begin(), result.notes.end());
+    if (!duts.version().empty()) t.version = duts.version();
+    t.ops += result.compared;
+    t.listings += result.memslot_listings;
+    t.digest = t.digest * 0x100000001b3 ^ result.tallies.back().digest;
+    t.notes.insert(result.notes.begin(), result.notes.end());
     if (inputs.empty()) {
-      ops_per_geometry[geometry] += result.compared;
-      if (!result.decision.empty()) decisions[geometry] = result.decision;
+      t.ops_per_geometry[geometry] += result.compared;
+      if (!qemu_decision(result).empty()) t.decisions[geometry] = qemu_decision(result);
     }
-    for (const auto& [answer, count] : result.answers) answers[answer] += count;
+    for (const auto& [answer, count] : result.tallies.back().answers) t.answers[answer] += count;
+    for (const auto& [reason, count] : result.skipped_reasons) t.skipped_reasons[reason] += count;
     if (result.difference) {
-      ++findings;
-      std::filesystem::create_directories(o.findings);
-      const std::string stem = inputs.empty() ? fmt::format("{}", seed) : scenario.name;
-      const auto path = std::filesystem::path(o.findings) /
-                        fmt::format("qemu-{}-{}.vmem", qemu_profile(target.version).name, stem);
-      std::string described = qemu::describe(*result.difference);
-      for (size_t at = described.find('\n'); at != std::string::npos; at = described.find('\n', at + 1)) {
-        described.replace(at, 1, "\n#   ");
-      }
-      const std::string plant_flag = o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "";
-      std::ofstream out(path);
-      out << fmt::format("# vmemcheck qemu finding on QEMU {}, {}{}:\n#   {}\n", qemu_profile(target.version).name,
-                         inputs.empty() ? fmt::format("seed {}", seed) : "corpus input " + inputs[i].string(),
-                         plant_flag.empty() ? "" : " (replay with " + plant_flag + ")", described);
-      const auto end = scenario.steps.begin() + static_cast<long>(result.difference->step) + 1;
-      out << scenario::to_text(scenario::Scenario{scenario.name, {scenario.steps.begin(), end}});
-      fmt::print("finding: {}: {}\n  replay: vmemcheck qemu --qemu-version {} {}{}\n",
-                 inputs.empty() ? fmt::format("seed {}", seed) : inputs[i].string(), qemu::describe(*result.difference),
-                 qemu_profile(target.version).name, plant_flag, path.string());
+      ++t.findings;
+      const std::string source = inputs.empty() ? fmt::format("seed {}", seed) : "corpus input " + inputs[i].string();
+      save_finding(o, target, scenario, *result.difference, source,
+                   inputs.empty() ? fmt::format("{}", seed) : scenario.name);
     }
     if (!o.quiet && (i + 1) % 10 == 0) {
       const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-      fmt::print("[{:6.1f}s] {} sequences, {} ops, {:.0f} ops/s, {} findings\n", seconds, i + 1, ops,
-                 static_cast<double>(ops) / seconds, findings);
+      fmt::print("[{:6.1f}s] {} sequences, {} ops, {:.0f} ops/s, {} findings\n", seconds, i + 1, t.ops,
+                 static_cast<double>(t.ops) / seconds, t.findings);
       std::fflush(stdout);
     }
   }
   const double seconds = std::max(std::chrono::duration<double>(Clock::now() - start).count(), 1e-9);
-  for (const auto& [geometry, count] : ops_per_geometry) {
-    const auto& g = geometries[geometry];
-    fmt::print("  geometry size={} block={} requested={} unplugged-inaccessible={} mode={} area={}: {} ops{}\n",
-               format_size(g.region), format_size(g.block), format_size(g.requested),
-               g.unplugged_inaccessible ? "on" : "off", name(g.mode), format_size(g.device_memory), count,
-               decisions.count(geometry) ? ", QEMU decided " + decisions[geometry] : "");
-  }
-  for (const auto& note : notes) fmt::print("  note: {}\n", note);
-  fmt::print("  QEMU's answers to requests: {}\n", count_list(answers));
-  fmt::print("  QEMU processes: {} started, {} reused after a reset, {} resets refused (not fresh); outcome digest {:016x}\n",
-             o.no_reuse ? sequences : pool.started(), pool.reused(), pool.refused(), digest);
-  fmt::print("qemu fuzz done: QEMU {}, {} sequences, {} ops in {:.1f}s ({:.0f} ops/s), {} memslot listings, {} difference{}\n",
-             version, sequences, ops, seconds, static_cast<double>(ops) / seconds, listings, findings,
-             findings == 1 ? "" : "s");
-  return findings == 0 ? 0 : 1;
+  print_fuzz_summary(o, target, t, pool, sequences, seconds);
+  return t.findings == 0 ? 0 : 1;
 }
 
 }  // namespace

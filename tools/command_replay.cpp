@@ -185,7 +185,7 @@ Command add_replay_command(CLI::App& app) {
     scenario::Runner runner({!options->no_model, !options->no_invariants});
     for (size_t i = 0; i < loaded->steps.size(); ++i) {
       const scenario::StepReport report = runner.step(loaded->steps[i]);
-      fmt::print("{:>4}  {} -> {}\n", i + 1, report.op_text, report.outcome);
+      fmt::print("{:>4}  {} -> {}\n", i + 1, report.op_text, scenario::to_text(report.outcome));
       if (!report.output.empty()) fmt::print("{}", report.output);
       fmt::print("      state: {}\n", state_of(runner));
       if (report.problems.empty()) continue;

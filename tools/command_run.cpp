@@ -1,9 +1,12 @@
 // vmemcheck run FILE: executes a text scenario and prints each step.
+#include <array>
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "compared_run.hpp"
+#include "core_device_under_test.hpp"
 #include "kvm_platform.hpp"
 #include "real_kvm_vm.hpp"
 #include "scenario_runner.hpp"
@@ -48,11 +51,19 @@ Command add_run_command(CLI::App& app) {
       }
       run_options.platform = &kvm_platform;
     }
-    const auto summary = scenario::run(*parsed, run_options, [&](const scenario::StepReport& step) {
-      if (!options->quiet) fmt::print("{:>4}  {} -> {}\n", step.line, step.op_text, step.outcome);
-      if (!step.output.empty()) fmt::print("{}", step.output);
-      for (const auto& problem : step.problems) fmt::print("FAIL line {}: {}\n", step.line, problem);
-    });
+    scenario::CoreDeviceUnderTest core(run_options);
+    const std::array<scenario::DeviceUnderTest*, 1> devices{&core};
+    const auto summary = scenario::run_compared(
+        *parsed, devices, {.check_expectations = true, .stop_at_first_difference = false},
+        [&](const scenario::ComparedStep& step) {
+          if (!options->quiet) fmt::print("{:>4}  {} -> {}\n", step.line, step.op_text, to_text(step.applied[0].outcome));
+          if (!step.output.empty()) fmt::print("{}", step.output);
+          for (const auto& problem : step.problems) fmt::print("FAIL line {}: {}\n", step.line, problem);
+        });
+    if (summary.error) {
+      std::cerr << "vmemcheck run: " << *summary.error << "\n";
+      return 2;
+    }
     fmt::print("{}: {} steps, {} problem{}\n", options->file, summary.steps, summary.problems,
                summary.problems == 1 ? "" : "s");
     return summary.problems == 0 ? 0 : 1;

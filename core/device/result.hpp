@@ -8,9 +8,31 @@
 
 namespace vmemcheck {
 
+// What kind of failure an Error is, for code to branch on; the message is
+// for people and nothing depends on its wording. Grouped by the layer that
+// makes them; Unspecified where no caller tells failures apart.
+enum class ErrorCode : uint8_t {
+  Unspecified,
+  // kvm/ and core/kvm: the host could not provide backing memory (an mmap
+  // failed, the sparse host memory's addresses ran out): the platform's
+  // limit, not a device rule.
+  HostMemory,
+  // core/kvm fault injection: an armed fault fired.
+  InjectedFault,
+  // core/machine: the machine's memslot budget or KVM's largest memslot refused a device.
+  MemslotBudget,
+  // qemu/: QEMU refused the device or its memory backend at start (it
+  // exited naming that option); the process died or stopped answering; it
+  // answered something the protocol does not allow (a malformed QMP or qtest reply).
+  QemuRefusedDevice,
+  QemuDied,
+  QemuProtocol,
+};
+
 // A failure with a message meant for people: it names the offending value.
 struct Error {
   std::string message;
+  ErrorCode code = ErrorCode::Unspecified;
 };
 
 template <class T>

@@ -21,24 +21,24 @@ bool FaultInjectingBackend::fire(FaultKind kind, DeviceHandle device) {
 }
 
 Status FaultInjectingBackend::attach(DeviceHandle device, uint64_t region_size) {
-  if (fire(FaultKind::Attach, device)) return Error{"injected fault: attach"};
+  if (fire(FaultKind::Attach, device)) return Error{"injected fault: attach", ErrorCode::InjectedFault};
   return inner_.attach(device, region_size);
 }
 
 Status FaultInjectingBackend::apply(const SlotTransaction& transaction) {
   if (!transaction.map.empty() && fire(FaultKind::Map, transaction.map.front().device)) {
-    return Error{fmt::format("injected fault: map of {} memslot(s)", transaction.map.size())};
+    return Error{fmt::format("injected fault: map of {} memslot(s)", transaction.map.size()), ErrorCode::InjectedFault};
   }
   return inner_.apply(transaction);
 }
 
 Status FaultInjectingBackend::discard(DeviceHandle device, uint64_t offset, uint64_t size) {
-  if (fire(FaultKind::Discard, device)) return Error{"injected fault: discard"};
+  if (fire(FaultKind::Discard, device)) return Error{"injected fault: discard", ErrorCode::InjectedFault};
   return inner_.discard(device, offset, size);
 }
 
 Status FaultInjectingBackend::populate(DeviceHandle device, uint64_t offset, uint64_t size) {
-  if (fire(FaultKind::Populate, device)) return Error{"injected fault: populate"};
+  if (fire(FaultKind::Populate, device)) return Error{"injected fault: populate", ErrorCode::InjectedFault};
   return inner_.populate(device, offset, size);
 }
 

@@ -12,7 +12,7 @@ namespace vmemcheck {
 Result<uint64_t> SparseHostMemory::allocate(uint64_t size) {
   constexpr uint64_t kUserSpaceEnd = uint64_t{1} << 47;
   if (size > kUserSpaceEnd - next_hva_) {
-    return Error{fmt::format("host address space exhausted allocating {:#x} bytes", size)};
+    return Error{fmt::format("host address space exhausted allocating {:#x} bytes", size), ErrorCode::HostMemory};
   }
   const uint64_t hva = next_hva_;
   // Keep allocations 1 GiB aligned, as a THP/hugetlb-friendly mmap would be.

@@ -76,12 +76,14 @@ Result<uint64_t> Machine::memslot_limit_for(const DeviceConfig& config) const {
   // QEMU does not split a memslot for KVM on x86: a larger one cannot be mapped.
   if (layout.slot_size > kKvmMaxSlotBytes) {
     return Error{fmt::format("device '{}': its memslots of {} exceed KVM's maximum memslot size of {}",
-                             config.id, format_size(layout.slot_size), format_size(kKvmMaxSlotBytes))};
+                             config.id, format_size(layout.slot_size), format_size(kKvmMaxSlotBytes)),
+                 ErrorCode::MemslotBudget};
   }
   const MemslotBudget b = budget();
   if (b.free < memslots + b.reserved()) {
     return Error{fmt::format("device '{}': insufficient free memslots ({}) for the device "
-                             "(requires {}, reserved {})", config.id, b.free, memslots, b.reserved())};
+                             "(requires {}, reserved {})", config.id, b.free, memslots, b.reserved()),
+                 ErrorCode::MemslotBudget};
   }
   return limit;
 }
@@ -144,7 +146,8 @@ Result<VirtioMemDevice*> Machine::add_device(DeviceConfig config) {
   if (!addr) return addr.error();
   config.addr = *addr;
   if (auto attached = faults_.attach(next_handle_, config.region_size); !attached) {
-    return Error{fmt::format("device '{}': backing memory: {}", config.id, attached.error().message)};
+    return Error{fmt::format("device '{}': backing memory: {}", config.id, attached.error().message),
+                 attached.error().code};
   }
   auto device = VirtioMemDevice::create(config, *limit, next_handle_, faults_, config_.numa_nodes);
   if (!device) {

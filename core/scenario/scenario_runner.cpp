@@ -19,14 +19,8 @@ namespace {
 // A STATE request's ACK carries the block state; other responses' state
 // field is meaningless and not shown.
 std::string outcome_of(const std::optional<Response>& response, bool state_request) {
-  if (!response) return "none (device needs reset)";
-  if (response->type == ResponseType::Ack && state_request) {
-    return fmt::format("{} {}", name(response->type), name(response->state));
-  }
-  return std::string(name(response->type));
+  return to_text(ChainAnswer{response, state_request});
 }
-
-std::string outcome_of(const Status& status) { return status ? "ok" : "error: " + status.error().message; }
 
 std::string index_list(const std::vector<uint64_t>& indices) {
   if (indices.empty()) return "none";
@@ -75,7 +69,7 @@ void edit_stream(MigrationState& s, std::string_view edit) {
   }
 }
 
-std::string missing(const std::string& id) { return fmt::format("error: no device '{}'", id); }
+Outcome missing(const std::string& id) { return Outcome::refused(Error{fmt::format("no device '{}'", id)}); }
 
 std::string config_text(const ConfigSpace& c) {
   return fmt::format("usable={:#x} plugged={:#x} requested={:#x}", c.usable_region_size, c.plugged_size,
@@ -146,16 +140,16 @@ std::optional<uint64_t> Runner::resolve(const std::string& id, const Address& ad
 
 void Runner::execute(const ConfigureMachine& m, StepReport& report) {
   if (machine_ && !machine_->devices().empty()) {
-    report.outcome = "error: 'machine' must come before the first device";
+    report.outcome = Outcome::refused(Error{"'machine' must come before the first device"});
     return;
   }
   // KVM ids for boot memory, PCI BARs and ROMs must exist, or the budget is negative.
   if (m.machine.reserved_memslots > m.kvm.max_memslots) {
-    report.outcome = fmt::format("error: reserved-memslots {} exceed kvm-memslots {}", m.machine.reserved_memslots,
-                                 m.kvm.max_memslots);
+    report.outcome = Outcome::refused(Error{fmt::format("reserved-memslots {} exceed kvm-memslots {}",
+                                                        m.machine.reserved_memslots, m.kvm.max_memslots)});
     return;
   }
-  report.outcome = outcome_of(start_machine(m));
+  report.outcome = Outcome::of(start_machine(m));
 }
 
 // Both must accept the configuration or both refuse it.
@@ -205,12 +199,10 @@ void Runner::execute(const AddDevice& a, StepReport& report) {
     report.problems.push_back(fmt::format("device '{}' was added, but the model refuses it: {}", a.config.id, *broken));
   }
   if (!added) {
-    report.outcome = "error: " + added.error().message;
+    report.outcome = Outcome::refused(added.error());
     // The host's room for backing memory is the platform's, not a device rule
     // (SparseHostMemory's 128 TiB of addresses, the KVM platform's mmap).
-    const std::string& why = added.error().message;
-    const bool host_refused = why.find("': backing memory: host address space exhausted") != std::string::npos ||
-                              why.find("': backing memory: mmap of ") != std::string::npos;
+    const bool host_refused = added.error().code == ErrorCode::HostMemory;
     if (!broken && !host_refused && options_.check_model) {
       report.problems.push_back(fmt::format("device '{}' was refused, but the model accepts it ({})", a.config.id,
                                             added.error().message));
@@ -222,8 +214,8 @@ void Runner::execute(const AddDevice& a, StepReport& report) {
     report.problems.push_back(fmt::format("device '{}' was placed at {:#x}, the model places it at {:#x}", a.config.id,
                                           d.addr(), *expected_addr));
   }
-  report.outcome = fmt::format("ok addr={:#x} memslots={} slot-size={}", d.addr(), d.layout().count,
-                               format_size(d.layout().slot_size));
+  report.outcome = Outcome::ok(fmt::format("addr={:#x} memslots={} slot-size={}", d.addr(), d.layout().count,
+                                           format_size(d.layout().slot_size)));
   if (d.policy().decides_automatically() && options_.check_model) {
     const uint64_t expected = reference_memslot_limit(budget, machine_->config().device_memory_size,
                                                       used_region, d.config().region_size);
@@ -249,7 +241,7 @@ void Runner::execute(const RemoveDevice& rm, StepReport& report) {
     queues_.erase(rm.device);
     used_published_.erase(rm.device);
   }
-  report.outcome = outcome_of(removed);
+  report.outcome = Outcome::of(removed);
 }
 
 // A guest request, on the core and on the model.
@@ -262,7 +254,7 @@ void Runner::execute(const GuestRequest& g, StepReport& report) {
   const Request request{g.type, *resolve(g.device, g.addr), g.nb_blocks};
   const auto response = d->handle(request);
   const bool is_state = g.type == RequestType::State;
-  report.outcome = outcome_of(response, is_state);
+  report.outcome = Outcome::answered(response, is_state);
   if (ReferenceModel* model = model_of(g.device); model && options_.check_model) {
     const auto expected = model->request(request);
     if (expected != response) {
@@ -281,8 +273,8 @@ void Runner::execute(const RawRequest& raw, StepReport& report) {
   const uint64_t addr = *resolve(raw.device, raw.addr);
   const auto response = d->handle_raw({raw.type, addr, raw.nb_blocks}, raw.readable, raw.writable);
   const bool is_state = raw.type == static_cast<uint16_t>(RequestType::State);
-  report.outcome = outcome_of(response, is_state);
-  if (d->needs_reset()) report.outcome += ": " + *d->error_reason();
+  report.outcome = Outcome::answered(response, is_state);
+  if (d->needs_reset()) report.outcome.error_reason = *d->error_reason();
   if (ReferenceModel* model = model_of(raw.device); model && options_.check_model) {
     const auto expected = model->raw_request(raw.type, addr, raw.nb_blocks, raw.readable, raw.writable);
     if (expected != response) {
@@ -300,7 +292,7 @@ void Runner::execute(const Resize& rs, StepReport& report) {
     return;
   }
   const Status resized = d->set_requested_size(rs.requested);
-  report.outcome = outcome_of(resized);
+  report.outcome = Outcome::of(resized);
   if (ReferenceModel* model = model_of(rs.device); model && options_.check_model) {
     if (model->resize(rs.requested) != resized.ok()) {
       report.problems.push_back(fmt::format("resize of '{}': core {}, model {}", rs.device,
@@ -314,7 +306,7 @@ void Runner::execute(const SystemReset&, StepReport& report) {
   for (auto& [id, model] : models_) model.system_reset();
   for (auto& [id, queue] : queues_) queue.reset();
   for (auto& [id, published] : used_published_) published = 0;
-  report.outcome = "ok";
+  report.outcome = Outcome::ok();
 }
 
 void Runner::execute(const VirtioReset& v, StepReport& report) {
@@ -329,7 +321,7 @@ void Runner::execute(const VirtioReset& v, StepReport& report) {
     it->second.reset();
     used_published_[v.device] = 0;
   }
-  report.outcome = "ok";
+  report.outcome = Outcome::ok();
 }
 
 void Runner::execute(const SetBusy& b, StepReport& report) {
@@ -340,7 +332,7 @@ void Runner::execute(const SetBusy& b, StepReport& report) {
   }
   d->set_busy(b.busy);
   if (ReferenceModel* model = model_of(b.device)) model->set_busy(b.busy);
-  report.outcome = "ok";
+  report.outcome = Outcome::ok();
 }
 
 // The driver reads the config space (DESIGN §6's wire layout), then
@@ -351,7 +343,7 @@ void Runner::execute(const NegotiateFeatures& f, StepReport& report) {
     report.outcome = missing(f.device);
     return;
   }
-  report.outcome = outcome_of(negotiate_features(d->config(), f.driver_features));
+  report.outcome = Outcome::of(negotiate_features(d->config(), f.driver_features));
   const ReferenceModel* model = model_of(f.device);
   if (!model || !options_.check_model) return;
   const auto bytes = encode_config(d->config_space());
@@ -390,7 +382,7 @@ void Runner::execute(const Migrate& m, StepReport& report) {
     } else if (key == "fail") {
       fault = parse_fault_kind(value);
     } else if (auto applied = apply_device_option(destination, key, value); !applied) {
-      report.outcome = "error: " + applied.error().message;
+      report.outcome = Outcome::refused(applied.error());
       return;
     }
   }
@@ -420,7 +412,7 @@ void Runner::execute(const Migrate& m, StepReport& report) {
       m.device, destination, [&](MigrationState& state) { if (stream_edit) edit_stream(state, *stream_edit); });
   faults.disarm_all();  // one the destination never reached
   if (!must_fail && faults.injected() != injected) must_fail = "an injected fault hit the destination";
-  report.outcome = outcome_of(migrated);
+  report.outcome = Outcome::of(migrated);
   if (migrated && must_fail && options_.check_model) {
     report.problems.push_back(fmt::format("migration of '{}' succeeded, but must fail: {}", m.device, *must_fail));
   }
@@ -465,7 +457,7 @@ void Runner::execute(const InjectFault& f, StepReport& report) {
     if (ReferenceModel* model = model_of(*f.device)) model->arm(f.kind, f.skip);
   }
   machine_->backend().arm(f.kind, f.skip, handle);
-  report.outcome = "armed";
+  report.outcome = Outcome{Outcome::Kind::Armed};
 }
 
 // DESIGN §6 "Memory-device core": a vhost backend must hold every memslot in
@@ -479,7 +471,7 @@ void Runner::execute(const AddVhost& v, StepReport& report) {
   const uint64_t held = machine_->config().reserved_memslots + b.required;
   const bool must_refuse = (v.vhost.max_memslots < kMemslotSafeMax && several_decided) || v.vhost.max_memslots < held;
   const Status added = machine_->add_vhost(v.vhost);
-  report.outcome = outcome_of(added);
+  report.outcome = Outcome::of(added);
   if (added) vhosts_.push_back(v.vhost);
   if (added.ok() == must_refuse && options_.check_model) {
     report.problems.push_back(fmt::format("vhost '{}' (max {}): core {}, model {}", v.vhost.name, v.vhost.max_memslots,
@@ -525,12 +517,13 @@ void Runner::execute(const GuestAccess& a, StepReport& report) {
   if (a.write_value) {
     std::memcpy(bytes, &*a.write_value, sizeof bytes);
     accessible = guest_store(gpa, bytes);
-    report.outcome = accessible ? "ok" : "unmapped";
+    report.outcome = accessible ? Outcome::ok() : Outcome{Outcome::Kind::Unmapped};
   } else {
     accessible = guest_load(gpa, bytes);
     uint64_t value = 0;
     std::memcpy(&value, bytes, sizeof value);
-    report.outcome = accessible ? fmt::format("{:#x}", value) : "unmapped";
+    report.outcome = Outcome{accessible ? Outcome::Kind::Read : Outcome::Kind::Unmapped};
+    report.outcome.value = value;
   }
   // An unaligned write clobbers parts of two aligned words: their values
   // are no longer known. Only aligned accesses are checked.
@@ -574,12 +567,12 @@ void Runner::execute(const SetupQueue& q, StepReport& report) {
     return;
   }
   auto [it, added] = queues_.try_emplace(q.device, *address_space_);
-  report.outcome = outcome_of(it->second.configure(q.layout));
+  report.outcome = Outcome::of(it->second.configure(q.layout));
   used_published_[q.device] = 0;  // enabling a queue starts its rings from index 0
 }
 
 void Runner::execute(const Poke& p, StepReport& report) {
-  report.outcome = address_space_->write(p.gpa, p.bytes) ? "ok" : "unmapped";
+  report.outcome = address_space_->write(p.gpa, p.bytes) ? Outcome::ok() : Outcome{Outcome::Kind::Unmapped};
 }
 
 // The device services its queue; the model answers the same chains.
@@ -591,14 +584,15 @@ void Runner::execute(const Kick& k, StepReport& report) {
   }
   const auto it = queues_.find(k.device);
   if (it == queues_.end()) {
-    report.outcome = "idle (no queue)";
+    report.outcome = Outcome{Outcome::Kind::Idle, "no queue"};
     return;
   }
   const KickResult kick = service_queue(it->second, *d);
   ReferenceModel* model = model_of(k.device);
+  report.outcome = Outcome{Outcome::Kind::Answered};
   for (const ServicedChain& chain : kick.chains) {
     const bool is_state = chain.request.raw_type == static_cast<uint16_t>(RequestType::State);
-    report.outcome += (report.outcome.empty() ? "" : ", ") + outcome_of(chain.response, is_state);
+    report.outcome.answers.push_back({chain.response, is_state, chain.response ? static_cast<uint32_t>(kResponseSize) : 0u});
     if (!model || !options_.check_model) continue;
     const auto expected = model->raw_request(chain.request.raw_type, chain.request.addr, chain.request.nb_blocks,
                                              chain.readable_bytes, chain.writable_bytes);
@@ -612,11 +606,11 @@ void Runner::execute(const Kick& k, StepReport& report) {
   check_used_ring(k.device, kick, it->second.layout(), report);
   if (kick.fault) {
     if (model) model->transport_error();
-    report.outcome += (report.outcome.empty() ? "" : "; ") + ("fault: " + *kick.fault);
+    report.outcome.fault = *kick.fault;
   } else if (kick.chains.empty()) {
-    report.outcome = d->needs_reset() ? "idle (device needs reset)" : "idle";
+    report.outcome = Outcome{Outcome::Kind::Idle, d->needs_reset() ? "device needs reset" : ""};
   } else if (!kick.chains.back().response) {
-    report.outcome += ": " + *d->error_reason();
+    report.outcome.error_reason = *d->error_reason();
   }
 }
 
@@ -679,18 +673,19 @@ void Runner::check_used_ring(const std::string& device, const KickResult& kick, 
 
 void Runner::execute(const ShowMtree&, StepReport& report) {
   if (options_.describe_steps) report.output = render_mtree(*machine_);
-  report.outcome = "ok";
+  report.outcome = Outcome::ok();
 }
 
 // The KVM slot table and its metadata; the metadata is checked against the
 // models' mapped memslots (each in every address space).
 void Runner::execute(const ShowSlots&, StepReport& report) {
   const SlotMetadata meta = kvm_->metadata();
-  report.outcome = fmt::format("{} KVM memslots, metadata {} ({} bytes)", kvm_->slot_count(),
+  report.outcome = Outcome{Outcome::Kind::Report};
+  report.outcome.detail = fmt::format("{} KVM memslots, metadata {} ({} bytes)", kvm_->slot_count(),
                                format_size_approx(static_cast<double>(meta.total())), meta.total());
   if (options_.describe_steps) {
     for (const KvmRegion& region : kvm_->slots()) report.output += describe(region) + "\n";
-    report.output += report.outcome + "\n";
+    report.output += report.outcome.detail + "\n";
   }
   if (!options_.check_model || !machine_) return;
   const MetadataModel& model = kvm_->metadata_model();
@@ -703,11 +698,18 @@ void Runner::execute(const ShowSlots&, StepReport& report) {
 }
 
 void Runner::execute(const Expect& e, StepReport& report) {
-  report.outcome = check_expectations(e);
-  if (report.outcome != "ok") report.problems.push_back("expectation failed: " + report.outcome.substr(7));
+  const std::vector<std::string> failures = check_expectations(e);
+  if (failures.empty()) {
+    report.outcome = Outcome::ok();
+    return;
+  }
+  std::string text;
+  for (const std::string& failure : failures) text += (text.empty() ? "" : "; ") + failure;
+  report.outcome = Outcome::refused(Error{text});
+  report.problems.push_back("expectation failed: " + text);
 }
 
-std::string Runner::check_expectations(const Expect& e) const {
+std::vector<std::string> Runner::check_expectations(const Expect& e) const {
   std::vector<std::string> failures;
   const auto compare = [&](const std::string& key, const std::string& want, const std::string& got) {
     if (want != got) failures.push_back(fmt::format("{}: expected {}, got {}", key, want, got));
@@ -718,7 +720,7 @@ std::string Runner::check_expectations(const Expect& e) const {
   };
   if (e.device) {
     const VirtioMemDevice* d = device(*e.device);
-    if (!d) return fmt::format("error: no device '{}'", *e.device);
+    if (!d) return {fmt::format("no device '{}'", *e.device)};
     const ConfigSpace c = d->config_space();
     for (const auto& [key, want] : e.checks) {
       if (key == "mapped") compare(key, want, index_list(mapped_list(*d)));
@@ -748,10 +750,7 @@ std::string Runner::check_expectations(const Expect& e) const {
       else failures.push_back(fmt::format("unknown machine check '{}' (kvm-slots, devices, required, used, metadata)", key));
     }
   }
-  if (failures.empty()) return "ok";
-  std::string out = "error: ";
-  for (size_t i = 0; i < failures.size(); ++i) out += (i ? "; " : "") + failures[i];
-  return out;
+  return failures;
 }
 
 void Runner::compare_with_models(StepReport& report) const {
@@ -840,8 +839,8 @@ StepReport Runner::step(const Step& s) {
   // Scenarios may start without a 'machine' line: they get the default one.
   if (!machine_ && !std::holds_alternative<ConfigureMachine>(s.op)) {
     if (const Status started = start_machine({}); !started) {
-      report.outcome = "error: " + started.error().message;
-      report.problems.push_back(report.outcome);
+      report.outcome = Outcome::refused(started.error());
+      report.problems.push_back(to_text(report.outcome));
       return report;
     }
   }
@@ -854,22 +853,10 @@ StepReport Runner::step(const Step& s) {
   if (options_.check_invariants && machine_) {
     for (auto& violation : monitor_.check(*machine_, kvm_.get())) report.problems.push_back(std::move(violation));
   }
-  if (s.expected && report.outcome.rfind(*s.expected, 0) != 0) {
-    report.problems.push_back(fmt::format("expected outcome '{}', got '{}'", *s.expected, report.outcome));
+  if (s.expected && !to_text(report.outcome).starts_with(*s.expected)) {
+    report.problems.push_back(fmt::format("expected outcome '{}', got '{}'", *s.expected, to_text(report.outcome)));
   }
   return report;
-}
-
-RunSummary run(const Scenario& scenario, RunOptions options, const std::function<void(const StepReport&)>& on_step) {
-  Runner runner(options);
-  RunSummary summary;
-  for (const Step& s : scenario.steps) {
-    const StepReport report = runner.step(s);
-    ++summary.steps;
-    summary.problems += report.problems.size();
-    if (on_step) on_step(report);
-  }
-  return summary;
 }
 
 }  // namespace vmemcheck::scenario

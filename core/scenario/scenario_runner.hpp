@@ -14,6 +14,7 @@
 #include "invariants.hpp"
 #include "host_memory.hpp"
 #include "machine.hpp"
+#include "outcome.hpp"
 #include "platform.hpp"
 #include "reference_model.hpp"
 #include "scenario.hpp"
@@ -24,7 +25,7 @@ namespace vmemcheck::scenario {
 struct StepReport {
   int line = 0;
   std::string op_text;
-  std::string outcome;               // "ACK", "ok", "error: ...", "0x2a", "unmapped", ...
+  Outcome outcome;                   // to_text(): "ACK", "ok", "error: ...", "0x2a", "unmapped", ...
   std::string output;                // what mtree/slots print
   std::vector<std::string> problems;  // mismatches, broken invariants, failed expectations
 };
@@ -115,7 +116,8 @@ class Runner {
   std::optional<uint64_t> resolve(const std::string& device, const Address& addr) const;
   VirtioMemDevice* device(const std::string& id) const;
   ReferenceModel* model_of(const std::string& id);
-  std::string check_expectations(const Expect& expect) const;
+  // What the expectation finds wrong, one entry each; empty: it holds.
+  std::vector<std::string> check_expectations(const Expect& expect) const;
 
   RunOptions options_;
   Platform& platform_;
@@ -138,14 +140,5 @@ class Runner {
   std::map<uint64_t, Written> written_;  // gpa -> last 8-byte value written there
   InvariantMonitor monitor_;
 };
-
-struct RunSummary {
-  size_t steps = 0;
-  size_t problems = 0;
-};
-
-// Runs every step; `on_step` sees each report as it is made.
-RunSummary run(const Scenario& scenario, RunOptions options,
-               const std::function<void(const StepReport&)>& on_step);
 
 }  // namespace vmemcheck::scenario

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -11,7 +12,8 @@
 #include "kvm_platform.hpp"
 #include "real_kvm_vm.hpp"
 #include "scenario.hpp"
-#include "scenario_runner.hpp"
+#include "compared_run.hpp"
+#include "core_device_under_test.hpp"
 
 namespace vmemcheck::kvm {
 
@@ -36,11 +38,15 @@ inline std::vector<std::string> run_on_kvm(const std::string& text, const std::s
   scenario::RunOptions options;
   options.platform = &platform;
   std::vector<std::string> problems;
-  scenario::run(*parsed, options, [&](const scenario::StepReport& step) {
+  scenario::CoreDeviceUnderTest core(options);
+  const std::array<scenario::DeviceUnderTest*, 1> devices{&core};
+  const auto run = scenario::run_compared(*parsed, devices, {.check_expectations = true, .stop_at_first_difference = false},
+                                          [&](const scenario::ComparedStep& step) {
     for (const auto& problem : step.problems) {
       problems.push_back(name + ":" + std::to_string(step.line) + ": " + step.op_text + ": " + problem);
     }
   });
+  if (run.error) problems.push_back(name + ": " + *run.error);
   return problems;
 }
 

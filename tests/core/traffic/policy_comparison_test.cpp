@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
-#include "scenario_runner.hpp"
+#include <array>
+
+#include "compared_run.hpp"
+#include "core_device_under_test.hpp"
 #include "shadow_kvm.hpp"
 
 namespace vmemcheck {
@@ -24,11 +27,15 @@ TEST(PolicyComparison, RunsReplayAsScenariosWithoutProblems) {
     const auto replayed = scenario::parse(scenario::to_text(result->scenario), result->scenario.name);
     ASSERT_TRUE(replayed) << replayed.error().message;
     size_t problems = 0;
-    scenario::run(*replayed, {}, [&](const scenario::StepReport& step) {
+    scenario::CoreDeviceUnderTest core;
+    const std::array<scenario::DeviceUnderTest*, 1> devices{&core};
+    const auto run = scenario::run_compared(*replayed, devices, {.check_expectations = true, .stop_at_first_difference = false},
+                                            [&](const scenario::ComparedStep& step) {
       for (const auto& problem : step.problems) {
         if (++problems < 5) ADD_FAILURE() << policy.label << " line " << step.line << ": " << problem;
       }
     });
+    EXPECT_FALSE(run.error) << run.error.value_or("");
     EXPECT_EQ(problems, 0u) << policy.label;
     EXPECT_GT(result->driver.busy, 0u) << "the migration window answers BUSY";
   }

@@ -1,0 +1,236 @@
+#include "qemu_device_under_test.hpp"
+
+#include <fmt/format.h>
+
+#include "mtree_parser.hpp"
+#include "units.hpp"
+
+namespace vmemcheck::qemu {
+
+using namespace scenario;
+
+QemuDeviceUnderTest::QemuDeviceUnderTest(std::string binary, QemuVersion version, QemuPool* pool)
+    : binary_(std::move(binary)),
+      profile_(qemu_profile(version)),
+      pool_(pool),
+      same_space_(profile_.dynamic_memslots) {}
+
+QemuDeviceUnderTest::~QemuDeviceUnderTest() {
+  if (pool_ && device_ && !broken_ && !migrated_away_) pool_->give_back(binary_, geometry_, std::move(device_));
+}
+
+Op QemuDeviceUnderTest::adapt(const Op& op) {
+  if (const auto* m = std::get_if<ConfigureMachine>(&op); m && !device_ && same_space_) {
+    ConfigureMachine adapted = *m;
+    const uint64_t base = std::max(m->machine.device_memory_base, kQemuDeviceMemoryBase);
+    adapted.machine.device_memory_size += base - kQemuDeviceMemoryBase;
+    adapted.machine.device_memory_base = kQemuDeviceMemoryBase;
+    adapted.kvm.max_memslots = KvmLimits{}.max_memslots;
+    return adapted;
+  }
+  if (const auto* a = std::get_if<AddDevice>(&op); a && !device_) {
+    DeviceConfig wanted = a->config;
+    // One device per QEMU run: it sits where the scenario's first fit would put it.
+    if (same_space_ && !wanted.addr) wanted.addr = scenario_base_;
+    auto on_qemu = as_on_qemu(wanted, profile_.version);
+    if (on_qemu && !unexpressible_device(*on_qemu)) return AddDevice{*on_qemu};
+  }
+  return op;
+}
+
+std::optional<std::string> QemuDeviceUnderTest::unexpressible_device(const DeviceConfig& config) const {
+  // QEMU's device-memory region: the space plus 1 GiB of alignment room.
+  const uint64_t area_end = same_space_ ? machine_.device_memory_base + machine_.device_memory_size + GiB : 0;
+  const bool large = same_space_ && area_end > max_area_end(false);
+  if (auto why = inexpressible(config, machine_.numa_nodes, area_end, large)) return "not expressible on QEMU: " + *why;
+  return std::nullopt;
+}
+
+std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const FirstDevice* first) const {
+  if (std::holds_alternative<ConfigureMachine>(op)) {
+    if (device_) return "the machine is set up once, before the device";
+    // QEMU checks its machine when it starts, with the device.
+    if (first && !first->outcome.is_ok()) return "a machine the core refused: QEMU starts with the device";
+    return std::nullopt;
+  }
+  if (const auto* a = std::get_if<AddDevice>(&op)) {
+    if (device_) return "only one device per QEMU run";
+    if (auto on_qemu = as_on_qemu(a->config, profile_.version); !on_qemu) {
+      return "not expressible on QEMU " + std::string(profile_.name) + ": " + on_qemu.error().message;
+    }
+    if (auto why = unexpressible_device(a->config)) return why;
+    // The machine's KVM memslot budget (kvm-memslots=, vhost) has no QEMU counterpart under TCG.
+    if (first && first->outcome.code == ErrorCode::MemslotBudget) {
+      return "refused by the machine's memslot budget, which QEMU under TCG does not have";
+    }
+    return std::nullopt;
+  }
+  const auto not_here = [&](const std::string& id) -> std::optional<std::string> {
+    if (!on_device(id)) return "not on the device QEMU runs";
+    return std::nullopt;
+  };
+  if (const auto* g = std::get_if<GuestRequest>(&op)) return not_here(g->device);
+  if (const auto* r = std::get_if<RawRequest>(&op)) {
+    if (r->readable > VirtioMemPci::kMaxPart || r->writable > VirtioMemPci::kMaxPart) {
+      return "chain parts longer than the driver's 64 KiB buffers";
+    }
+    return not_here(r->device);
+  }
+  if (const auto* rs = std::get_if<Resize>(&op)) return not_here(rs->device);
+  if (const auto* v = std::get_if<VirtioReset>(&op)) return not_here(v->device);
+  if (std::holds_alternative<SystemReset>(op)) return device_ ? std::nullopt : std::optional<std::string>("not on the device QEMU runs");
+  if (const auto* mg = std::get_if<Migrate>(&op)) {
+    if (auto why = not_here(mg->device)) return why;
+    if (first && !first->outcome.is_ok()) {
+      return "the core refused the destination (" + to_text(first->outcome) + "), so QEMU does not migrate";
+    }
+    return std::nullopt;
+  }
+  if (const auto* f = std::get_if<NegotiateFeatures>(&op)) {
+    if (auto why = not_here(f->device)) return why;
+    if (needs_reset_) return "features: QEMU's negotiation resets the device, which needs a reset";
+    return std::nullopt;
+  }
+  if (std::holds_alternative<SetBusy>(op)) return "QEMU is busy only during a migration";
+  if (std::holds_alternative<Expect>(op)) return "both sides' config spaces are compared after every op instead";
+  if (std::holds_alternative<ShowMtree>(op) || std::holds_alternative<ShowSlots>(op)) {
+    return compare_memslots_ ? "the device-memory trees are compared after every op instead"
+                             : "memslots are not compared for this device (see the notes)";
+  }
+  if (std::holds_alternative<GuestAccess>(op)) return "guest reads and writes: the driver does not access device memory";
+  return "not expressible on QEMU (faults, vhost, raw rings, device removal)";
+}
+
+bool QemuDeviceUnderTest::memslots_comparable(MemslotMode mode) {
+  if (mode == MemslotMode::Static || (mode == MemslotMode::Dynamic && profile_.dynamic_memslots)) return true;
+  notes_.insert(fmt::format("memslots not compared: QEMU {} has no mode={}", profile_.name, name(mode)));
+  return false;
+}
+
+uint64_t QemuDeviceUnderTest::address(const Address& addr) const {
+  return addr.relative ? config_.addr.value_or(0) + addr.value : addr.value;
+}
+
+Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, const FirstDevice& first) {
+  DeviceConfig config = wanted;
+  std::string memdev = config.memdev.empty() ? "mem0" : config.memdev;
+  // Where the core placed it, under the name the core gave its backend.
+  if (first.device) {
+    config.addr = first.device->config.addr;
+    memdev = first.device->memdev;
+  }
+  QemuGeometry g{config.id, memdev, config.region_size, config.block_size, config.requested_size, config.addr,
+                 config.unplugged_inaccessible, std::nullopt, config.node, machine_.numa_nodes,
+                 same_space_ ? machine_.device_memory_size : 0, profile_.version != QemuVersion::V7_2,
+                 same_space_ && machine_.device_memory_base + machine_.device_memory_size + GiB > max_area_end(false)};
+  if (profile_.dynamic_memslots) g.dynamic_memslots = config.mode == MemslotMode::Dynamic;
+  auto started = pool_ ? pool_->take(binary_, g) : VirtioMemPci::start(binary_, g);
+  if (!started) {
+    if (started.error().code == ErrorCode::QemuRefusedDevice) return Outcome::refused(started.error());
+    return started.error();
+  }
+  device_ = std::move(*started);
+  device_id_ = config.id;
+  config_ = config;
+  geometry_ = g;
+  compare_memslots_ = memslots_comparable(config.mode);
+  auto version = device_->qemu_version();
+  if (!version) return version.error();
+  version_text_ = *version;
+  auto state = device_->config();
+  if (!state) return state.error();
+  config_.addr = state->addr;
+  return Outcome::ok(fmt::format("addr={:#x} features={:#x}", state->addr, device_->offered_features()));
+}
+
+Result<Outcome> QemuDeviceUnderTest::migrate(const Migrate& m) {
+  DeviceConfig destination = config_;
+  for (const auto& [key, value] : m.overrides) {
+    if (auto applied = apply_device_option(destination, key, value); !applied) return applied.error();
+  }
+  compare_memslots_ = memslots_comparable(destination.mode);
+  QemuGeometry g = geometry_;
+  if (profile_.dynamic_memslots) g.dynamic_memslots = destination.mode == MemslotMode::Dynamic;
+  const uint64_t plugged = device_->config() ? device_->config()->plugged_size : 0;
+  if (auto migrated = device_->migrate(binary_, g, plugged); !migrated) return migrated.error();
+  geometry_ = g;
+  config_.mode = destination.mode;
+  migrated_away_ = true;
+  return Outcome::ok();
+}
+
+Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* first) {
+  auto outcome = [&]() -> Result<Outcome> {
+    const Op& op = step.op;
+    if (const auto* m = std::get_if<ConfigureMachine>(&op)) {
+      machine_ = m->machine;
+      scenario_base_ = std::max(m->machine.device_memory_base, kQemuDeviceMemoryBase);
+      return Outcome::ok();
+    }
+    if (const auto* a = std::get_if<AddDevice>(&op)) return add_device(a->config, *first);
+    const auto answered = [&](uint16_t type, uint64_t addr, uint16_t nb, uint64_t readable, uint64_t writable) -> Result<Outcome> {
+      auto answer = device_->request({type, addr, nb, readable, writable});
+      if (!answer) return answer.error();
+      Outcome o = Outcome::answered(answer->response, type == static_cast<uint16_t>(RequestType::State));
+      o.answers.back().used_length = answer->used_len;
+      return o;
+    };
+    if (const auto* g = std::get_if<GuestRequest>(&op)) {
+      return answered(static_cast<uint16_t>(g->type), address(g->addr), g->nb_blocks, kRequestSize, kResponseSize);
+    }
+    if (const auto* r = std::get_if<RawRequest>(&op)) {
+      return answered(r->type, address(r->addr), r->nb_blocks, r->readable, r->writable);
+    }
+    if (const auto* rs = std::get_if<Resize>(&op)) {
+      auto refused = device_->resize(rs->requested);
+      if (!refused) return refused.error();
+      return *refused ? Outcome::refused(Error{**refused}) : Outcome::ok();
+    }
+    if (std::holds_alternative<SystemReset>(op)) {
+      if (auto reset = device_->system_reset(); !reset) return reset.error();
+      return Outcome::ok();
+    }
+    if (std::holds_alternative<VirtioReset>(op)) {
+      if (auto reset = device_->virtio_reset(); !reset) return reset.error();
+      return Outcome::ok();
+    }
+    if (const auto* mg = std::get_if<Migrate>(&op)) return migrate(*mg);
+    if (const auto* f = std::get_if<NegotiateFeatures>(&op)) {
+      auto kept = device_->try_features(f->driver_features);
+      if (!kept) return kept.error();
+      return *kept ? Outcome::ok("(FEATURES_OK kept)") : Outcome::refused(Error{"FEATURES_OK refused"});
+    }
+    return Error{"QEMU was asked to run " + to_text(op) + ", which it does not support"};
+  }();
+  if (!outcome) broken_ = true;
+  return outcome;
+}
+
+Result<std::optional<DeviceSnapshot>> QemuDeviceUnderTest::snapshot(const std::string& id) {
+  if (!on_device(id)) return std::optional<DeviceSnapshot>();
+  auto state = device_->read_state(compare_memslots_);
+  if (!state) {
+    broken_ = true;
+    return state.error();
+  }
+  DeviceSnapshot s;
+  s.config = state->config;
+  s.status = state->status;
+  s.needs_reset = (state->status & kStatusNeedsReset) != 0;
+  needs_reset_ = s.needs_reset;
+  s.offered_features = device_->offered_features() & kDeviceFeatureBits;
+  s.accepted_features = device_->accepted_features() & kDeviceFeatureBits;
+  s.memdev = geometry_.memdev;
+  if (compare_memslots_) {
+    auto decided = device_->decided_memslots();
+    if (!decided) {
+      broken_ = true;
+      return decided.error();
+    }
+    s.decision = std::move(*decided);
+    s.memory = device_subtree(*state->tree, state->config.addr);
+  }
+  return std::optional<DeviceSnapshot>(std::move(s));
+}
+
+}  // namespace vmemcheck::qemu

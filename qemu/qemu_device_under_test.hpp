@@ -1,0 +1,72 @@
+// A real QEMU's virtio-mem-pci as a device under test (device_under_test.hpp),
+// driven over qtest and QMP by virtio_mem_pci.hpp: one q35 machine started
+// with -S when the scenario adds its device, so one device per run; ops QEMU
+// cannot express (busy, faults, vhost, guest accesses, raw rings, further
+// devices) are unsupported, with the reason. The core models the release's
+// device profile: adapt() gives it QEMU's memory-device space and the
+// release's features.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "device_under_test.hpp"
+#include "qemu_pool.hpp"
+#include "qemu_release.hpp"
+#include "virtio_mem_pci.hpp"
+
+namespace vmemcheck::qemu {
+
+class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
+ public:
+  // `pool`: where the QEMU comes from and goes back to (null: started for
+  // this run and ended with it).
+  QemuDeviceUnderTest(std::string binary, QemuVersion version, QemuPool* pool);
+  ~QemuDeviceUnderTest() override;
+
+  std::string label() const override { return "QEMU"; }
+  scenario::Op adapt(const scenario::Op& op) override;
+  std::optional<std::string> unsupported(const scenario::Op& op, const scenario::FirstDevice* first) const override;
+  Result<scenario::Outcome> apply(const scenario::Step& step, const scenario::FirstDevice* first) override;
+  Result<std::optional<scenario::DeviceSnapshot>> snapshot(const std::string& id) override;
+  std::vector<std::string> notes() const override { return {notes_.begin(), notes_.end()}; }
+
+  // "10.0.2 (Debian ...)" once a QEMU ran, else empty.
+  const std::string& version() const { return version_text_; }
+
+ private:
+  std::optional<std::string> unexpressible_device(const DeviceConfig& config) const;
+  Result<scenario::Outcome> add_device(const DeviceConfig& config, const scenario::FirstDevice& first);
+  Result<scenario::Outcome> migrate(const scenario::Migrate& migrate);
+  bool on_device(const std::string& id) const { return device_ && id == device_id_; }
+  // Whether QEMU has the core's memslot mode, so that memslots are compared; a note when not.
+  bool memslots_comparable(MemslotMode mode);
+  uint64_t address(const scenario::Address& addr) const;
+
+  std::string binary_;
+  const QemuDeviceProfile& profile_;
+  QemuPool* pool_;
+  // With dynamic memslots the memslot decision depends on the memory-device
+  // space (maxmem less boot RAM), so the core's machine takes QEMU's: from
+  // 4 GiB on, reaching as far as the scenario's area does, with QEMU's limits
+  // under TCG (no KVM limit, no vhost: KVM's 32764 memslots decide alike,
+  // being above 509 and 256). 7.2 keeps the scenario's machine and gets a
+  // space just fitting the device.
+  bool same_space_;
+  MachineConfig machine_;
+  uint64_t scenario_base_ = MachineConfig{}.device_memory_base;
+  std::unique_ptr<VirtioMemPci> device_;
+  std::string device_id_;
+  DeviceConfig config_;
+  QemuGeometry geometry_;
+  bool compare_memslots_ = false;
+  bool needs_reset_ = false;    // as the last snapshot read it
+  bool migrated_away_ = false;  // a migrated VM runs in a QEMU started with -incoming: not for reuse
+  bool broken_ = false;         // it failed to answer once: not for reuse
+  std::set<std::string> notes_;
+  std::string version_text_;
+};
+
+}  // namespace vmemcheck::qemu

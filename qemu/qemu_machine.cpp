@@ -1,0 +1,67 @@
+#include "qemu_machine.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace vmemcheck::qemu {
+namespace {
+
+constexpr uint64_t kBootRam = 128 * MiB;
+
+uint64_t align_up(uint64_t value, uint64_t alignment) { return (value + alignment - 1) / alignment * alignment; }
+
+}  // namespace
+
+uint64_t max_area_end(bool large_addresses) {
+  // qemu64: 40 bits, of which QEMU keeps the upper half for the PCI hole and
+  // its alignment; 46 bits: the same share.
+  return uint64_t{1} << (large_addresses ? 45 : 39);
+}
+
+std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t numa_nodes, uint64_t area_end,
+                                         bool large_addresses) {
+  if (config.arch != Arch::X86_64) return fmt::format("arch={} (qemu-system-x86_64 only)", name(config.arch));
+  if (config.page_size != 4 * KiB) return std::string("a backend page size other than 4K");
+  if (numa_nodes > 8) return std::string("more than 8 NUMA nodes");
+  if (config.addr && *config.addr < kQemuDeviceMemoryBase) return std::string("a device below 4 GiB");
+  const uint64_t limit = max_area_end(large_addresses);
+  const uint64_t end = std::max(area_end, config.addr.value_or(kQemuDeviceMemoryBase) + config.region_size);
+  if (config.region_size > limit || end > limit) {
+    return fmt::format("a device-memory area ending beyond {}", format_size(limit));
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
+  const uint64_t end = g.addr.value_or(kQemuDeviceMemoryBase) + g.region_size;
+  const bool numa = g.numa_nodes > 1 || g.node != 0;
+  const uint64_t ram = numa ? 64 * MiB * g.numa_nodes : kBootRam;
+  const uint64_t device_area = align_up(std::max(end, kQemuDeviceMemoryBase + g.block_size) - kQemuDeviceMemoryBase, GiB);
+  const uint64_t maxmem = ram + (g.device_memory_size ? g.device_memory_size : device_area);
+  std::vector<std::string> args{"-display", "none", "-nodefaults", "-machine", "q35", "-accel", "tcg",
+                                "-m", fmt::format("{}M,maxmem={}M,slots=1", ram / MiB, maxmem / MiB)};
+  if (g.large_addresses) args.insert(args.end(), {"-cpu", "max,phys-bits=46,vendor=GenuineIntel"});
+  if (numa) {
+    for (uint32_t n = 0; n < g.numa_nodes; ++n) {
+      args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id=ram-node{},size=64M", n),
+                               "-numa", fmt::format("node,nodeid={},memdev=ram-node{}", n, n)});
+    }
+  }
+  args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off", g.memdev, g.region_size)});
+  std::string device = fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},"
+                                   "unplugged-inaccessible={}", g.id, g.memdev, g.block_size, g.requested_size,
+                                   g.unplugged_inaccessible ? "on" : "off");
+  if (g.dynamic_memslots) device += fmt::format(",dynamic-memslots={}", *g.dynamic_memslots ? "on" : "off");
+  if (g.synchronous_notify) device += ",ioeventfd=off";
+  if (g.node != 0 || numa) device += fmt::format(",node={}", g.node);
+  if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
+  args.insert(args.end(), {"-device", device});
+  return args;
+}
+
+std::vector<std::string> refusable_options(const QemuGeometry& g) {
+  return {"-device virtio-mem-pci", "-object memory-backend-ram,id=" + g.memdev};
+}
+
+}  // namespace vmemcheck::qemu

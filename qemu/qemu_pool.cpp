@@ -1,0 +1,82 @@
+#include "qemu_pool.hpp"
+
+#include <algorithm>
+
+namespace vmemcheck::qemu {
+namespace {
+
+// What a device looks like right after QEMU started: a reset for reuse must
+// give exactly this again.
+struct FreshState {
+  DeviceState device;
+  uint64_t offered = 0;
+  friend bool operator==(const FreshState&, const FreshState&) = default;
+};
+
+Result<FreshState> read_state(VirtioMemPci& device) {
+  auto state = device.read_state(true);
+  if (!state) return state.error();
+  return FreshState{std::move(*state), device.offered_features()};
+}
+
+std::string pool_key(const std::string& binary, const QemuGeometry& geometry) {
+  std::string key = binary;
+  for (const auto& arg : qemu_arguments(geometry)) key += " " + arg;
+  return key;
+}
+
+}  // namespace
+
+struct QemuPool::Entry {
+  std::string key;
+  FreshState fresh;
+  uint64_t requested = 0;
+  std::unique_ptr<VirtioMemPci> device;  // null while handed out
+};
+
+QemuPool::QemuPool() = default;
+QemuPool::~QemuPool() = default;
+
+Result<std::unique_ptr<VirtioMemPci>> QemuPool::take(const std::string& binary, const QemuGeometry& geometry) {
+  const std::string key = pool_key(binary, geometry);
+  for (auto& entry : entries_) {
+    if (entry.key != key || !entry.device) continue;
+    std::unique_ptr<VirtioMemPci> device = std::move(entry.device);
+    // requested-size first: the usable region only grows on a resize, and the
+    // reset then shrinks it to what the start had.
+    auto resized = device->resize(entry.requested);
+    if (resized && !*resized && device->system_reset()) {
+      if (auto state = read_state(*device); state && *state == entry.fresh) {
+        ++reused_;
+        return device;
+      }
+    }
+    ++refused_;
+  }
+  auto started = VirtioMemPci::start(binary, geometry);
+  if (!started) return started.error();
+  auto fresh = read_state(**started);
+  if (!fresh) return fresh.error();
+  ++started_;
+  const auto known = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
+  if (known == entries_.end()) {
+    entries_.push_back(Entry{key, *fresh, geometry.requested_size, nullptr});
+  } else if (known->fresh != *fresh) {
+    return Error{"two fresh starts of the same QEMU command line differ: " + key};
+  }
+  return std::move(*started);
+}
+
+void QemuPool::give_back(const std::string& binary, const QemuGeometry& geometry, std::unique_ptr<VirtioMemPci> device) {
+  const std::string key = pool_key(binary, geometry);
+  for (auto& entry : entries_) {
+    if (entry.key == key && !entry.device) {
+      entry.device = std::move(device);
+      return;
+    }
+  }
+  auto fresh = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
+  if (fresh != entries_.end()) entries_.push_back(Entry{key, fresh->fresh, fresh->requested, std::move(device)});
+}
+
+}  // namespace vmemcheck::qemu

@@ -1,0 +1,35 @@
+// QEMU processes kept for the next run with the same command line. Before a
+// process is handed out again, its device is reset (requested-size back to
+// the start, then system_reset) and must look exactly as right after its
+// start (config space, status, offered features, device-memory tree);
+// otherwise it is replaced by a fresh one.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "result.hpp"
+#include "virtio_mem_pci.hpp"
+
+namespace vmemcheck::qemu {
+
+class QemuPool {
+ public:
+  QemuPool();
+  ~QemuPool();
+  // A device of this geometry: a reset one from the pool, or a fresh one.
+  Result<std::unique_ptr<VirtioMemPci>> take(const std::string& binary, const QemuGeometry& geometry);
+  void give_back(const std::string& binary, const QemuGeometry& geometry, std::unique_ptr<VirtioMemPci> device);
+  size_t started() const { return started_; }
+  size_t reused() const { return reused_; }
+  size_t refused() const { return refused_; }  // resets that did not give a fresh device
+
+ private:
+  struct Entry;
+  std::vector<Entry> entries_;
+  size_t started_ = 0, reused_ = 0, refused_ = 0;
+};
+
+}  // namespace vmemcheck::qemu
