@@ -20,9 +20,12 @@ QemuDeviceUnderTest::~QemuDeviceUnderTest() {
 }
 
 Op QemuDeviceUnderTest::adapt(const Op& op) {
-  if (const auto* m = std::get_if<ConfigureMachine>(&op); m && !device_ && same_space_) {
-    ConfigureMachine adapted = *m;
+  if (const auto* m = std::get_if<ConfigureMachine>(&op); m && !device_) {
+    // Where the scenario's area starts: its device goes there (apply() takes it over).
     const uint64_t base = std::max(m->machine.device_memory_base, kQemuDeviceMemoryBase);
+    adapted_base_ = base;
+    if (!same_space_) return op;
+    ConfigureMachine adapted = *m;
     adapted.machine.device_memory_size += base - kQemuDeviceMemoryBase;
     adapted.machine.device_memory_base = kQemuDeviceMemoryBase;
     adapted.kvm.max_memslots = KvmLimits{}.max_memslots;
@@ -111,13 +114,13 @@ uint64_t QemuDeviceUnderTest::address(const Address& addr) const {
   return addr.relative ? config_.addr.value_or(0) + addr.value : addr.value;
 }
 
-Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, const FirstDevice& first) {
+Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, const FirstDevice* first) {
   DeviceConfig config = wanted;
   std::string memdev = config.memdev.empty() ? "mem0" : config.memdev;
   // Where the core placed it, under the name the core gave its backend.
-  if (first.device) {
-    config.addr = first.device->config.addr;
-    memdev = first.device->memdev;
+  if (first && first->device) {
+    config.addr = first->device->config.addr;
+    memdev = first->device->memdev;
   }
   QemuGeometry g{config.id, memdev, config.region_size, config.block_size, config.requested_size, config.addr,
                  config.unplugged_inaccessible, std::nullopt, config.node, machine_.numa_nodes,
@@ -164,10 +167,10 @@ Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* 
     const Op& op = step.op;
     if (const auto* m = std::get_if<ConfigureMachine>(&op)) {
       machine_ = m->machine;
-      scenario_base_ = std::max(m->machine.device_memory_base, kQemuDeviceMemoryBase);
+      scenario_base_ = adapted_base_;
       return Outcome::ok();
     }
-    if (const auto* a = std::get_if<AddDevice>(&op)) return add_device(a->config, *first);
+    if (const auto* a = std::get_if<AddDevice>(&op)) return add_device(a->config, first);
     const auto answered = [&](uint16_t type, uint64_t addr, uint16_t nb, uint64_t readable, uint64_t writable) -> Result<Outcome> {
       auto answer = device_->request({type, addr, nb, readable, writable});
       if (!answer) return answer.error();

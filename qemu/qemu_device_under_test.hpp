@@ -38,7 +38,8 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
 
  private:
   std::optional<std::string> unexpressible_device(const DeviceConfig& config) const;
-  Result<scenario::Outcome> add_device(const DeviceConfig& config, const scenario::FirstDevice& first);
+  // `first`: where the first device under test placed it, if one did.
+  Result<scenario::Outcome> add_device(const DeviceConfig& config, const scenario::FirstDevice* first);
   Result<scenario::Outcome> migrate(const scenario::Migrate& migrate);
   bool on_device(const std::string& id) const { return device_ && id == device_id_; }
   // Whether QEMU has the core's memslot mode, so that memslots are compared; a note when not.
@@ -57,6 +58,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   bool same_space_;
   MachineConfig machine_;
   uint64_t scenario_base_ = MachineConfig{}.device_memory_base;
+  uint64_t adapted_base_ = MachineConfig{}.device_memory_base;  // of the machine op adapt() saw last
   std::unique_ptr<VirtioMemPci> device_;
   std::string device_id_;
   DeviceConfig config_;

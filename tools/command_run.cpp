@@ -56,7 +56,9 @@ Command add_run_command(CLI::App& app) {
     const auto summary = scenario::run_compared(
         *parsed, devices, {.check_expectations = true, .stop_at_first_difference = false},
         [&](const scenario::ComparedStep& step) {
-          if (!options->quiet) fmt::print("{:>4}  {} -> {}\n", step.line, step.op_text, to_text(step.applied[0].outcome));
+          if (!options->quiet && !step.applied.empty()) {
+            fmt::print("{:>4}  {} -> {}\n", step.line, step.op_text, to_text(step.applied[0].outcome));
+          }
           if (!step.output.empty()) fmt::print("{}", step.output);
           for (const auto& problem : step.problems) fmt::print("FAIL line {}: {}\n", step.line, problem);
         });

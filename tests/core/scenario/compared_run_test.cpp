@@ -64,8 +64,8 @@ TEST(ComparedRun, APlantedMemslotShowsBothListings) {
   ASSERT_TRUE(run.difference);
   EXPECT_EQ(run.difference->what, "memslots (info mtree)");
   EXPECT_EQ(run.difference->first,
-            "0000000100000000-00000001ffffffff (prio 0, i/o): virtio-mem\n"
-            "  0000000100000000-000000013fffffff (prio 0, ram): alias memslot-0 @mem0 0000000000000000-000000003fffffff");
+            "0000000140000000-000000023fffffff (prio 0, i/o): virtio-mem\n"
+            "  0000000140000000-000000017fffffff (prio 0, ram): alias memslot-0 @mem0 0000000000000000-000000003fffffff");
   EXPECT_NE(run.difference->other.find("alias memslot-1 @mem0 0000000040000000-000000007fffffff"), std::string::npos)
       << run.difference->other;
 }
