@@ -10,15 +10,12 @@ Error malformed(std::string_view line, std::string_view command, std::string_vie
                ErrorCode::QemuProtocol};
 }
 
-nlohmann::json parse_object(std::string_view line) {
-  nlohmann::json object = nlohmann::json::parse(line, nullptr, false);
-  return object.is_object() ? object : nlohmann::json();
-}
-
 }  // namespace
 
-Result<QmpReply> parse_qmp_reply(std::string_view line, std::string_view command) {
-  const nlohmann::json object = nlohmann::json::parse(line, nullptr, false);
+namespace {
+
+// A reply already parsed (each line is parsed once: `info mtree` answers are long).
+Result<QmpReply> reply_of(const nlohmann::json& object, std::string_view line, std::string_view command) {
   if (object.is_discarded()) return malformed(line, command, "not JSON");
   if (!object.is_object()) return malformed(line, command, "not a JSON object");
   QmpReply reply;
@@ -28,7 +25,7 @@ Result<QmpReply> parse_qmp_reply(std::string_view line, std::string_view command
   }
   const auto error = object.find("error");
   if (error == object.end()) return malformed(line, command, "neither \"return\" nor \"error\"");
-  const auto desc = error->find("desc");
+  const auto desc = error->is_object() ? error->find("desc") : error->end();
   if (!error->is_object() || desc == error->end() || !desc->is_string()) {
     return malformed(line, command, "an \"error\" without a string \"desc\"");
   }
@@ -39,11 +36,25 @@ Result<QmpReply> parse_qmp_reply(std::string_view line, std::string_view command
   return reply;
 }
 
+// The event's name, if the object is an event.
+std::optional<std::string> event_of(const nlohmann::json& object) {
+  if (!object.is_object()) return std::nullopt;
+  const auto event = object.find("event");
+  if (event == object.end() || !event->is_string()) return std::nullopt;
+  return event->get<std::string>();
+}
+
+}  // namespace
+
+Result<QmpReply> parse_qmp_reply(std::string_view line, std::string_view command) {
+  return reply_of(nlohmann::json::parse(line, nullptr, false), line, command);
+}
+
 Status QmpClient::handshake() {
   auto greeting = process_.read_qmp_line("reading the QMP greeting");
   if (!greeting) return greeting.error();
-  const nlohmann::json object = parse_object(*greeting);
-  if (!object.contains("QMP")) return malformed(*greeting, "the greeting", "no \"QMP\" object");
+  const nlohmann::json object = nlohmann::json::parse(*greeting, nullptr, false);
+  if (!object.is_object() || !object.contains("QMP")) return malformed(*greeting, "the greeting", "no \"QMP\" object");
   auto negotiated = execute("qmp_capabilities");
   if (!negotiated) return negotiated.error();
   if (!negotiated->ok()) return Error{"qmp_capabilities: " + negotiated->error, ErrorCode::QemuProtocol};
@@ -56,23 +67,17 @@ Status QmpClient::send(std::string_view command, const nlohmann::json& arguments
   return process_.send_qmp(request.dump());
 }
 
-Result<std::string> QmpClient::next_reply_line(std::string_view command) {
+Result<QmpReply> QmpClient::receive(std::string_view command) {
   for (;;) {
     auto line = process_.read_qmp_line(fmt::format("waiting for QMP {}", command));
     if (!line) return line.error();
-    const nlohmann::json object = parse_object(*line);
-    if (const auto event = object.find("event"); event != object.end() && event->is_string()) {
-      events_.push_back(event->get<std::string>());
+    nlohmann::json object = nlohmann::json::parse(*line, nullptr, false);
+    if (auto event = event_of(object)) {
+      events_.push_back(std::move(*event));
       continue;
     }
-    return line;
+    return reply_of(object, *line, command);
   }
-}
-
-Result<QmpReply> QmpClient::receive(std::string_view command) {
-  auto line = next_reply_line(command);
-  if (!line) return line.error();
-  return parse_qmp_reply(*line, command);
 }
 
 Result<QmpReply> QmpClient::execute(std::string_view command, const nlohmann::json& arguments) {
@@ -90,12 +95,9 @@ Status QmpClient::wait_event(std::string_view name) {
     }
     auto line = process_.read_qmp_line(fmt::format("waiting for QMP event {}", name));
     if (!line) return line.error();
-    const nlohmann::json object = parse_object(*line);
-    const auto event = object.find("event");
-    if (event == object.end() || !event->is_string()) {
-      return malformed(*line, fmt::format("(waiting for event {})", name), "a line that is not an event");
-    }
-    events_.push_back(event->get<std::string>());
+    auto event = event_of(nlohmann::json::parse(*line, nullptr, false));
+    if (!event) return malformed(*line, fmt::format("(waiting for event {})", name), "a line that is not an event");
+    events_.push_back(std::move(*event));
   }
 }
 

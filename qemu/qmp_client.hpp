@@ -40,14 +40,12 @@ class QmpClient {
   Result<QmpReply> execute(std::string_view command, const nlohmann::json& arguments = nullptr);
   // execute() in two halves, so qtest commands can run while QEMU works on it.
   Status send(std::string_view command, const nlohmann::json& arguments = nullptr);
+  // The reply to `command`: the next line that is not an event (events are kept).
   Result<QmpReply> receive(std::string_view command);
   // Waits for an event of this name (seen before or now).
   Status wait_event(std::string_view name);
 
  private:
-  // The next line that is not an event (events are kept).
-  Result<std::string> next_reply_line(std::string_view command);
-
   QemuProcess& process_;
   std::deque<std::string> events_;  // names of events not yet waited for
 };

@@ -15,16 +15,11 @@ std::string kind_of(const Op& op) {
   return text.substr(0, text.find(' '));
 }
 
-// The device an op names, if it names one.
-std::optional<std::string> device_of(const Op& op) {
-  return std::visit(
-      [](const auto& o) -> std::optional<std::string> {
-        if constexpr (requires { o.device; }) {
-          if constexpr (std::is_same_v<decltype(o.device), std::string>) return o.device;
-        }
-        return std::nullopt;
-      },
-      op);
+// The device an op adds or migrates: where the first device under test put it.
+std::optional<std::string> placed_device(const Op& op) {
+  if (const auto* add = std::get_if<AddDevice>(&op)) return add->config.id;
+  if (const auto* migrate = std::get_if<Migrate>(&op)) return migrate->device;
+  return std::nullopt;
 }
 
 // FNV-1a, continued over `text`.
@@ -224,16 +219,13 @@ bool Loop::step(const Step& original, ComparedStep& report) {
   for (size_t i = 0; i < devices_.size(); ++i) {
     if (i == 1) {
       first.emplace(FirstDevice{outcomes[0], std::nullopt});
-      if (const auto id = device_of(step.op)) {
+      if (const auto id = placed_device(step.op)) {
         auto device = devices_[0]->snapshot(*id);
         if (!device) {
           run_.error = fmt::format("step {}: {}: {}", report.step + 1, report.op_text, device.error().message);
           return false;
         }
         first->device = std::move(*device);
-      } else if (const auto* add = std::get_if<AddDevice>(&step.op)) {
-        auto device = devices_[0]->snapshot(add->config.id);
-        if (device) first->device = std::move(*device);
       }
       for (size_t j = 1; j < devices_.size(); ++j) {
         if (auto why = devices_[j]->unsupported(step.op, &*first)) {

@@ -42,7 +42,7 @@ struct DeviceSnapshot {
 // migrate a device whose destination the core refused).
 struct FirstDevice {
   const Outcome& outcome;
-  std::optional<DeviceSnapshot> device;  // the device the op names, after the op
+  std::optional<DeviceSnapshot> device;  // the device the op adds or migrates, after the op
 };
 
 class DeviceUnderTest {
