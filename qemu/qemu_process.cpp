@@ -159,6 +159,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
   if (!located) return located.error();
   std::unique_ptr<QemuProcess> p(new QemuProcess());
   p->timeout_ms_ = options.timeout_ms;
+  p->refusable_ = options.refusable;
   char dir_template[] = "/tmp/vmemcheck-qemu-XXXXXX";
   if (!::mkdtemp(dir_template)) return Error{"mkdtemp: " + errno_text()};
   p->dir_ = dir_template;
@@ -216,13 +217,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
       waited += 50;
       if (::waitpid(pid, &status, WNOHANG) == pid) {
         p->pid_ = -1;
-        const std::string log = p->log_tail();
-        // QEMU's stderr names the option it refused (its own words, not ours).
-        const bool refused = std::ranges::any_of(options.refusable, [&](const std::string& option) {
-          return log.find(option) != std::string::npos;
-        });
-        return Error{fmt::format("QEMU exited while starting ({}): {}", exit_text(status), log),
-                     refused ? ErrorCode::QemuRefusedDevice : ErrorCode::QemuDied};
+        return p->exited(status, "starting");
       }
       if (waited > options.timeout_ms) break;
     }
@@ -256,11 +251,21 @@ std::string QemuProcess::log_tail() const {
   return log.empty() ? "(no output)" : log;
 }
 
+Error QemuProcess::exited(int status, const std::string& what) const {
+  const std::string log = log_tail();
+  // QEMU's stderr names the option it refused (its own words, not ours).
+  const bool refused = std::ranges::any_of(refusable_, [&](const std::string& option) {
+    return log.find(option) != std::string::npos;
+  });
+  return Error{fmt::format("QEMU exited ({}) while {}: {}", exit_text(status), what, log),
+               refused ? ErrorCode::QemuRefusedDevice : ErrorCode::QemuDied};
+}
+
 Error QemuProcess::died(const std::string& what) {
   int status = 0;
   if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
     pid_ = -1;
-    return Error{fmt::format("QEMU died ({}) while {}: {}", exit_text(status), what, log_tail()), ErrorCode::QemuDied};
+    return exited(status, what);
   }
   return Error{fmt::format("QEMU did not answer in {} ms while {}", timeout_ms_, what), ErrorCode::QemuDied};
 }
@@ -285,8 +290,7 @@ Result<std::string> QemuProcess::read_line(const Fd& fd, std::string& buffer, co
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
           pid_ = -1;
-          return Error{fmt::format("QEMU exited ({}) while {}: {}", exit_text(status), what, log_tail()),
-                       ErrorCode::QemuDied};
+          return exited(status, what);
         }
         ::usleep(10000);
       }

@@ -62,12 +62,17 @@ class QemuProcess {
  private:
   QemuProcess() = default;
   Result<std::string> read_line(const Fd& fd, std::string& buffer, const std::string& what);
+  // Why it stopped answering: it exited (see exited()) or did not answer in time.
   Error died(const std::string& what);
+  // The error for an exit while doing `what`: QemuRefusedDevice when its
+  // stderr names one of the refusable options, else QemuDied.
+  Error exited(int status, const std::string& what) const;
 
   pid_t pid_ = -1;
   Fd qtest_fd_;
   Fd qmp_fd_;
   int timeout_ms_ = 20000;
+  std::vector<std::string> refusable_;
   std::string dir_;
   std::string command_line_;
   std::string qtest_buffer_, qmp_buffer_;
