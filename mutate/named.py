@@ -27,6 +27,9 @@ A .mutant file: '#' lines (the first says what the fault is), then
 writes OUT_DIR/<file> with the mutant in and, when the file is a header,
 copies of its sibling headers (so that their quoted includes of it find the
 copy); prints every source it read, one a line (what the copy depends on).
+  named.py check [BUILD_DIR]
+checks that every named mutant still applies to today's code and that each
+planted bug names a fuzz target of the manifest (ctest mutate.named-specs).
 """
 
 from __future__ import annotations
@@ -138,13 +141,33 @@ def apply(spec_path: Path, root: Path, out: Path) -> list:
     return [spec_path.resolve()] + [root / relative for relative in copies]
 
 
+def check(build: Path | None) -> None:
+    """Every named mutant applies; every planted bug names a fuzz target."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import manifest
+    targets = manifest.load(build)["fuzz_targets"]
+    for folder in FOLDERS:
+        found = specs(ROOT, folder)
+        for spec in found:
+            mutant = point(ROOT, spec)
+            if fixed((ROOT / mutant.file).read_bytes(), mutant) == (ROOT / mutant.file).read_text():
+                raise SpecError(f"{spec.path}: the change leaves {mutant.file} as it is")
+            if folder == "mutate/planted" and spec.get("target") not in targets:
+                raise SpecError(f"{spec.path}: 'target: {spec.get('target', '')}' is not a fuzz target "
+                                f"({', '.join(targets)})")
+        print(f"{folder}: {len(found)} apply: {', '.join(s.name for s in found)}")
+
+
 def main(argv) -> int:
-    if len(argv) != 4 or argv[0] != "apply":
-        print(__doc__, file=sys.stderr)
-        return 2
     try:
-        for source in apply(Path(argv[1]).resolve(), Path(argv[2]).resolve(), Path(argv[3])):
-            print(source)
+        if len(argv) == 4 and argv[0] == "apply":
+            for source in apply(Path(argv[1]).resolve(), Path(argv[2]).resolve(), Path(argv[3])):
+                print(source)
+        elif argv[:1] == ["check"] and len(argv) <= 2:
+            check(Path(argv[1]) if len(argv) == 2 else None)
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
     except SpecError as error:
         print(f"named.py: {error}", file=sys.stderr)
         return 1

@@ -1,5 +1,6 @@
-"""scripts/mutate's own checks: the points it finds in the device, and that
-the schemata switch exactly one mutant on (ctest mutate.*)."""
+"""scripts/mutate's own checks: the points it finds in a device in miniature,
+that the schemata switch exactly one mutant on, that a named mutant compiled
+in behaves as switched on, and what it reads from the build (ctest mutate.*)."""
 
 import os
 import subprocess
@@ -17,10 +18,12 @@ import project  # noqa: E402
 import schemata  # noqa: E402
 
 
-class PointsInTheDevice(unittest.TestCase):
+class PointsInADevice(unittest.TestCase):
+    # A device in miniature (device_fixture.cpp), not core/device: the tool's
+    # own test must not fail when a mutant only changes the device's text.
     @classmethod
     def setUpClass(cls):
-        cls.found = points.Finder(ROOT).find(["core/device/device.cpp", "core/device/block_bitmap.cpp"])
+        cls.found = points.Finder(ROOT).find(["tests/mutate/device_fixture.cpp"])
 
     def find(self, operator, original, function):
         return [p for p in self.found if p.operator == operator and p.original == original and p.function == function]
@@ -30,7 +33,7 @@ class PointsInTheDevice(unittest.TestCase):
         self.assertEqual(flip.variants, ["plugged_size() + size >= requested_"])
 
     def test_a_discard_whose_result_is_used_is_dropped(self):
-        [drop] = self.find("call dropped", "backend_.discard(handle_, offset, size)", "unplug")
+        [drop] = self.find("call dropped", "backend_.discard(offset, size)", "unplug")
         self.assertEqual(drop.variants, ["ok_status()"])
 
     def test_a_response_is_swapped_for_each_other_one(self):
@@ -40,12 +43,11 @@ class PointsInTheDevice(unittest.TestCase):
 
     def test_nothing_in_a_macro(self):
         # assert() is a macro: its expansion is not the text written.
-        self.assertFalse([p for p in self.found if "assert" in p.original])
+        self.assertFalse([p for p in self.found if "size != 0" in p.original])
 
     def test_a_return_at_the_end_of_a_function_stays(self):
         returns = [p for p in self.found if p.operator == "early return removed" and p.function == "plug"]
-        self.assertTrue(returns)
-        self.assertNotIn("return {ResponseType::Ack};", [p.original for p in returns])
+        self.assertEqual([p.original for p in returns], ["return ResponseType::Nack;"])
 
 
 class Schemata(unittest.TestCase):
@@ -107,18 +109,6 @@ class Schemata(unittest.TestCase):
 
 
 class NamedMutants(unittest.TestCase):
-    def test_every_planted_bug_and_proof_mutant_finds_its_place(self):
-        found = named.every_point(ROOT)
-        planted = [p.function for p in found if p.operator == "planted bug"]
-        self.assertEqual(planted, project.Project().planted_bugs)
-        self.assertEqual(len(planted), 12)
-        for point in found:
-            text = (ROOT / point.file).read_bytes()
-            self.assertEqual(text[point.start:point.end].decode(), point.original)
-            mutated = schemata.fixed(text, point)
-            self.assertIn(point.variants[0], mutated)
-            self.assertEqual(len(mutated.encode()) - len(text), len(point.variants[0]) - len(point.original))
-
     def test_a_spec_the_code_moved_away_from_is_refused_by_name(self):
         with tempfile.TemporaryDirectory() as scratch:
             spec = Path(scratch) / "gone.mutant"
