@@ -180,10 +180,11 @@ def main(argv) -> int:
     # whose hole holds the syntax-tree points of the text they replace.
     named_points = named.every_point(ROOT)
     all_points = sorted(found + named_points, key=lambda p: (p.file, p.start, -p.end, p not in named_points))
-    crossing = [p for p in schemata.unnestable(all_points) if p in named_points or p not in found]
+    # The syntax tree's own crossings are gone: any left is a named mutant's.
+    crossing = schemata.unnestable(all_points)
     if crossing:
-        raise SystemExit(f"mutate: {crossing[0].file}:{crossing[0].line}: the named mutant '{crossing[0].function}' "
-                         "crosses a syntax-tree point: its 'replace' text must be a whole expression")
+        raise SystemExit(f"mutate: {crossing[0].file}:{crossing[0].line}: '{crossing[0].original}' and a named mutant "
+                         "overlap without nesting: a named mutant's 'replace' text must be a whole expression")
     schemata.assign_ids(all_points)
     selected = [p for p in (named_points if args.named else found) if p.file in files]
     if args.since:
