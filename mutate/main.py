@@ -178,7 +178,7 @@ def main(argv) -> int:
     # The named mutants are in every tree, so one build serves both kinds of
     # run. They come first among points of the same range: the outer ones,
     # whose hole holds the syntax-tree points of the text they replace.
-    named_points = named.every_point(ROOT)
+    named_points = named.every_point(ROOT, info.planted_bugs)
     all_points = sorted(found + named_points, key=lambda p: (p.file, p.start, -p.end, p not in named_points))
     # The syntax tree's own crossings are gone: any left is a named mutant's.
     crossing = schemata.unnestable(all_points)

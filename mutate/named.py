@@ -41,7 +41,8 @@ from pathlib import Path
 from schemata import Point, fixed
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"mutate/planted": "planted bug", "proofs/mutants": "proof's mutant"}
+PLANTED, PROOFS = "mutate/planted", "proofs/mutants"
+FOLDERS = {PLANTED: "planted bug", PROOFS: "proof's mutant"}
 REQUIRED = ("file", "in", "replace", "with")
 OPTIONAL = ("occurrence", "target", "proof", "scenario")
 
@@ -87,9 +88,11 @@ def read(path: Path) -> Spec:
     return Spec(path.stem, path, comments[0], fields)
 
 
-def specs(root: Path, folder: str) -> list:
-    """Every .mutant file of a folder (mutate/planted or proofs/mutants), by name."""
-    return [read(path) for path in sorted((root / folder).glob("*.mutant"))]
+def specs(root: Path, planted_bugs) -> dict:
+    """The specs of the planted bugs named (the manifest's planted_bugs, which
+    CMake reads from mutate/planted/) and of every proof's own mutant."""
+    return {PLANTED: [read(root / PLANTED / f"{name}.mutant") for name in planted_bugs],
+            PROOFS: [read(path) for path in sorted((root / PROOFS).glob("*.mutant"))]}
 
 
 def point(root: Path, spec: Spec) -> Point:
@@ -118,9 +121,9 @@ def point(root: Path, spec: Spec) -> Point:
                  "(vmemcheck_mutant::on({id}) ? (" + braces(spec["with"]) + ") : ({h0}))", exact=True)
 
 
-def every_point(root: Path) -> list:
+def every_point(root: Path, planted_bugs) -> list:
     """The points of every named mutant, planted bugs first."""
-    return [point(root, spec) for folder in FOLDERS for spec in specs(root, folder)]
+    return [point(root, spec) for found in specs(root, planted_bugs).values() for spec in found]
 
 
 def apply(spec_path: Path, root: Path, out: Path) -> list:
@@ -145,14 +148,14 @@ def check(build: Path | None) -> None:
     """Every named mutant applies; every planted bug names a fuzz target."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import manifest
-    targets = manifest.load(build)["fuzz_targets"]
-    for folder in FOLDERS:
-        found = specs(ROOT, folder)
+    lists = manifest.load(build)
+    targets = lists["fuzz_targets"]
+    for folder, found in specs(ROOT, lists["planted_bugs"]).items():
         for spec in found:
             mutant = point(ROOT, spec)
             if fixed((ROOT / mutant.file).read_bytes(), mutant) == (ROOT / mutant.file).read_text():
                 raise SpecError(f"{spec.path}: the change leaves {mutant.file} as it is")
-            if folder == "mutate/planted" and spec.get("target") not in targets:
+            if folder == PLANTED and spec.get("target") not in targets:
                 raise SpecError(f"{spec.path}: 'target: {spec.get('target', '')}' is not a fuzz target "
                                 f"({', '.join(targets)})")
         print(f"{folder}: {len(found)} apply: {', '.join(s.name for s in found)}")
