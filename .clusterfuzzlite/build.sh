@@ -25,12 +25,9 @@ work=${WORK:-${TMPDIR:-/tmp}}/vmemcheck-oss-fuzz-build
 mkdir -p "$work"
 jobs=${JOBS:-$(nproc)}
 
-# The core's one generated header (core/decision/CMakeLists.txt): no planted bug.
-mkdir -p "$work/generated"
-sed 's/@VMEMCHECK_PLANTED_BUG_ENUMERATOR@/None/' "$source_dir/core/decision/planted_bug.hpp.in" >"$work/generated/planted_bug.hpp"
 # Every library folder of the core: CMake keeps their layers apart, this
 # build only needs them all.
-includes=(-I"$work/generated")
+includes=()
 for library in "$source_dir"/core/*/; do includes+=(-I"${library%/}"); done
 if [ -n "${FMT_INCLUDE:-}" ]; then
   includes+=(-I"$FMT_INCLUDE")

@@ -17,10 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-FUZZ_TARGETS = ("ops", "virtqueue", "layout")
-# The unit tests of the device under test's folders (tests/core/<role>/).
-UNIT_TESTS = ("decision_test", "block_bitmap_test", "device_test", "device_config_test", "memslot_policy_test", "virtqueue_test",
-              "wire_test", "kvm_slot_backend_test", "shadow_kvm_test", "fault_injection_test")
 # A tenth of the property test's own run (10^5 operations instead of 10^6):
 # under libFuzzer's coverage hooks the whole run takes 9 s per mutant.
 PROPERTY_SCENARIOS = 500
@@ -59,33 +55,37 @@ class Killer:
         return any(c.reaches(mutant_id) for c in self.commands)
 
 
-def make_killers(root: Path, build: Path, fuzz_runs: int, with_proofs: bool, with_kvm: bool) -> list:
+def make_killers(root: Path, build: Path, project, fuzz_runs: int, with_proofs: bool, with_kvm: bool) -> list:
+    """The killers over the mutant build `build`; the fuzz targets and unit
+    tests are the project's (project.Project: what the build lists)."""
     tool = str(build / "tools/vmemcheck")
-    fuzz = {t: str(build / f"fuzz/fuzz_{t}") for t in FUZZ_TARGETS}
+    fuzz_targets = project.fuzz_targets
+    fuzz = {t: str(build / f"fuzz/fuzz_{t}") for t in fuzz_targets}
     scenarios = sorted(str(p) for p in (root / "tests/scenarios").glob("*.vmem")) + \
         sorted(str(p) for p in (root / "corpus/regressions").iterdir() if p.is_file())
     killers = [
         Killer("corpus", [Command(f"vmemcheck run {Path(s).relative_to(root)}", [tool, "run", "-q", s]) for s in scenarios] +
                [Command(f"fuzz_{t} corpus/{t}", [fuzz[t], "-runs=0", str(root / "corpus" / t)], corpus_target=t)
-                for t in FUZZ_TARGETS]),
-        Killer("unit", [Command(name, [str(build / "tests/core" / name), "--gtest_brief=1"]) for name in UNIT_TESTS]),
+                for t in fuzz_targets]),
+        Killer("unit", [Command(name, [str(build / "tests/core" / name), "--gtest_brief=1"])
+                        for name in project.unit_tests()]),
         Killer("property", [Command(f"property_test ({PROPERTY_SCENARIOS} scenarios)",
                                     [str(build / "tests/property_test"), "--gtest_brief=1"],
                                     env={"VMEMCHECK_PROPERTY_SCENARIOS": str(PROPERTY_SCENARIOS)})]),
         # A few seconds: before the proofs, which take a minute.
         Killer("fuzz", [Command(f"fuzz_{t} from nothing", [fuzz[t], f"-runs={fuzz_runs}", "-seed=1", "."])
-                        for t in FUZZ_TARGETS]),
+                        for t in fuzz_targets]),
     ]
     if with_proofs:
         # One proof at a time, so the first refuted claim ends the run.
         killers.append(Killer("proofs", [Command(f"vmemcheck_proofs {name}",
                                                  [str(build / "proofs/vmemcheck_proofs"), "--jobs", "1", name],
                                                  assume_reached=True) for name in PROOFS],
-                              only_files=("core/decision/decision.hpp", "core/decision/steps.hpp")))
+                              only_files=project.dut_files_in("core/decision")))
     if with_kvm:
         killers.append(Killer("kvm-lockstep", [Command("fuzz_kvm_lockstep corpus/ops",
                                                        [str(build / "fuzz/fuzz_kvm_lockstep"), "-runs=0", str(root / "corpus/ops")])],
-                              only_files=("core/kvm/shadow_kvm.cpp", "core/kvm/kvm_slot_backend.cpp")))
+                              only_files=project.dut_files_in("core/kvm")))
     return killers
 
 

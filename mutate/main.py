@@ -17,7 +17,9 @@ from pathlib import Path
 
 import equivalents
 import killers as killing
+import named
 import points as finding
+import project
 import report
 import schemata
 
@@ -47,6 +49,9 @@ def parse_arguments(argv):
                         help="judge only the mutants a previous run's mutants.tsv did not kill (matched by file, "
                              "operator and texts, not by id or line): quick rounds while working survivors down")
     parser.add_argument("--out", metavar="DIR", help="report directory (default findings/mutate-DATE)")
+    parser.add_argument("--named", action="store_true",
+                        help="judge the named mutants instead: the planted bugs (mutate/planted/) and the proofs' "
+                             "mutants (proofs/mutants/), each a hand-written fault (mutate/named.py)")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     args = parser.parse_args(argv)
     if args.jobs < 1:
@@ -54,10 +59,13 @@ def parse_arguments(argv):
     if args.fuzz_runs < 0:
         parser.error(f"--fuzz-runs {args.fuzz_runs}: must not be negative")
     if args.files:
-        unknown = [f for f in args.files if f not in finding.DEVICE_UNDER_TEST]
+        dut_files = project.Project().dut_files
+        unknown = [f for f in args.files if f not in dut_files]
         if unknown:
             parser.error(f"--files: {unknown[0]} is not a file of the device under test "
-                         f"(one of: {', '.join(finding.DEVICE_UNDER_TEST)})")
+                         f"(one of: {', '.join(dut_files)})")
+    if args.named and (args.since or args.again):
+        parser.error("--named judges the named mutants: not with --since or --again")
     if args.weaken and not Path(args.weaken).is_file():
         parser.error(f"--weaken: no patch file '{args.weaken}'")
     if args.again and not Path(args.again).is_file():
@@ -123,7 +131,7 @@ def _sync(staging: Path, source: Path) -> None:
             path.unlink()
 
 
-def build(source: Path, build_dir: Path, with_proofs: bool, log: Path) -> None:
+def build(source: Path, build_dir: Path, info: project.Project, with_proofs: bool, log: Path) -> None:
     configure = ["cmake", "-S", str(source), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
                  "-DCMAKE_CXX_COMPILER=clang++", "-DVMEMCHECK_LIBFUZZER=ON", "-DVMEMCHECK_BENCHMARKS=OFF",
                  f"-DVMEMCHECK_PROOFS={'ON' if with_proofs else 'OFF'}", "-DVMEMCHECK_WERROR=OFF",
@@ -132,8 +140,8 @@ def build(source: Path, build_dir: Path, with_proofs: bool, log: Path) -> None:
                  "-DCMAKE_CXX_FLAGS=-D_GLIBCXX_ASSERTIONS -w", "-DCMAKE_CXX_FLAGS_RELEASE=-O3",
                  # The core carries libFuzzer's coverage hooks: the tool and the tests link their runtime too.
                  "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=fuzzer-no-link"]
-    targets = ["vmemcheck", "property_test", "fuzz_kvm_lockstep", *killing.UNIT_TESTS] + \
-        [f"fuzz_{t}" for t in killing.FUZZ_TARGETS]
+    targets = ["vmemcheck", "property_test", "fuzz_kvm_lockstep", *info.unit_tests()] + \
+        [f"fuzz_{t}" for t in info.fuzz_targets]
     if with_proofs:
         targets.append("vmemcheck_proofs")
     with open(log, "w") as out:
@@ -159,15 +167,26 @@ def kvm_unusable_reason(build_dir: Path) -> str:
 def main(argv) -> int:
     args = parse_arguments(argv)
     started = time.monotonic()
-    files = args.files or finding.DEVICE_UNDER_TEST
+    info = project.Project()
+    files = args.files or info.dut_files
     say(f"finding mutation points in {len(files)} files (libclang)")
-    all_points = finding.Finder(ROOT).find(finding.DEVICE_UNDER_TEST)
-    unnestable = schemata.unnestable(all_points)
+    found = finding.Finder(ROOT, info).find(info.dut_files)
+    unnestable = schemata.unnestable(found)
     if unnestable:
         say(f"left out {len(unnestable)} points that overlap others without nesting")
-        all_points = [p for p in all_points if p not in unnestable]
+        found = [p for p in found if p not in unnestable]
+    # The named mutants are in every tree, so one build serves both kinds of
+    # run. They come first among points of the same range: the outer ones,
+    # whose hole holds the syntax-tree points of the text they replace.
+    named_points = named.every_point(ROOT, info.planted_bugs)
+    all_points = sorted(found + named_points, key=lambda p: (p.file, p.start, -p.end, p not in named_points))
+    # The syntax tree's own crossings are gone: any left is a named mutant's.
+    crossing = schemata.unnestable(all_points)
+    if crossing:
+        raise SystemExit(f"mutate: {crossing[0].file}:{crossing[0].line}: '{crossing[0].original}' and a named mutant "
+                         "overlap without nesting: a named mutant's 'replace' text must be a whole expression")
     schemata.assign_ids(all_points)
-    selected = [p for p in all_points if p.file in files]
+    selected = [p for p in (named_points if args.named else found) if p.file in files]
     if args.since:
         lines = changed_lines(args.since, files)
         selected = [p for p in selected if any(n in lines.get(p.file, ()) for n in range(p.line, p.end_line + 1))]
@@ -196,10 +215,10 @@ def main(argv) -> int:
     say(f"{len(mutants)} mutants at {len(selected)} points; building them into one tree (schemata) in {scratch}")
     source = mirror(all_points, scratch, args.weaken)
     build_dir = scratch / ("build-weakened" if args.weaken else "build")
-    build(source, build_dir, with_proofs, out / "build.log")
+    build(source, build_dir, info, with_proofs, out / "build.log")
     kvm_reason = kvm_unusable_reason(build_dir)
     with_kvm = not kvm_reason
-    killer_list = killing.make_killers(ROOT, build_dir, args.fuzz_runs, with_proofs, with_kvm)
+    killer_list = killing.make_killers(ROOT, build_dir, info, args.fuzz_runs, with_proofs, with_kvm)
     say("running every check once with no mutant (must pass; records what each reaches)")
     killing.baseline(killer_list, scratch)
     if not with_kvm:

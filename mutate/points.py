@@ -9,36 +9,17 @@ file into one source that holds all of them, each switched on at run time.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import tempfile
 from pathlib import Path
 
 import clang.cindex as ci
 
-ci.Config.set_library_file("/usr/lib/llvm-14/lib/libclang.so.1")
-K = ci.CursorKind
+import project
+from schemata import Point
 
-# The device under test: the device, its layout and decision arithmetic, the
-# virtqueue and wire format, the machine's memslot budget, the KVM slot
-# backend and the shadow KVM. Not: the oracle, the scenarios, the size
-# parser and printer (units.cpp), QEMU's mtree view (mtree.cpp).
-DEVICE_UNDER_TEST = [
-    "core/device/device.cpp",
-    "core/device/device_config.cpp",
-    "core/device/memslot_policy.cpp",
-    "core/device/block_bitmap.cpp",
-    "core/device/virtqueue.cpp",
-    "core/device/wire.cpp",
-    "core/decision/decision.hpp",
-    "core/decision/steps.hpp",
-    "core/machine/machine.cpp",
-    "core/kvm/kvm_slot_backend.cpp",
-    "core/kvm/shadow_kvm.cpp",
-]
-# Headers are parsed through a source that includes them.
-PARSED_THROUGH = {"core/decision/decision.hpp": "core/device/device.cpp",
-                  "core/decision/steps.hpp": "core/device/device.cpp"}
+# Debian's bindings (python3-clang-14) load their own libclang-14.so from the
+# library path: no path to name here.
+K = ci.CursorKind
 
 RELATIONAL_FLIP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
 RELATIONAL_HELPER = {"<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal",
@@ -66,57 +47,36 @@ RANK = {"statement removed": 0, "call dropped": 0, "early return removed": 0,
         "condition negated": 1, "off by one": 2, "relational flip": 3, "response/state swapped": 4}
 
 
-@dataclasses.dataclass
-class Point:
-    file: str            # relative to the repository
-    start: int           # byte offsets into the file
-    end: int
-    line: int
-    end_line: int
-    operator: str
-    function: str
-    original: str        # the original text, for people
-    variants: list       # each: the mutated text, for people
-    holes: list          # [(start, end)] kept and rewritten inside
-    template: str        # the replacement: {id}, {id1}.., {h0}, {h1}.. for the holes
-    first_id: int = 0
-
-    def key(self, variant: int) -> str:
-        """What names a mutant across edits: file, function, operator and texts."""
-        def flat(text):
-            return " ".join(text.split())
-        return f"{self.file}|{self.function}|{self.operator}|{flat(self.original)}|{flat(self.variants[variant])}"
-
-
-def planted_header_dir(root: Path) -> str:
-    """planted_bug.hpp as a normal build generates it (no bug), for parsing."""
-    directory = tempfile.mkdtemp(prefix="vmemcheck-mutate-")
-    text = (root / "core/decision/planted_bug.hpp.in").read_text()
-    (Path(directory) / "planted_bug.hpp").write_text(text.replace("@VMEMCHECK_PLANTED_BUG_ENUMERATOR@", "None"))
-    return directory
+def parsed_through(root: Path, header: str, sources) -> str:
+    """The first source of `sources` that includes `header` by name: a header
+    is parsed in the translation unit of a file that uses it."""
+    line = f'#include "{Path(header).name}"'
+    for source in sources:
+        if source.endswith(".cpp") and line in (root / source).read_text().splitlines():
+            return source
+    raise SystemExit(f"mutate: no file of the device under test includes {header}: cannot parse it")
 
 
 class Finder:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, project_info: project.Project | None = None):
         self.root = root
+        self.project = project_info or project.Project()
         self.index = ci.Index.create()
-        generated = planted_header_dir(root)
-        self.args = ["-x", "c++", "-std=c++20", f"-I{generated}"] + [
-            f"-I{root / 'core' / part}" for part in ("device", "decision", "kvm", "machine")]
         self.points: dict = {}
         self.macros: set = set()  # (file, start, end) of every macro expansion
 
     def find(self, files) -> list:
         wanted = set(files)
-        for source in sorted({PARSED_THROUGH.get(f, f) for f in wanted}):
-            tu = self.index.parse(str(self.root / source), args=self.args,
+        sources = self.project.dut_files
+        for source in sorted({parsed_through(self.root, f, sources) if f.endswith(".hpp") else f for f in wanted}):
+            tu = self.index.parse(str(self.root / source), args=["-x", "c++"] + self.project.parse_flags(self.root / source),
                                   options=ci.TranslationUnit.PARSE_DETAILED_PROCESSING_RECORD)
             errors = [d for d in tu.diagnostics if d.severity >= ci.Diagnostic.Error]
             if errors:
                 raise SystemExit(f"mutate: {source} does not parse: {errors[0]}")
             self.texts = {}
             self._note_macros(tu, wanted)
-            self._walk(tu.cursor, wanted, function=("", None), live=True, in_message=False)
+            self._walk(tu.cursor, wanted, function=("", None), in_message=False)
         # A macro's expansion (assert) is not the text written: no point in it.
         self.points = {k: p for k, p in self.points.items()
                        if not any(f == p.file and s < p.end and p.start < e for f, s, e in self.macros)}
@@ -145,10 +105,12 @@ class Finder:
             self.texts[rel] = (self.root / rel).read_bytes()
         return self.texts[rel][start:end].decode()
 
-    def _walk(self, cursor, wanted, function, live, in_message):
+    def _walk(self, cursor, wanted, function, in_message):
         for position, child in enumerate(cursor.get_children()):
-            # A case label is a constant expression: the schemata cannot switch it at run time.
-            if position == 0 and cursor.kind == K.CASE_STMT:
+            # A case label, or the condition of an `if constexpr`, is a constant
+            # expression: the schemata cannot switch it at run time.
+            if position == 0 and (cursor.kind == K.CASE_STMT or
+                                  cursor.kind == K.IF_STMT and self._is_if_constexpr(cursor)):
                 continue
             rel = self._rel(child)
             if rel is not None and rel not in wanted:
@@ -163,26 +125,9 @@ class Finder:
                 name = f"{function[0]}::lambda" if kind == K.LAMBDA_EXPR else child.spelling
                 child_function = (name, bodies[-1] if bodies else None)
             child_message = in_message or (child.kind == K.CALL_EXPR and child.spelling in MESSAGE_CALLS)
-            if kind == K.IF_STMT and self._is_if_constexpr(child):
-                if live:
-                    self._walk_if_constexpr(child, rel, wanted, child_function, child_message)
-                continue
-            if rel is not None and live and not in_message:
+            if rel is not None and not in_message:
                 self._visit(child, rel, child_function)
-            self._walk(child, wanted, child_function, live, child_message)
-
-    def _walk_if_constexpr(self, stmt, rel, wanted, function, in_message):
-        """`if constexpr (kPlantedBug == X)`: the plant is compiled away, its
-        branch is not the device; `!=` keeps the branch in every normal build."""
-        children = list(stmt.get_children())
-        condition = self._text(rel, children[0].extent.start.offset, children[0].extent.end.offset)
-        live_then = "kPlantedBug" not in condition or "!=" in condition
-        for index, child in enumerate(children[1:], start=1):
-            live = live_then if index == 1 else not live_then
-            if not live:
-                continue
-            self._visit(child, rel, function)
-            self._walk(child, wanted, function, True, in_message)
+            self._walk(child, wanted, child_function, child_message)
 
     def _is_if_constexpr(self, stmt) -> bool:
         tokens = [t.spelling for t in stmt.get_tokens()][:2]
@@ -334,6 +279,8 @@ class Finder:
         return children[-1:]
 
     def _condition(self, c, rel, function):
+        if c.kind == K.IF_STMT and self._is_if_constexpr(c):
+            return
         condition = self._condition_of(c)
         if condition is None:
             return

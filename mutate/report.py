@@ -72,7 +72,7 @@ def write(out: Path, mutants, verdicts, killer_list, seconds, args, scenarios=No
 
 
 def _argv(args):
-    parts = []
+    parts = ["--named"] if args.named else []
     if args.since:
         parts += ["--since", args.since]
     if args.files:

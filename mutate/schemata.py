@@ -1,6 +1,8 @@
 """Mutant schemata: one source per file that holds every mutant of it.
 
-Each point's range is replaced by its template, whose holes hold the
+A mutant is a point (a source range) and its variants: found in the syntax
+tree (points.py), or named and written by hand (named.py: the planted bugs
+and the proofs' mutants). Each point's range is replaced by its template, whose holes hold the
 rewritten text of the sub-ranges it keeps, so points nest (a relational flip
 inside a negated condition inside a removable statement). The build of the
 rewritten tree is the device with every mutant switched off; the environment
@@ -9,9 +11,42 @@ variable VMEMCHECK_MUTANT switches one on (vmemcheck_mutant.hpp).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 RUNTIME = Path(__file__).resolve().parent / "vmemcheck_mutant.hpp"
+
+
+@dataclasses.dataclass
+class Point:
+    file: str            # relative to the repository
+    start: int           # byte offsets into the file
+    end: int
+    line: int
+    end_line: int
+    operator: str
+    function: str
+    original: str        # the original text, for people
+    variants: list       # each: the mutated text, for people
+    holes: list          # [(start, end)] kept and rewritten inside
+    template: str        # the replacement: {id}, {id1}.., {h0}, {h1}.. for the holes
+    first_id: int = 0
+    exact: bool = False  # the variants are the exact replacement text (fixed() can apply them)
+
+    def key(self, variant: int) -> str:
+        """What names a mutant across edits: file, function, operator and texts."""
+        def flat(text):
+            return " ".join(text.split())
+        return f"{self.file}|{self.function}|{self.operator}|{flat(self.original)}|{flat(self.variants[variant])}"
+
+
+def fixed(source: bytes, point, variant: int = 0) -> str:
+    """The file's text with one mutant always on, compiled in with no run-time
+    switch (a planted-bug build, a proof's mutant): the variant's text in place
+    of the point's range. Only for points whose variants are exact source text
+    (named.py's); a syntax-tree point's variants are descriptions for people."""
+    assert point.exact, f"{point.file}:{point.line}: a {point.operator} point has no exact text to put in"
+    return (source[:point.start] + point.variants[variant].encode() + source[point.end:]).decode()
 
 
 def assign_ids(points) -> int:

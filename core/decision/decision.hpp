@@ -9,7 +9,6 @@
 // preconditions (or wrapping exactly like the device it models).
 #pragma once
 
-#include "planted_bug.hpp"
 #include "word.hpp"
 
 namespace vmemcheck::decision {
@@ -54,10 +53,6 @@ template <class W>
 auto request_range_valid(W device_addr, W usable, W block, W gpa, W nb_blocks) {
   const W size = nb_blocks * block;
   const W end = gpa + size;
-  if constexpr (kPlantedBug == PlantedBug::RangeOverflow) {
-    return urem(gpa, block) == literal(gpa, 0) && size != literal(gpa, 0) && ule(device_addr, gpa) &&
-           ule(end, device_addr + usable);
-  }
   return urem(gpa, block) == literal(gpa, 0) && size != literal(gpa, 0) && ule(gpa, end) &&
          ule(device_addr, gpa) && ule(end, device_addr + usable);
 }
@@ -116,9 +111,6 @@ struct IndexRange {
 // Precondition: offset + length <= region (so it does not wrap).
 template <class W>
 IndexRange<W> touched_slots(W slot_size, W offset, W length) {
-  if constexpr (kPlantedBug == PlantedBug::SlotRangeOffByOne) {
-    return {udiv(offset, slot_size), udiv(offset + length, slot_size)};
-  }
   return {udiv(offset, slot_size), div_ceil(offset + length, slot_size)};
 }
 
@@ -130,7 +122,6 @@ W slot_offset(W slot_size, W index) {
 // Length of slot `index`; the last one may be shorter than slot_size.
 template <class W>
 W slot_length(W region, W slot_size, W index) {
-  if constexpr (kPlantedBug == PlantedBug::LastSlotFullLength) return slot_size;
   return min_of(region - index * slot_size, slot_size);
 }
 
@@ -156,8 +147,7 @@ W auto_memslot_limit(W max_slots, W free_slots, W required, W used, W space, W u
   const auto starved = ult(max_slots, safe_max) || ule(soft_limit, required) ||
                        ult(free_slots, reserved);
   const W headroom = select(ule(soft_limit, required), zero, soft_limit - required);
-  W spare = select(ult(free_slots, reserved), zero, free_slots - reserved);
-  if constexpr (kPlantedBug == PlantedBug::LimitIgnoresReserved) spare = free_slots;
+  const W spare = select(ult(free_slots, reserved), zero, free_slots - reserved);
   const W n = min_of(headroom, spare);
   const W free_space = space - used_region;
   // A device spanning all free space gets every spare memslot; others a share

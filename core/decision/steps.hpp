@@ -13,7 +13,6 @@
 #pragma once
 
 #include "decision.hpp"
-#include "planted_bug.hpp"
 
 namespace vmemcheck::decision {
 
@@ -60,7 +59,6 @@ B mapped_after_activation(B mapped) {
 // exactly those this request activated.
 template <class B>
 B plug_rolls_back(B activated, B populated) {
-  if constexpr (kPlantedBug == PlantedBug::PlugNoRollback) return boolean(activated, false);
   return activated && !populated;
 }
 template <class W>
@@ -84,7 +82,6 @@ IndexRange<W> unplug_decided_range(const IndexRange<W>& touched) {
 }
 template <class B>
 B mapped_after_unplug(B wanted) {
-  if constexpr (kPlantedBug == PlantedBug::UnplugPartialSlot) return boolean(wanted, false);
   return wanted;
 }
 
@@ -92,7 +89,6 @@ B mapped_after_unplug(B wanted) {
 // decided again, with the usable region computed afresh (it may shrink).
 template <class W>
 IndexRange<W> unplug_all_decided_range(W slot_count) {
-  if constexpr (kPlantedBug == PlantedBug::UnplugAllNoDeactivate) return {literal(slot_count, 0), literal(slot_count, 0)};
   return {literal(slot_count, 0), slot_count};
 }
 template <class W>
@@ -104,9 +100,6 @@ W usable_after_unplug_all(W region, W block, W requested, W extent) {
 // no plugged block can fall outside it; every memslot is decided again.
 template <class W>
 W usable_after_resize(W usable, W region, W block, W new_requested, W extent) {
-  if constexpr (kPlantedBug == PlantedBug::UsableShrinksWhilePlugged) {
-    return usable_region_size(region, block, new_requested, extent);
-  }
   return max_of(usable, usable_region_size(region, block, new_requested, extent));
 }
 template <class W>

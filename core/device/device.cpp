@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "decision.hpp"
-#include "planted_bug.hpp"
 #include "steps.hpp"
 
 namespace vmemcheck {
@@ -129,9 +128,6 @@ Response VirtioMemDevice::plug(uint64_t gpa, uint64_t size) {
   const uint64_t offset = gpa - addr();
   const uint64_t first_block = offset / config_.block_size;
   const uint64_t blocks = size / config_.block_size;
-  if constexpr (kPlantedBug == PlantedBug::NackOffByOne) {
-    if (plugged_size() + size >= requested_) return {ResponseType::Nack};
-  }
   if (plugged_size() + size > requested_) return {ResponseType::Nack};
   if (!bitmap_.none_set(first_block, blocks)) return {ResponseType::Error};
   if (busy_) return {ResponseType::Busy};
@@ -160,9 +156,7 @@ Response VirtioMemDevice::unplug(uint64_t gpa, uint64_t size) {
   const uint64_t first_block = offset / config_.block_size;
   const uint64_t blocks = size / config_.block_size;
   if (!bitmap_.all_set(first_block, blocks)) return {ResponseType::Error};
-  if (busy_) {
-    if constexpr (kPlantedBug != PlantedBug::UnplugIgnoresBusy) return {ResponseType::Busy};
-  }
+  if (busy_) return {ResponseType::Busy};
   if (!backend_.discard(handle_, offset, size)) return {ResponseType::Busy};
   bitmap_.clear_range(first_block, blocks);
   // Deactivate what is now fully unplugged. Unmapping cannot fail.
@@ -191,9 +185,6 @@ Response VirtioMemDevice::state(uint64_t gpa, uint64_t size) const {
   const uint64_t first_block = (gpa - addr()) / config_.block_size;
   const uint64_t blocks = size / config_.block_size;
   const uint64_t plugged = bitmap_.count_set(first_block, blocks);
-  if constexpr (kPlantedBug == PlantedBug::StateMixedAsPlugged) {
-    if (plugged != 0) return {ResponseType::Ack, BlockState::Plugged};
-  }
   const BlockState state = plugged == blocks ? BlockState::Plugged
                            : plugged == 0    ? BlockState::Unplugged
                                              : BlockState::Mixed;
@@ -266,15 +257,13 @@ Status VirtioMemDevice::load(const MigrationState& s) {
   if (bitmap_.count_set() != 0) return fail("the destination device has plugged memory");
 
   // Everything unplugged on the source reads as zero on the destination.
-  if constexpr (kPlantedBug != PlantedBug::MigrationKeepsUnplugged) {
-    for (uint64_t block = s.bitmap.next_clear(0); block < s.bitmap.size();) {
-      const uint64_t end = s.bitmap.next_set(block);
-      if (auto discarded = backend_.discard(handle_, block * s.block_size, (end - block) * s.block_size);
-          !discarded) {
-        return fail(discarded.error().message);
-      }
-      block = s.bitmap.next_clear(end);
+  for (uint64_t block = s.bitmap.next_clear(0); block < s.bitmap.size();) {
+    const uint64_t end = s.bitmap.next_set(block);
+    if (auto discarded = backend_.discard(handle_, block * s.block_size, (end - block) * s.block_size);
+        !discarded) {
+      return fail(discarded.error().message);
     }
+    block = s.bitmap.next_clear(end);
   }
   const auto old_usable = usable_;
   const auto old_requested = requested_;
