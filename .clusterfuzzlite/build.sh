@@ -20,7 +20,10 @@
 
 : "${CXX:?}" "${CXXFLAGS?}" "${LIB_FUZZING_ENGINE:?}" "${OUT:?}"
 export CC=${CC:-cc} CFLAGS=${CFLAGS:-}
+# Run as .clusterfuzzlite/build.sh of a checkout, or as $SRC/build.sh (the
+# Dockerfile's copy) from the image's WORKDIR, $SRC/vmemcheck.
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[ -f "$source_dir/CMakePresets.json" ] || source_dir=$PWD
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 build=${WORK:-${TMPDIR:-/tmp}}/vmemcheck-oss-fuzz-build
