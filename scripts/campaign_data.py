@@ -176,7 +176,7 @@ def take_sample(out: Path, target: str, now: int) -> Sample:
     """The target's figures now: AFL++ instances summed (execs, crashes) or at
     their best (edges, queue), libFuzzer's jobs together."""
     afl = [afl_instance(out / "afl-stats" / f"{target}-{instance.name}", instance / "fuzzer_stats")
-           for instance in sorted((out / target / "afl").glob("*/"))]
+           for instance in sorted((out / target / "afl").glob("*")) if instance.is_dir()]
     execs, cov = libfuzzer_figures(sorted((out / target / "libfuzzer").glob("log-*")))
     return Sample(now, target, execs + sum(a.execs for a in afl), max((a.edges for a in afl), default=0), cov,
                   max((a.corpus for a in afl), default=0), count_files(out / target / "libfuzzer" / "corpus"),
