@@ -6,12 +6,15 @@
 // vmemcheck minimize FILE: the smallest scenario found that fails with the
 // same first problem.
 // vmemcheck triage FILE...: the first problem of each input, one line each.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include <sys/wait.h>
@@ -21,22 +24,30 @@
 
 #include "commands.hpp"
 #include "fuzz_decoder.hpp"
+#include "fuzz_targets.hpp"
 #include "minimize.hpp"
 #include "scenario_runner.hpp"
 
 namespace vmemcheck::cli {
 namespace {
 
+// The fuzz targets are those the build lists (fuzz_targets.hpp, generated from
+// fuzz/CMakeLists.txt); the decoder gives each name its input format.
 std::string target_names() {
   std::string out;
-  for (fuzz::Target t : fuzz::kTargets) out += (out.empty() ? "" : ", ") + std::string(fuzz::name(t));
+  for (std::string_view name : fuzz::kTargetNames) out += (out.empty() ? "" : ", ") + std::string(name);
   return out;
+}
+
+std::optional<fuzz::Target> listed_target(std::string_view text) {
+  if (std::ranges::find(fuzz::kTargetNames, text) == std::ranges::end(fuzz::kTargetNames)) return std::nullopt;
+  return fuzz::parse_target(text);
 }
 
 CLI::Validator target_validator() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
-        return fuzz::parse_target(text) ? "" : "'" + text + "' is not a fuzz target (" + target_names() + ")";
+        return listed_target(text) ? "" : "'" + text + "' is not a fuzz target (" + target_names() + ")";
       },
       "TARGET");
 }
@@ -53,10 +64,10 @@ void add_input_options(CLI::App* cmd, std::string& file, std::string& target, co
 // The target an input belongs to: given, or the corpus directory it sits in
 // (corpus/<target>/...), else ops.
 fuzz::Target target_of(const std::string& given, const std::string& file) {
-  if (!given.empty()) return *fuzz::parse_target(given);
+  if (!given.empty()) return *listed_target(given);
   for (auto dir = std::filesystem::path(file).parent_path(); !dir.empty() && dir != dir.parent_path();
        dir = dir.parent_path()) {
-    if (auto t = fuzz::parse_target(dir.filename().string())) return *t;
+    if (auto t = listed_target(dir.filename().string())) return *t;
   }
   return fuzz::Target::Ops;
 }
