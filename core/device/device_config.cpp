@@ -1,5 +1,6 @@
 #include "device_config.hpp"
 
+#include <algorithm>
 #include <bit>
 
 #include <fmt/format.h>
@@ -21,17 +22,22 @@ uint64_t offered_features(const DeviceConfig& config) {
   return features;
 }
 
+uint64_t accepted_features(const DeviceConfig& config, uint64_t driver_features) {
+  return driver_features & offered_features(config);
+}
+
 Status negotiate_features(const DeviceConfig& config, uint64_t driver_features) {
   const uint64_t offered = offered_features(config);
-  if (driver_features & ~offered) {
-    return Error{fmt::format("device '{}': the driver accepted features {:#x} the device does not offer ({:#x})",
-                             config.id, driver_features & ~offered, offered)};
-  }
-  if ((offered & kFeatureUnpluggedInaccessible) && !(driver_features & kFeatureUnpluggedInaccessible)) {
+  if ((offered & kFeatureUnpluggedInaccessible) &&
+      !(accepted_features(config, driver_features) & kFeatureUnpluggedInaccessible)) {
     return Error{fmt::format("device '{}': the driver does not accept VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE",
                              config.id)};
   }
   return ok_status();
+}
+
+uint64_t backend_alignment(const DeviceConfig& config) {
+  return std::max(config.page_size, kQemuRamBackendAlign);
 }
 
 Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
@@ -55,6 +61,11 @@ Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
   if (c.region_size % c.block_size != 0) {
     return fail(fmt::format("region size {:#x} is not a multiple of block-size {}", c.region_size,
                             format_size(c.block_size)));
+  }
+  // A rule of QEMU's memory-device core, so not of mode=fixed (Firecracker's
+  // device). The message is QEMU's, as 7.2 and 10.0 print it.
+  if (c.mode != MemslotMode::Fixed && c.region_size % backend_alignment(c) != 0) {
+    return fail(fmt::format("backend memory size must be multiple of {:#x}", backend_alignment(c)));
   }
   if (c.region_size > kMaxGuestPhysical) {
     return fail(fmt::format("region size {:#x} exceeds the 52-bit guest-physical address space",

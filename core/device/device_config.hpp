@@ -49,6 +49,14 @@ struct DeviceConfig {
 // Guest-physical addresses on x86-64 (and our KVM guests) have at most 52 bits;
 // devices must end below this, which also keeps every size sum in 64 bits.
 inline constexpr uint64_t kMaxGuestPhysical = uint64_t{1} << 52;
+// QEMU refuses a memory device whose size is not a multiple of its memory
+// region's alignment (memory_device_pre_plug, hw/mem/memory-device.c). A
+// memory-backend-ram's region is aligned to QEMU_VMALLOC_ALIGN, 2 MiB on an
+// x86-64 Linux host (qemu_anon_ram_alloc), whatever its page size; a
+// file-backed one to its page size (qemu_ram_alloc_from_fd), so hugetlbfs
+// pages above 2 MiB raise it.
+inline constexpr uint64_t kQemuRamBackendAlign = 2 * MiB;
+uint64_t backend_alignment(const DeviceConfig& config);
 // Largest user memslot count of v1 (seed 002: "we limit the number of memslots to 1024").
 inline constexpr uint32_t kMaxUserMemslots = 1024;
 
@@ -56,9 +64,14 @@ inline constexpr uint32_t kMaxUserMemslots = 1024;
 uint64_t usable_extent(Arch arch);
 // The feature bits the device offers.
 uint64_t offered_features(const DeviceConfig& config);
-// The driver's feature write (FEATURES_OK): it may only accept offered bits,
-// and a device offering UNPLUGGED_INACCESSIBLE refuses a driver that does not
-// accept it (such a driver might read unplugged memory).
+// The features a driver's feature write leaves the device with: the bits it
+// accepted that the device offers. The others are dropped, not refused, as
+// QEMU's virtio_set_features_nocheck (hw/virtio/virtio.c: val &=
+// host_features) and Firecracker's ack_features_by_page do.
+uint64_t accepted_features(const DeviceConfig& config, uint64_t driver_features);
+// The driver's FEATURES_OK: refused when the device offers
+// UNPLUGGED_INACCESSIBLE and the accepted features lack it (such a driver
+// might read unplugged memory; QEMU's virtio_mem_validate_features).
 Status negotiate_features(const DeviceConfig& config, uint64_t driver_features);
 
 // DESIGN §6 "Device configuration errors". `numa_nodes` is the machine's node

@@ -24,6 +24,12 @@ std::optional<std::string_view> reference_config_error(const DeviceConfig& c, ui
   if (c.block_size < MiB) return "block-size is below 1 MiB";
   if (c.block_size < c.page_size) return "block-size is below the backend page size";
   if (c.region_size == 0 || !multiple(c.region_size, c.block_size)) return "size is not a non-zero multiple of block-size";
+  // QEMU's memory-device core (memory_device_pre_plug): the size is a multiple
+  // of the backend region's alignment, 2 MiB for anonymous RAM on x86-64 or
+  // the page size when larger. Firecracker's device (mode=fixed) is not QEMU's.
+  if (c.mode != MemslotMode::Fixed && !multiple(c.region_size, std::max<uint64_t>(c.page_size, 2 * MiB))) {
+    return "size is not a multiple of the backend's alignment (2 MiB or its page size)";
+  }
   if (u128{c.region_size} > u128{1} << 52) return "size exceeds the 52-bit guest-physical address space";
   if (!multiple(c.requested_size, c.block_size)) return "requested-size is not a multiple of block-size";
   if (c.requested_size > c.region_size) return "requested-size exceeds size";
@@ -44,6 +50,16 @@ std::optional<std::string_view> reference_config_error(const DeviceConfig& c, ui
     }
     if (!c.unplugged_inaccessible) return "fixed-size memslots need unplugged-inaccessible";
   }
+  return std::nullopt;
+}
+
+// Written from QEMU 10's hw/i386/pc.c: the device-memory region is the area
+// and 1 GiB for its one memory slot; the 32 GiB 64-bit PCI hole starts at the
+// next GiB boundary after it, and its last byte must be addressable.
+std::optional<std::string_view> reference_machine_error(uint64_t area_base, uint64_t area_size, uint32_t phys_bits) {
+  const u128 hole_start = round_up(u128{area_base} + area_size + GiB, GiB);
+  const u128 hole_last = hole_start + 32 * u128{GiB} - 1;
+  if (hole_last >= u128{1} << phys_bits) return "the 64-bit PCI hole after the device memory lies beyond phys-bits";
   return std::nullopt;
 }
 

@@ -18,6 +18,11 @@ namespace vmemcheck {
 // The first rule `config` breaks (its own options only), or nullopt.
 std::optional<std::string_view> reference_config_error(const DeviceConfig& config, uint32_t numa_nodes);
 
+// The rule a machine with a device-memory area of [area_base, area_base +
+// area_size) breaks for a guest of `phys_bits` physical-address bits, as
+// QEMU 10's q35 sees it (DESIGN §7), or nullopt.
+std::optional<std::string_view> reference_machine_error(uint64_t area_base, uint64_t area_size, uint32_t phys_bits);
+
 // For a device placed by hand (config.addr set): the rule its range breaks
 // in a device-memory area of [area_base, area_base + area_size) where the
 // devices in `taken` ([start, end) each) already sit, or nullopt.
