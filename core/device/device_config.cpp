@@ -1,6 +1,5 @@
 #include "device_config.hpp"
 
-#include <algorithm>
 #include <bit>
 
 #include <fmt/format.h>
@@ -36,10 +35,6 @@ Status negotiate_features(const DeviceConfig& config, uint64_t driver_features) 
   return ok_status();
 }
 
-uint64_t backend_alignment(const DeviceConfig& config) {
-  return std::max(config.page_size, kQemuRamBackendAlign);
-}
-
 Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
   const auto fail = [&](std::string message) -> Status {
     return Error{fmt::format("device '{}': {}", c.id, message)};
@@ -64,8 +59,8 @@ Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
   }
   // A rule of QEMU's memory-device core, so not of mode=fixed (Firecracker's
   // device). The message is QEMU's, as 7.2 and 10.0 print it.
-  if (c.mode != MemslotMode::Fixed && c.region_size % backend_alignment(c) != 0) {
-    return fail(fmt::format("backend memory size must be multiple of {:#x}", backend_alignment(c)));
+  if (c.mode != MemslotMode::Fixed && c.region_size % kQemuRamBackendAlign != 0) {
+    return fail(fmt::format("backend memory size must be multiple of {:#x}", kQemuRamBackendAlign));
   }
   if (c.region_size > kMaxGuestPhysical) {
     return fail(fmt::format("region size {:#x} exceeds the 52-bit guest-physical address space",

@@ -50,13 +50,14 @@ struct DeviceConfig {
 // devices must end below this, which also keeps every size sum in 64 bits.
 inline constexpr uint64_t kMaxGuestPhysical = uint64_t{1} << 52;
 // QEMU refuses a memory device whose size is not a multiple of its memory
-// region's alignment (memory_device_pre_plug, hw/mem/memory-device.c). A
-// memory-backend-ram's region is aligned to QEMU_VMALLOC_ALIGN, 2 MiB on an
-// x86-64 Linux host (qemu_anon_ram_alloc), whatever its page size; a
-// file-backed one to its page size (qemu_ram_alloc_from_fd), so hugetlbfs
-// pages above 2 MiB raise it.
+// region's alignment (memory_device_pre_plug, hw/mem/memory-device.c). The
+// region of a memory-backend-ram (the backend vmemcheck models and starts
+// QEMU with) is aligned to QEMU_VMALLOC_ALIGN, 2 MiB on an x86-64 Linux host
+// (qemu_anon_ram_alloc), whatever its page size. A file or memfd backend's
+// is its page size (qemu_ram_alloc_from_fd), which the block size already
+// covers (block >= page size, both powers of two), so the rule only adds
+// anything for blocks below 2 MiB.
 inline constexpr uint64_t kQemuRamBackendAlign = 2 * MiB;
-uint64_t backend_alignment(const DeviceConfig& config);
 // Largest user memslot count of v1 (seed 002: "we limit the number of memslots to 1024").
 inline constexpr uint32_t kMaxUserMemslots = 1024;
 

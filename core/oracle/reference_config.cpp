@@ -25,10 +25,10 @@ std::optional<std::string_view> reference_config_error(const DeviceConfig& c, ui
   if (c.block_size < c.page_size) return "block-size is below the backend page size";
   if (c.region_size == 0 || !multiple(c.region_size, c.block_size)) return "size is not a non-zero multiple of block-size";
   // QEMU's memory-device core (memory_device_pre_plug): the size is a multiple
-  // of the backend region's alignment, 2 MiB for anonymous RAM on x86-64 or
-  // the page size when larger. Firecracker's device (mode=fixed) is not QEMU's.
-  if (c.mode != MemslotMode::Fixed && !multiple(c.region_size, std::max<uint64_t>(c.page_size, 2 * MiB))) {
-    return "size is not a multiple of the backend's alignment (2 MiB or its page size)";
+  // of a memory-backend-ram's alignment, 2 MiB on x86-64. Firecracker's
+  // device (mode=fixed) is not QEMU's.
+  if (c.mode != MemslotMode::Fixed && !multiple(c.region_size, 2 * MiB)) {
+    return "size is not a multiple of the RAM backend's 2 MiB alignment";
   }
   if (u128{c.region_size} > u128{1} << 52) return "size exceeds the 52-bit guest-physical address space";
   if (!multiple(c.requested_size, c.block_size)) return "requested-size is not a multiple of block-size";
