@@ -1,5 +1,6 @@
 #include "device_config.hpp"
 
+#include <algorithm>
 #include <bit>
 
 #include <fmt/format.h>
@@ -21,18 +22,19 @@ uint64_t offered_features(const DeviceConfig& config) {
   return features;
 }
 
-uint64_t accepted_features(const DeviceConfig& config, uint64_t driver_features) {
-  return driver_features & offered_features(config);
-}
-
 Status negotiate_features(const DeviceConfig& config, uint64_t driver_features) {
+  // Only an offered bit is checked, so dropping the unoffered ones first
+  // would change nothing.
   const uint64_t offered = offered_features(config);
-  if ((offered & kFeatureUnpluggedInaccessible) &&
-      !(accepted_features(config, driver_features) & kFeatureUnpluggedInaccessible)) {
+  if ((offered & kFeatureUnpluggedInaccessible) && !(driver_features & kFeatureUnpluggedInaccessible)) {
     return Error{fmt::format("device '{}': the driver does not accept VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE",
                              config.id)};
   }
   return ok_status();
+}
+
+uint64_t placement_alignment(const DeviceConfig& config) {
+  return config.mode == MemslotMode::Fixed ? config.block_size : std::max(config.block_size, kQemuRamBackendAlign);
 }
 
 Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
@@ -78,6 +80,9 @@ Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
     if (*c.addr % c.block_size != 0) {
       return fail(fmt::format("addr {:#x} is not a multiple of block-size {}", *c.addr,
                               format_size(c.block_size)));
+    }
+    if (*c.addr % placement_alignment(c) != 0) {
+      return fail(fmt::format("address must be aligned to {:#x} bytes", placement_alignment(c)));
     }
     if (*c.addr > kMaxGuestPhysical - c.region_size) {
       return fail(fmt::format("addr {:#x} + size {:#x} ends beyond the 52-bit guest-physical "

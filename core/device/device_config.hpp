@@ -58,6 +58,11 @@ inline constexpr uint64_t kMaxGuestPhysical = uint64_t{1} << 52;
 // covers (block >= page size, both powers of two), so the rule only adds
 // anything for blocks below 2 MiB.
 inline constexpr uint64_t kQemuRamBackendAlign = 2 * MiB;
+// The alignment of the device's address: QEMU's memory-device core places
+// (first fit) and accepts (memaddr=) a device at multiples of the larger of
+// its block size and its region's alignment (memory_device_pre_plug,
+// memory_device_get_free_addr). mode=fixed (Firecracker): the block size.
+uint64_t placement_alignment(const DeviceConfig& config);
 // Largest user memslot count of v1 (seed 002: "we limit the number of memslots to 1024").
 inline constexpr uint32_t kMaxUserMemslots = 1024;
 
@@ -65,14 +70,12 @@ inline constexpr uint32_t kMaxUserMemslots = 1024;
 uint64_t usable_extent(Arch arch);
 // The feature bits the device offers.
 uint64_t offered_features(const DeviceConfig& config);
-// The features a driver's feature write leaves the device with: the bits it
-// accepted that the device offers. The others are dropped, not refused, as
-// QEMU's virtio_set_features_nocheck (hw/virtio/virtio.c: val &=
-// host_features) and Firecracker's ack_features_by_page do.
-uint64_t accepted_features(const DeviceConfig& config, uint64_t driver_features);
 // The driver's FEATURES_OK: refused when the device offers
-// UNPLUGGED_INACCESSIBLE and the accepted features lack it (such a driver
-// might read unplugged memory; QEMU's virtio_mem_validate_features).
+// UNPLUGGED_INACCESSIBLE and the driver does not accept it (such a driver
+// might read unplugged memory; QEMU's virtio_mem_validate_features). Bits
+// the device does not offer are dropped, not refused, as QEMU's
+// virtio_set_features_nocheck (hw/virtio/virtio.c: val &= host_features)
+// and Firecracker's ack_features_by_page do.
 Status negotiate_features(const DeviceConfig& config, uint64_t driver_features);
 
 // DESIGN §6 "Device configuration errors". `numa_nodes` is the machine's node

@@ -129,11 +129,12 @@ Result<uint64_t> Machine::assign_address(const DeviceConfig& config) const {
     }
     return addr;
   }
-  // First fit, aligned to the block size (the device's minimum alignment).
-  uint64_t candidate = decision::align_up<Word>(base, config.block_size);
+  // First fit, aligned as the device must be (placement_alignment).
+  const uint64_t align = placement_alignment(config);
+  uint64_t candidate = decision::align_up<Word>(base, align);
   for (const auto& [start, stop] : taken) {
     if (candidate + size <= start) break;
-    candidate = std::max(candidate, decision::align_up<Word>(stop, config.block_size));
+    candidate = std::max(candidate, decision::align_up<Word>(stop, align));
   }
   if (candidate > end || size > end - candidate) {
     return Error{fmt::format("device '{}': no free {:#x}-byte range in the device-memory area "

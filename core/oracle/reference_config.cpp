@@ -34,6 +34,9 @@ std::optional<std::string_view> reference_config_error(const DeviceConfig& c, ui
   if (!multiple(c.requested_size, c.block_size)) return "requested-size is not a multiple of block-size";
   if (c.requested_size > c.region_size) return "requested-size exceeds size";
   if (c.addr && !multiple(*c.addr, c.block_size)) return "addr is not a multiple of block-size";
+  // QEMU's memory-device core also aligns the address to the RAM backend's
+  // 2 MiB (memory_device_get_free_addr); not Firecracker's device.
+  if (c.addr && c.mode != MemslotMode::Fixed && !multiple(*c.addr, 2 * MiB)) return "addr is not a multiple of 2 MiB";
   if (c.addr && u128{*c.addr} + c.region_size > u128{1} << 52) return "the device ends beyond 52 bits";
   if (c.node >= numa_nodes) return "node does not exist";
   if (c.mode == MemslotMode::Dynamic && !c.unplugged_inaccessible) {
@@ -77,11 +80,13 @@ std::optional<std::string_view> reference_placement_error(const DeviceConfig& c,
 }
 
 // The lowest fitting address is the area's start or the end of a device,
-// rounded up to block-size: try each, lowest first.
+// rounded up to block-size, and for QEMU's devices (not mode=fixed) to the
+// RAM backend's 2 MiB: try each, lowest first.
 std::optional<uint64_t> reference_first_fit(const DeviceConfig& c, uint64_t area_base, uint64_t area_size,
                                             const std::vector<std::pair<uint64_t, uint64_t>>& taken) {
-  std::vector<u128> candidates{round_up(area_base, c.block_size)};
-  for (const auto& [other_start, other_end] : taken) candidates.push_back(round_up(other_end, c.block_size));
+  const uint64_t align = c.mode == MemslotMode::Fixed ? c.block_size : std::max<uint64_t>(c.block_size, 2 * MiB);
+  std::vector<u128> candidates{round_up(area_base, align)};
+  for (const auto& [other_start, other_end] : taken) candidates.push_back(round_up(other_end, align));
   std::sort(candidates.begin(), candidates.end());
   for (const u128 start : candidates) {
     const u128 end = start + c.region_size;
