@@ -34,7 +34,7 @@ Status negotiate_features(const DeviceConfig& config, uint64_t driver_features) 
 }
 
 uint64_t placement_alignment(const DeviceConfig& config) {
-  return config.mode == MemslotMode::Fixed ? config.block_size : std::max(config.block_size, kQemuRamBackendAlign);
+  return std::max(config.block_size, kQemuRamBackendAlign);
 }
 
 Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
@@ -59,9 +59,8 @@ Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
     return fail(fmt::format("region size {:#x} is not a multiple of block-size {}", c.region_size,
                             format_size(c.block_size)));
   }
-  // A rule of QEMU's memory-device core, so not of mode=fixed (Firecracker's
-  // device). The message is QEMU's, as 7.2 and 10.0 print it.
-  if (c.mode != MemslotMode::Fixed && c.region_size % kQemuRamBackendAlign != 0) {
+  // The message is QEMU's, as 7.2 and 10.0 print it.
+  if (c.region_size % kQemuRamBackendAlign != 0) {
     return fail(fmt::format("backend memory size must be multiple of {:#x}", kQemuRamBackendAlign));
   }
   if (c.region_size > kMaxGuestPhysical) {

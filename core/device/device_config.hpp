@@ -56,12 +56,15 @@ inline constexpr uint64_t kMaxGuestPhysical = uint64_t{1} << 52;
 // (qemu_anon_ram_alloc), whatever its page size. A file or memfd backend's
 // is its page size (qemu_ram_alloc_from_fd), which the block size already
 // covers (block >= page size, both powers of two), so the rule only adds
-// anything for blocks below 2 MiB.
+// anything for blocks below 2 MiB. It holds for every mode: Firecracker
+// (mode=fixed) wants blocks of at least 2 MiB and a size that is a multiple
+// of its slots (MemoryHotplugConfig::validate), and `vmemcheck qemu` runs
+// every mode's device on QEMU.
 inline constexpr uint64_t kQemuRamBackendAlign = 2 * MiB;
 // The alignment of the device's address: QEMU's memory-device core places
 // (first fit) and accepts (memaddr=) a device at multiples of the larger of
 // its block size and its region's alignment (memory_device_pre_plug,
-// memory_device_get_free_addr). mode=fixed (Firecracker): the block size.
+// memory_device_get_free_addr).
 uint64_t placement_alignment(const DeviceConfig& config);
 // Largest user memslot count of v1 (seed 002: "we limit the number of memslots to 1024").
 inline constexpr uint32_t kMaxUserMemslots = 1024;

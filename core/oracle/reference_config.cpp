@@ -25,9 +25,9 @@ std::optional<std::string_view> reference_config_error(const DeviceConfig& c, ui
   if (c.block_size < c.page_size) return "block-size is below the backend page size";
   if (c.region_size == 0 || !multiple(c.region_size, c.block_size)) return "size is not a non-zero multiple of block-size";
   // QEMU's memory-device core (memory_device_pre_plug): the size is a multiple
-  // of a memory-backend-ram's alignment, 2 MiB on x86-64. Firecracker's
-  // device (mode=fixed) is not QEMU's.
-  if (c.mode != MemslotMode::Fixed && !multiple(c.region_size, 2 * MiB)) {
+  // of a memory-backend-ram's alignment, 2 MiB on x86-64 (Firecracker's
+  // blocks are at least that).
+  if (!multiple(c.region_size, 2 * MiB)) {
     return "size is not a multiple of the RAM backend's 2 MiB alignment";
   }
   if (u128{c.region_size} > u128{1} << 52) return "size exceeds the 52-bit guest-physical address space";
@@ -35,8 +35,8 @@ std::optional<std::string_view> reference_config_error(const DeviceConfig& c, ui
   if (c.requested_size > c.region_size) return "requested-size exceeds size";
   if (c.addr && !multiple(*c.addr, c.block_size)) return "addr is not a multiple of block-size";
   // QEMU's memory-device core also aligns the address to the RAM backend's
-  // 2 MiB (memory_device_get_free_addr); not Firecracker's device.
-  if (c.addr && c.mode != MemslotMode::Fixed && !multiple(*c.addr, 2 * MiB)) return "addr is not a multiple of 2 MiB";
+  // 2 MiB (memory_device_get_free_addr).
+  if (c.addr && !multiple(*c.addr, 2 * MiB)) return "addr is not a multiple of 2 MiB";
   if (c.addr && u128{*c.addr} + c.region_size > u128{1} << 52) return "the device ends beyond 52 bits";
   if (c.node >= numa_nodes) return "node does not exist";
   if (c.mode == MemslotMode::Dynamic && !c.unplugged_inaccessible) {
@@ -80,11 +80,10 @@ std::optional<std::string_view> reference_placement_error(const DeviceConfig& c,
 }
 
 // The lowest fitting address is the area's start or the end of a device,
-// rounded up to block-size, and for QEMU's devices (not mode=fixed) to the
-// RAM backend's 2 MiB: try each, lowest first.
+// rounded up to block-size and to the RAM backend's 2 MiB: try each, lowest first.
 std::optional<uint64_t> reference_first_fit(const DeviceConfig& c, uint64_t area_base, uint64_t area_size,
                                             const std::vector<std::pair<uint64_t, uint64_t>>& taken) {
-  const uint64_t align = c.mode == MemslotMode::Fixed ? c.block_size : std::max<uint64_t>(c.block_size, 2 * MiB);
+  const uint64_t align = std::max<uint64_t>(c.block_size, 2 * MiB);
   std::vector<u128> candidates{round_up(area_base, align)};
   for (const auto& [other_start, other_end] : taken) candidates.push_back(round_up(other_end, align));
   std::sort(candidates.begin(), candidates.end());

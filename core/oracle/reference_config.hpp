@@ -31,7 +31,7 @@ std::optional<std::string_view> reference_placement_error(const DeviceConfig& co
                                                           const std::vector<std::pair<uint64_t, uint64_t>>& taken);
 
 // For a device the machine places (config.addr unset): the lowest address,
-// a multiple of block-size (and of 2 MiB but for mode=fixed), where the device fits in the area without
+// a multiple of block-size and of 2 MiB, where the device fits in the area without
 // overlapping a device in `taken` (first fit), or nullopt when no range is left.
 std::optional<uint64_t> reference_first_fit(const DeviceConfig& config, uint64_t area_base, uint64_t area_size,
                                             const std::vector<std::pair<uint64_t, uint64_t>>& taken);

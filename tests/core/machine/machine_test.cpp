@@ -38,8 +38,8 @@ TEST(Machine, PhysBitsRefusedAsQemu10RefusesThem) {
   EXPECT_EQ(refusal(MachineConfig{}, 46), "");
 }
 
-// First fit places a QEMU device on its placement alignment, the larger of
-// its block size and the RAM backend's 2 MiB; Firecracker's on its block.
+// First fit places a device on its placement alignment, the larger of its
+// block size and the RAM backend's 2 MiB.
 TEST(Machine, FirstFitUsesThePlacementAlignment) {
   ShadowKvm kvm;
   SparseHostMemory host;
@@ -47,21 +47,18 @@ TEST(Machine, FirstFitUsesThePlacementAlignment) {
   area.device_memory_base = 0x140100000;
   Machine machine(area, kvm, host);
   DeviceConfig config;
-  config.id = "firecracker";
-  config.region_size = 2 * MiB;
+  config.id = "first";
+  config.region_size = 4 * MiB;
   config.block_size = MiB;
-  config.mode = MemslotMode::Fixed;
-  config.fixed_slot_size = MiB;
-  const auto firecracker = machine.add_device(config);
-  ASSERT_TRUE(firecracker) << firecracker.error().message;
-  EXPECT_EQ((*firecracker)->addr(), 0x140100000u);
-  // Past the first device's end (0x140300000), on 2 MiB.
-  config.id = "qemu";
-  config.mode = MemslotMode::Static;
-  config.fixed_slot_size = kDefaultFixedSlotSize;
-  const auto qemu = machine.add_device(config);
-  ASSERT_TRUE(qemu) << qemu.error().message;
-  EXPECT_EQ((*qemu)->addr(), 0x140400000u);
+  const auto first = machine.add_device(config);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ((*first)->addr(), 0x140200000u);
+  // Past the first one's end (0x140600000), on its 4 MiB blocks.
+  config.id = "second";
+  config.block_size = 4 * MiB;
+  const auto second = machine.add_device(config);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ((*second)->addr(), 0x140800000u);
 }
 
 // A machine started without the check (as the KVM platform's could be):
