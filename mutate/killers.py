@@ -20,7 +20,7 @@ from pathlib import Path
 FUZZ_TARGETS = ("ops", "virtqueue", "layout")
 # The unit tests of the device under test's folders (tests/core/<role>/).
 UNIT_TESTS = ("decision_test", "block_bitmap_test", "device_test", "device_config_test", "memslot_policy_test", "virtqueue_test",
-              "wire_test", "kvm_slot_backend_test", "shadow_kvm_test", "fault_injection_test")
+              "wire_test", "kvm_slot_backend_test", "shadow_kvm_test", "fault_injection_test", "machine_test")
 # A tenth of the property test's own run (10^5 operations instead of 10^6):
 # under libFuzzer's coverage hooks the whole run takes 9 s per mutant.
 PROPERTY_SCENARIOS = 500

@@ -34,6 +34,13 @@ TEST(Machine, PhysBitsRefusedAsQemu10RefusesThem) {
   EXPECT_EQ(refusal(qemu_machine(479 * GiB), 39), "Address space limit 0x7fffffffff < 0x80ffffffff phys-bits too low (39)");
   EXPECT_EQ(refusal(qemu_machine(987 * GiB), 40), "");
   EXPECT_EQ(refusal(qemu_machine(988 * GiB), 40), "Address space limit 0xffffffffff < 0x1003fffffff phys-bits too low (40)");
+  // One byte past a GiB boundary rounds the hole's start up to the next GiB.
+  MachineConfig odd;
+  odd.device_memory_base = 4 * GiB;
+  odd.device_memory_size = GiB + 1;
+  EXPECT_EQ(max_used_gpa(odd), 39 * GiB - 1);
+  odd.device_memory_size = GiB;
+  EXPECT_EQ(max_used_gpa(odd), 38 * GiB - 1);
   // The default machine (2 TiB from 5 GiB on) fits the default 46 bits.
   EXPECT_EQ(refusal(MachineConfig{}, 46), "");
 }
