@@ -60,8 +60,16 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
   return args;
 }
 
-std::vector<std::string> refusable_options(const QemuGeometry& g) {
-  return {"-device virtio-mem-pci", "-object memory-backend-ram,id=" + g.memdev};
+std::vector<LaunchOptions::Refusal> refusals(const QemuGeometry& g) {
+  return {{"-device virtio-mem-pci", ErrorCode::QemuRefusedDevice},
+          {"-object memory-backend-ram,id=" + g.memdev, ErrorCode::QemuRefusedDevice}};
+}
+
+LaunchOptions machine_probe(const std::string& binary, const MachineConfig& machine, uint32_t phys_bits) {
+  std::vector<std::string> args{"-display", "none", "-nodefaults", "-machine", "q35", "-accel", "tcg", "-cpu",
+                                fmt::format("max,phys-bits={},vendor=GenuineIntel", phys_bits), "-m",
+                                fmt::format("{}M,maxmem={}B,slots=1", kBootRam / MiB, kBootRam + machine.device_memory_size)};
+  return {binary, std::move(args), 20000, {{"phys-bits too low", ErrorCode::PhysBits}}};
 }
 
 }  // namespace vmemcheck::qemu

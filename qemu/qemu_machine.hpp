@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "device_config.hpp"
+#include "machine.hpp"
+#include "qemu_process.hpp"
 #include "units.hpp"
 
 namespace vmemcheck::qemu {
@@ -46,9 +48,14 @@ struct QemuGeometry {
 // The command-line arguments (after QEMU's own -S and sockets) for a q35
 // machine with 128 MiB of boot RAM and this one device.
 std::vector<std::string> qemu_arguments(const QemuGeometry& geometry);
-// The options of that command line QEMU may refuse at start (the device and
-// its memory backend), as its error messages name them.
-std::vector<std::string> refusable_options(const QemuGeometry& geometry);
+// What QEMU may refuse of that command line at start: the device and its
+// memory backend, as its error messages name them (QemuRefusedDevice).
+std::vector<LaunchOptions::Refusal> refusals(const QemuGeometry& geometry);
+// A q35 machine alone with the core's machine configuration: its
+// memory-device space and the CPU's physical address bits; QEMU checks
+// the space against them when it starts (pc_memory_init), with or without
+// a device. Its refusal in QEMU's words: PhysBits.
+LaunchOptions machine_probe(const std::string& binary, const MachineConfig& machine, uint32_t phys_bits);
 // Why a geometry cannot be expressed on QEMU's command line, if it cannot.
 // `area_end`: where the device-memory area QEMU gets ends (0: the device's end).
 std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t numa_nodes, uint64_t area_end,

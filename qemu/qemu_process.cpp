@@ -159,7 +159,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
   if (!located) return located.error();
   std::unique_ptr<QemuProcess> p(new QemuProcess());
   p->timeout_ms_ = options.timeout_ms;
-  p->refusable_ = options.refusable;
+  p->refusals_ = options.refusals;
   char dir_template[] = "/tmp/vmemcheck-qemu-XXXXXX";
   if (!::mkdtemp(dir_template)) return Error{"mkdtemp: " + errno_text()};
   p->dir_ = dir_template;
@@ -253,12 +253,12 @@ std::string QemuProcess::log_tail() const {
 
 Error QemuProcess::exited(int status, const std::string& what) const {
   const std::string log = log_tail();
-  // QEMU's stderr names the option it refused (its own words, not ours).
-  const bool refused = std::ranges::any_of(refusable_, [&](const std::string& option) {
-    return log.find(option) != std::string::npos;
+  // QEMU's stderr says what it refused, in its own words (not ours).
+  const auto refusal = std::ranges::find_if(refusals_, [&](const LaunchOptions::Refusal& r) {
+    return log.find(r.text) != std::string::npos;
   });
   return Error{fmt::format("QEMU exited ({}) while {}: {}", exit_text(status), what, log),
-               refused ? ErrorCode::QemuRefusedDevice : ErrorCode::QemuDied};
+               refusal == refusals_.end() ? ErrorCode::QemuDied : refusal->code};
 }
 
 Error QemuProcess::died(const std::string& what) {

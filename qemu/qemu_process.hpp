@@ -20,9 +20,14 @@ struct LaunchOptions {
   std::string binary = "qemu-system-x86_64";
   std::vector<std::string> args;  // machine and devices; sockets and -S are added
   int timeout_ms = 20000;         // per answer
-  // Options QEMU may refuse at start ("-device virtio-mem-pci"): when it
-  // exits naming one on stderr, the error's code is QemuRefusedDevice.
-  std::vector<std::string> refusable;
+  // What QEMU may refuse at start: when it exits and its stderr holds
+  // `text` (an option it names, "-device virtio-mem-pci", or its own words
+  // for a rule, "phys-bits too low"), the error's code is `code`.
+  struct Refusal {
+    std::string text;
+    ErrorCode code;
+  };
+  std::vector<Refusal> refusals;
 };
 
 // Finds the binary (a path, or a name looked up in PATH). Error: a message
@@ -64,15 +69,15 @@ class QemuProcess {
   Result<std::string> read_line(const Fd& fd, std::string& buffer, const std::string& what);
   // Why it stopped answering: it exited (see exited()) or did not answer in time.
   Error died(const std::string& what);
-  // The error for an exit while doing `what`: QemuRefusedDevice when its
-  // stderr names one of the refusable options, else QemuDied.
+  // The error for an exit while doing `what`: the code of the first of the
+  // launch's refusals its stderr holds, else QemuDied.
   Error exited(int status, const std::string& what) const;
 
   pid_t pid_ = -1;
   Fd qtest_fd_;
   Fd qmp_fd_;
   int timeout_ms_ = 20000;
-  std::vector<std::string> refusable_;
+  std::vector<LaunchOptions::Refusal> refusals_;
   std::string dir_;
   std::string command_line_;
   std::string qtest_buffer_, qmp_buffer_;

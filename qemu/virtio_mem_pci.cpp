@@ -25,7 +25,7 @@ Result<std::unique_ptr<QemuProcess>> launch(const std::string& binary, const Qem
                                             std::vector<std::string> extra = {}) {
   std::vector<std::string> args = qemu_arguments(geometry);
   args.insert(args.end(), extra.begin(), extra.end());
-  return QemuProcess::launch({binary, args, 20000, refusable_options(geometry)});
+  return QemuProcess::launch({binary, args, 20000, refusals(geometry)});
 }
 
 }  // namespace

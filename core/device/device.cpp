@@ -213,6 +213,7 @@ Status VirtioMemDevice::set_requested_size(uint64_t requested_size) {
     return Error{fmt::format("device '{}': growing the usable region failed: {}", config_.id,
                              mapped.error().message)};
   }
+  config_.requested_size = requested_size;
   return ok_status();
 }
 
@@ -224,7 +225,7 @@ void VirtioMemDevice::system_reset() {
 
 MigrationState VirtioMemDevice::save() const {
   return {addr(), config_.region_size, config_.block_size, config_.node, usable_,
-          plugged_size(), requested_, bitmap_};
+          plugged_size(), requested_, bitmap_, error_reason_};
 }
 
 Status VirtioMemDevice::load(const MigrationState& s) {
@@ -276,6 +277,8 @@ Status VirtioMemDevice::load(const MigrationState& s) {
     requested_ = old_requested;
     return fail(mapped.error().message);
   }
+  config_.requested_size = requested_;
+  error_reason_ = s.error_reason;
   return ok_status();
 }
 

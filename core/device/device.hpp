@@ -58,10 +58,13 @@ class VirtioMemDevice {
   bool busy() const { return busy_; }
 
   MigrationState save() const;
-  // Loads migrated state into this freshly created device (nothing plugged).
+  // Loads migrated state into this freshly created device (nothing plugged),
+  // its error state included: a device that needed a reset still does.
   // On failure the device is left as it was.
   Status load(const MigrationState& state);
 
+  // The properties as QOM shows them now: requested-size is the host's last
+  // resize (or the migrated one), not the value the device was created with.
   const DeviceConfig& config() const { return config_; }
   const MemslotPolicy& policy() const { return *policy_; }
   const MemslotLayout& layout() const { return layout_; }

@@ -1,5 +1,6 @@
 #include "device_config.hpp"
 
+#include <algorithm>
 #include <bit>
 
 #include <fmt/format.h>
@@ -22,16 +23,18 @@ uint64_t offered_features(const DeviceConfig& config) {
 }
 
 Status negotiate_features(const DeviceConfig& config, uint64_t driver_features) {
+  // Only an offered bit is checked, so dropping the unoffered ones first
+  // would change nothing.
   const uint64_t offered = offered_features(config);
-  if (driver_features & ~offered) {
-    return Error{fmt::format("device '{}': the driver accepted features {:#x} the device does not offer ({:#x})",
-                             config.id, driver_features & ~offered, offered)};
-  }
   if ((offered & kFeatureUnpluggedInaccessible) && !(driver_features & kFeatureUnpluggedInaccessible)) {
     return Error{fmt::format("device '{}': the driver does not accept VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE",
                              config.id)};
   }
   return ok_status();
+}
+
+uint64_t placement_alignment(const DeviceConfig& config) {
+  return std::max(config.block_size, kQemuRamBackendAlign);
 }
 
 Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
@@ -56,6 +59,10 @@ Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
     return fail(fmt::format("region size {:#x} is not a multiple of block-size {}", c.region_size,
                             format_size(c.block_size)));
   }
+  // The message is QEMU's, as 7.2 and 10.0 print it.
+  if (c.region_size % kQemuRamBackendAlign != 0) {
+    return fail(fmt::format("backend memory size must be multiple of {:#x}", kQemuRamBackendAlign));
+  }
   if (c.region_size > kMaxGuestPhysical) {
     return fail(fmt::format("region size {:#x} exceeds the 52-bit guest-physical address space",
                             c.region_size));
@@ -72,6 +79,9 @@ Status validate(const DeviceConfig& c, uint32_t numa_nodes) {
     if (*c.addr % c.block_size != 0) {
       return fail(fmt::format("addr {:#x} is not a multiple of block-size {}", *c.addr,
                               format_size(c.block_size)));
+    }
+    if (*c.addr % placement_alignment(c) != 0) {
+      return fail(fmt::format("address must be aligned to {:#x} bytes", placement_alignment(c)));
     }
     if (*c.addr > kMaxGuestPhysical - c.region_size) {
       return fail(fmt::format("addr {:#x} + size {:#x} ends beyond the 52-bit guest-physical "

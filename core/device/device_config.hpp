@@ -49,6 +49,23 @@ struct DeviceConfig {
 // Guest-physical addresses on x86-64 (and our KVM guests) have at most 52 bits;
 // devices must end below this, which also keeps every size sum in 64 bits.
 inline constexpr uint64_t kMaxGuestPhysical = uint64_t{1} << 52;
+// QEMU refuses a memory device whose size is not a multiple of its memory
+// region's alignment (memory_device_pre_plug, hw/mem/memory-device.c). The
+// region of a memory-backend-ram (the backend vmemcheck models and starts
+// QEMU with) is aligned to QEMU_VMALLOC_ALIGN, 2 MiB on an x86-64 Linux host
+// (qemu_anon_ram_alloc), whatever its page size. A file or memfd backend's
+// is its page size (qemu_ram_alloc_from_fd), which the block size already
+// covers (block >= page size, both powers of two), so the rule only adds
+// anything for blocks below 2 MiB. It holds for every mode: Firecracker
+// (mode=fixed) wants blocks of at least 2 MiB and a size that is a multiple
+// of its slots (MemoryHotplugConfig::validate), and `vmemcheck qemu` runs
+// every mode's device on QEMU.
+inline constexpr uint64_t kQemuRamBackendAlign = 2 * MiB;
+// The alignment of the device's address: QEMU's memory-device core places
+// (first fit) and accepts (memaddr=) a device at multiples of the larger of
+// its block size and its region's alignment (memory_device_pre_plug,
+// memory_device_get_free_addr).
+uint64_t placement_alignment(const DeviceConfig& config);
 // Largest user memslot count of v1 (seed 002: "we limit the number of memslots to 1024").
 inline constexpr uint32_t kMaxUserMemslots = 1024;
 
@@ -56,9 +73,12 @@ inline constexpr uint32_t kMaxUserMemslots = 1024;
 uint64_t usable_extent(Arch arch);
 // The feature bits the device offers.
 uint64_t offered_features(const DeviceConfig& config);
-// The driver's feature write (FEATURES_OK): it may only accept offered bits,
-// and a device offering UNPLUGGED_INACCESSIBLE refuses a driver that does not
-// accept it (such a driver might read unplugged memory).
+// The driver's FEATURES_OK: refused when the device offers
+// UNPLUGGED_INACCESSIBLE and the driver does not accept it (such a driver
+// might read unplugged memory; QEMU's virtio_mem_validate_features). Bits
+// the device does not offer are dropped, not refused, as QEMU's
+// virtio_set_features_nocheck (hw/virtio/virtio.c: val &= host_features)
+// and Firecracker's ack_features_by_page do.
 Status negotiate_features(const DeviceConfig& config, uint64_t driver_features);
 
 // DESIGN §6 "Device configuration errors". `numa_nodes` is the machine's node

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "block_bitmap.hpp"
 
@@ -16,6 +18,10 @@ struct MigrationState {
   uint64_t plugged_size = 0;
   uint64_t requested_size = 0;
   BlockBitmap bitmap;
+  // The virtio device status travels with the VM (QEMU's vmstate_virtio), so
+  // a device that needs a reset still needs one on the destination. QEMU
+  // migrates the NEEDS_RESET bit; the reason is ours, kept for messages.
+  std::optional<std::string> error_reason;
   friend bool operator==(const MigrationState&, const MigrationState&) = default;
 };
 

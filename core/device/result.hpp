@@ -19,8 +19,10 @@ enum class ErrorCode : uint8_t {
   HostMemory,
   // core/kvm fault injection: an armed fault fired.
   InjectedFault,
-  // core/machine: the machine's memslot budget or KVM's largest memslot refused a device.
+  // core/machine: the machine's memslot budget or KVM's largest memslot refused a device;
+  // the memory-device area lies beyond the guest's physical address bits (QEMU's rule).
   MemslotBudget,
+  PhysBits,
   // qemu/: QEMU refused the device or its memory backend at start (it
   // exited naming that option); the process died or stopped answering; it
   // answered something the protocol does not allow (a malformed QMP or qtest reply).

@@ -9,6 +9,21 @@
 
 namespace vmemcheck {
 
+uint64_t max_used_gpa(const MachineConfig& config) {
+  const uint64_t region_end = config.device_memory_base + config.device_memory_size + kMemorySlotAlignRoom;
+  return decision::align_up<Word>(region_end, GiB) + kQ35PciHole64Size - 1;
+}
+
+Status check_phys_bits(const MachineConfig& config, uint32_t phys_bits) {
+  const uint64_t limit = (uint64_t{1} << phys_bits) - 1;
+  const uint64_t used = max_used_gpa(config);
+  if (limit < used) {
+    return Error{fmt::format("Address space limit {:#x} < {:#x} phys-bits too low ({})", limit, used, phys_bits),
+                 ErrorCode::PhysBits};
+  }
+  return ok_status();
+}
+
 Machine::Machine(MachineConfig config, KvmVm& vm, HostMemory& host)
     : config_(config),
       vm_(vm),
@@ -117,11 +132,12 @@ Result<uint64_t> Machine::assign_address(const DeviceConfig& config) const {
     }
     return addr;
   }
-  // First fit, aligned to the block size (the device's minimum alignment).
-  uint64_t candidate = decision::align_up<Word>(base, config.block_size);
+  // First fit, aligned as the device must be (placement_alignment).
+  const uint64_t align = placement_alignment(config);
+  uint64_t candidate = decision::align_up<Word>(base, align);
   for (const auto& [start, stop] : taken) {
     if (candidate + size <= start) break;
-    candidate = std::max(candidate, decision::align_up<Word>(stop, config.block_size));
+    candidate = std::max(candidate, decision::align_up<Word>(stop, align));
   }
   if (candidate > end || size > end - candidate) {
     return Error{fmt::format("device '{}': no free {:#x}-byte range in the device-memory area "
@@ -211,7 +227,6 @@ Status Machine::migrate_device(const std::string& id, DeviceConfig destination, 
   const DeviceConfig source_config = source->config();
   const uint64_t source_limit = source->layout().count;
   const DeviceHandle handle = source->handle_id();
-  const std::optional<std::string> source_error = source->error_reason();
   const bool source_busy = source->busy();
   source.reset();
   const auto recreate = [&](const DeviceConfig& config, uint64_t limit, const MigrationState& state) -> Status {
@@ -232,9 +247,7 @@ Status Machine::migrate_device(const std::string& id, DeviceConfig destination, 
       return Error{fmt::format("{}; restoring the source failed too, device '{}' is gone: {}",
                                migrated.error().message, id, restored.error().message)};
     }
-    VirtioMemDevice& restored = *devices_[position];
-    if (source_error) restored.enter_error_state(*source_error);
-    restored.set_busy(source_busy);
+    devices_[position]->set_busy(source_busy);
     return migrated;
   }
   return ok_status();

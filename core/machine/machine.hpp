@@ -32,6 +32,22 @@ struct MachineConfig {
   friend bool operator==(const MachineConfig&, const MachineConfig&) = default;
 };
 
+// QEMU 10's q35 refuses at start a machine whose guest cannot address all it
+// may use (pc_memory_init, hw/i386/pc.c): the last byte of the 64-bit PCI
+// hole, which follows the device-memory region (pc_pci_hole64_start), must
+// lie below 2^phys-bits. The region is the memory-device space plus 1 GiB of
+// alignment room per memory slot (pc_get_device_memory_range; vmemcheck's
+// machines have one slot, as `vmemcheck qemu` starts QEMU with slots=1); the
+// hole starts at its end rounded up to 1 GiB and is 32 GiB long on q35
+// (Q35_PCI_HOST_HOLE64_SIZE_DEFAULT). Measured: phys-bits=36 starts with
+// maxmem=27G and 128M of RAM (last byte 0xfffffffff) and refuses 28G.
+inline constexpr uint64_t kMemorySlotAlignRoom = GiB;
+inline constexpr uint64_t kQ35PciHole64Size = 32 * GiB;
+// The highest guest-physical address the machine may use, by that rule.
+uint64_t max_used_gpa(const MachineConfig& config);
+// Error, with QEMU's message, when `phys_bits` cannot address max_used_gpa().
+Status check_phys_bits(const MachineConfig& config, uint32_t phys_bits);
+
 struct VhostBackend {
   std::string name;
   uint32_t max_memslots = 0;

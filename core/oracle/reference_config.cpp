@@ -24,10 +24,19 @@ std::optional<std::string_view> reference_config_error(const DeviceConfig& c, ui
   if (c.block_size < MiB) return "block-size is below 1 MiB";
   if (c.block_size < c.page_size) return "block-size is below the backend page size";
   if (c.region_size == 0 || !multiple(c.region_size, c.block_size)) return "size is not a non-zero multiple of block-size";
+  // QEMU's memory-device core (memory_device_pre_plug): the size is a multiple
+  // of a memory-backend-ram's alignment, 2 MiB on x86-64 (Firecracker's
+  // blocks are at least that).
+  if (!multiple(c.region_size, 2 * MiB)) {
+    return "size is not a multiple of the RAM backend's 2 MiB alignment";
+  }
   if (u128{c.region_size} > u128{1} << 52) return "size exceeds the 52-bit guest-physical address space";
   if (!multiple(c.requested_size, c.block_size)) return "requested-size is not a multiple of block-size";
   if (c.requested_size > c.region_size) return "requested-size exceeds size";
   if (c.addr && !multiple(*c.addr, c.block_size)) return "addr is not a multiple of block-size";
+  // QEMU's memory-device core also aligns the address to the RAM backend's
+  // 2 MiB (memory_device_get_free_addr).
+  if (c.addr && !multiple(*c.addr, 2 * MiB)) return "addr is not a multiple of 2 MiB";
   if (c.addr && u128{*c.addr} + c.region_size > u128{1} << 52) return "the device ends beyond 52 bits";
   if (c.node >= numa_nodes) return "node does not exist";
   if (c.mode == MemslotMode::Dynamic && !c.unplugged_inaccessible) {
@@ -47,6 +56,16 @@ std::optional<std::string_view> reference_config_error(const DeviceConfig& c, ui
   return std::nullopt;
 }
 
+// Written from QEMU 10's hw/i386/pc.c: the device-memory region is the area
+// and 1 GiB for its one memory slot; the 32 GiB 64-bit PCI hole starts at the
+// next GiB boundary after it, and its last byte must be addressable.
+std::optional<std::string_view> reference_machine_error(uint64_t area_base, uint64_t area_size, uint32_t phys_bits) {
+  const u128 hole_start = round_up(u128{area_base} + area_size + GiB, GiB);
+  const u128 hole_last = hole_start + 32 * u128{GiB} - 1;
+  if (hole_last >= u128{1} << phys_bits) return "the 64-bit PCI hole after the device memory lies beyond phys-bits";
+  return std::nullopt;
+}
+
 std::optional<std::string_view> reference_placement_error(const DeviceConfig& c, uint64_t area_base,
                                                           uint64_t area_size,
                                                           const std::vector<std::pair<uint64_t, uint64_t>>& taken) {
@@ -61,11 +80,12 @@ std::optional<std::string_view> reference_placement_error(const DeviceConfig& c,
 }
 
 // The lowest fitting address is the area's start or the end of a device,
-// rounded up to block-size: try each, lowest first.
+// rounded up to block-size and to the RAM backend's 2 MiB: try each, lowest first.
 std::optional<uint64_t> reference_first_fit(const DeviceConfig& c, uint64_t area_base, uint64_t area_size,
                                             const std::vector<std::pair<uint64_t, uint64_t>>& taken) {
-  std::vector<u128> candidates{round_up(area_base, c.block_size)};
-  for (const auto& [other_start, other_end] : taken) candidates.push_back(round_up(other_end, c.block_size));
+  const uint64_t align = std::max<uint64_t>(c.block_size, 2 * MiB);
+  std::vector<u128> candidates{round_up(area_base, align)};
+  for (const auto& [other_start, other_end] : taken) candidates.push_back(round_up(other_end, align));
   std::sort(candidates.begin(), candidates.end());
   for (const u128 start : candidates) {
     const u128 end = start + c.region_size;

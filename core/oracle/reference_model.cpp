@@ -281,7 +281,9 @@ bool ReferenceModel::resize(uint64_t requested) {
   return true;
 }
 
-void ReferenceModel::restore(const std::vector<uint8_t>& plugged, uint64_t usable, uint64_t requested) {
+void ReferenceModel::restore(const std::vector<uint8_t>& plugged, uint64_t usable, uint64_t requested,
+                             bool needs_reset) {
+  broken_ = needs_reset;
   plugged_ = plugged;
   count_plugged();
   usable_ = usable;

@@ -52,8 +52,10 @@ class ReferenceModel {
   bool resize(uint64_t requested);
   void system_reset();
   // The destination side of a migration: state as the source had it, slots
-  // mapped as this model's rule wants them.
-  void restore(const std::vector<uint8_t>& plugged, uint64_t usable, uint64_t requested);
+  // mapped as this model's rule wants them. The virtio status travels with
+  // the VM (DESIGN §7): a source that needed a reset gives a destination
+  // that answers nothing until a virtio reset.
+  void restore(const std::vector<uint8_t>& plugged, uint64_t usable, uint64_t requested, bool needs_reset);
   void set_busy(bool busy) { busy_ = busy; }
   // The next call of this kind fails (skip calls first), as FaultInjectingBackend.
   void arm(FaultKind kind, uint32_t skip) { armed_[static_cast<size_t>(kind)] = skip; }

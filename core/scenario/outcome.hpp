@@ -61,9 +61,10 @@ std::string to_text(const ChainAnswer& answer);
 // "idle", "idle (no queue)", "0x2a", "unmapped", "armed", or a report's line.
 std::string to_text(const Outcome& outcome);
 // Whether two devices under test did the same: the same kind, and for
-// answers whether a transport fault ended them, for reads the value (a
-// refusal's message and code, an Ok's detail and the responses themselves
-// are compared elsewhere or not at all: each device words them its own way).
+// answers whether a transport fault ended them, for reads the value, for
+// refusals the code where both give one (a refusal's message, an Ok's
+// detail and the responses themselves are compared elsewhere or not at
+// all: each device words them its own way).
 bool same_behaviour(const Outcome& a, const Outcome& b);
 
 }  // namespace vmemcheck::scenario

@@ -149,6 +149,19 @@ void Runner::execute(const ConfigureMachine& m, StepReport& report) {
                                                         m.machine.reserved_memslots, m.kvm.max_memslots)});
     return;
   }
+  // QEMU's phys-bits rule (DESIGN §7): refused before the machine starts.
+  const Status addressable = check_phys_bits(m.machine, m.kvm.phys_bits);
+  const auto unaddressable = reference_machine_error(m.machine.device_memory_base, m.machine.device_memory_size,
+                                                     m.kvm.phys_bits);
+  if (options_.check_model && addressable.ok() == unaddressable.has_value()) {
+    report.problems.push_back(fmt::format("phys-bits check mismatch: core {}, model {}",
+                                          addressable ? "accepts the machine" : addressable.error().message,
+                                          unaddressable ? *unaddressable : "accepts it"));
+  }
+  if (!addressable) {
+    report.outcome = Outcome::refused(addressable.error());
+    return;
+  }
   report.outcome = Outcome::of(start_machine(m));
 }
 
@@ -398,7 +411,8 @@ void Runner::execute(const Migrate& m, StepReport& report) {
     ReferenceModel loaded(destination, reference_device_limit(destination, budget, area_size, used_region));
     loaded.set_phys_bits(kvm_->limits().phys_bits);
     const ConfigSpace source = source_model->config_space();
-    loaded.restore(source_model->blocks(), source.usable_region_size, source.requested_size);
+    loaded.restore(source_model->blocks(), source.usable_region_size, source.requested_size,
+                   source_model->needs_reset());
     if (loaded.maps_beyond_phys()) must_fail = "the destination maps a memslot beyond the guest's physical address bits";
   }
   // Migration's own backend calls are not modelled step by step: armed
@@ -440,7 +454,7 @@ void Runner::execute(const Migrate& m, StepReport& report) {
   ReferenceModel next(fresh->config(), fresh->memslot_limit());
   next.set_phys_bits(kvm_->limits().phys_bits);
   const ConfigSpace source = old_model->config_space();
-  next.restore(old_model->blocks(), source.usable_region_size, source.requested_size);
+  next.restore(old_model->blocks(), source.usable_region_size, source.requested_size, old_model->needs_reset());
   models_.erase(m.device);
   models_.emplace(m.device, std::move(next));
 }

@@ -90,5 +90,57 @@ TEST(VirtioMemDevice, LoadThatCannotMapChangesNothing) {
   EXPECT_EQ(bench.kvm.slot_count(), 0u);
 }
 
+// The virtio status travels with the VM (DESIGN §7, as QEMU): a device that
+// needs a reset still needs one on the destination, and answers nothing
+// until the driver resets it.
+TEST(VirtioMemDevice, LoadCarriesTheErrorState) {
+  Bench bench;
+  auto source = bench.create(Bench::config());
+  ASSERT_TRUE(source);
+  const Request state_request{RequestType::State, Bench::config().addr.value(), 1};
+  ASSERT_EQ((*source)->handle_raw({3, Bench::config().addr.value(), 1}, 7, 10), std::nullopt);
+  const MigrationState state = (*source)->save();
+  EXPECT_EQ(state.error_reason, "request too short: 7 device-readable bytes, need 24");
+  source->reset();
+  auto destination = bench.create(Bench::config());
+  ASSERT_TRUE(destination);
+  ASSERT_TRUE((*destination)->load(state));
+  EXPECT_TRUE((*destination)->needs_reset());
+  EXPECT_EQ((*destination)->error_reason(), state.error_reason);
+  EXPECT_EQ((*destination)->handle(state_request), std::nullopt);
+  (*destination)->virtio_reset();
+  EXPECT_EQ((*destination)->handle(state_request), (Response{ResponseType::Ack, BlockState::Unplugged}));
+  // A running source gives a running destination.
+  const MigrationState running = (*destination)->save();
+  EXPECT_EQ(running.error_reason, std::nullopt);
+  destination->reset();
+  auto again = bench.create(Bench::config());
+  ASSERT_TRUE(again);
+  ASSERT_TRUE((*again)->load(running));
+  EXPECT_FALSE((*again)->needs_reset());
+}
+
+// requested-size is a property QOM shows live: a host resize and a load
+// change it, a refused resize or load does not. A migration destination is
+// realized from it (Machine::migrate_device), never from the value the
+// device was created with.
+TEST(VirtioMemDevice, ConfigHoldsTheLiveRequestedSize) {
+  Bench bench;
+  auto device = bench.create(Bench::config());
+  ASSERT_TRUE(device);
+  ASSERT_TRUE((*device)->set_requested_size(256 * MiB));
+  EXPECT_EQ((*device)->config().requested_size, 256 * MiB);
+  ASSERT_FALSE((*device)->set_requested_size(256 * MiB + 1));
+  EXPECT_EQ((*device)->config().requested_size, 256 * MiB);
+  MigrationState state = (*device)->save();
+  state.requested_size = 0;
+  device->reset();
+  auto destination = bench.create(Bench::config());
+  ASSERT_TRUE(destination);
+  EXPECT_EQ((*destination)->config().requested_size, 512 * MiB);
+  ASSERT_TRUE((*destination)->load(state));
+  EXPECT_EQ((*destination)->config().requested_size, 0u);
+}
+
 }  // namespace
 }  // namespace vmemcheck

@@ -43,6 +43,9 @@ TEST(Outcome, SameBehaviourIgnoresWordingButNotKindOrValue) {
   EXPECT_TRUE(same_behaviour(Outcome::refused(Error{"a"}), Outcome::refused(Error{"b", ErrorCode::QemuRefusedDevice})));
   EXPECT_TRUE(same_behaviour(Outcome::ok("addr=1"), Outcome::ok("features=2")));
   EXPECT_FALSE(same_behaviour(Outcome::ok(), Outcome::refused(Error{"a"})));
+  EXPECT_FALSE(same_behaviour(Outcome::refused(Error{"a", ErrorCode::PhysBits}),
+                              Outcome::refused(Error{"a", ErrorCode::QemuRefusedDevice})))
+      << "refusals for two known, different reasons";
   Outcome one{Outcome::Kind::Read}, two{Outcome::Kind::Read};
   two.value = 1;
   EXPECT_FALSE(same_behaviour(one, two));
