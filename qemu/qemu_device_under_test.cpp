@@ -157,7 +157,12 @@ Result<Outcome> QemuDeviceUnderTest::configure_machine(const ConfigureMachine& m
   // machine alone. (7.2's machine is not the scenario's: it gets a space just
   // fitting its device.)
   if (!same_space_ || m.kvm.phys_bits == KvmLimits{}.phys_bits) return Outcome::ok();
-  auto started = QemuProcess::launch(machine_probe(binary_, m.machine, m.kvm.phys_bits));
+  // QEMU builds the machine after it connects its sockets: it stands once QMP answers.
+  auto started = [&]() -> Status {
+    auto process = QemuProcess::launch(machine_probe(binary_, m.machine, m.kvm.phys_bits));
+    if (!process) return process.error();
+    return QmpClient(**process).handshake();
+  }();
   if (started) return Outcome::ok("(QEMU started the machine)");
   if (started.error().code == ErrorCode::PhysBits) return Outcome::refused(started.error());
   return started.error();

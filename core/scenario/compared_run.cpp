@@ -114,8 +114,9 @@ class Loop {
 
   // Runs one step; false when the run ends with it.
   bool step(const Step& original, ComparedStep& report);
-  // A scenario without a 'machine' line gets the default machine, as each
-  // device under test adapts it, before its first step.
+  // A scenario gets the default machine, as each device under test adapts
+  // it, before its first op that needs one when no 'machine' line started
+  // one (there was none, or the first device under test refused it).
   Status default_machine();
   ComparedRun finish() {
     for (DeviceUnderTest* dut : devices_) {
@@ -146,9 +147,11 @@ class Loop {
   ComparedRunOptions options_;
   ComparedRun run_;
   std::vector<std::string> known_;  // device ids added by the scenario, in order
+  bool machine_started_ = false;
 };
 
 Status Loop::default_machine() {
+  machine_started_ = true;
   Step step{ConfigureMachine{}, std::nullopt, 0};
   for (DeviceUnderTest* dut : devices_) step.op = dut->adapt(step.op);
   for (DeviceUnderTest* dut : devices_) {
@@ -204,6 +207,12 @@ bool Loop::compare_devices(ComparedStep& report) {
 }
 
 bool Loop::step(const Step& original, ComparedStep& report) {
+  if (!machine_started_ && !std::holds_alternative<ConfigureMachine>(original.op)) {
+    if (const Status started = default_machine(); !started) {
+      run_.error = started.error().message;
+      return false;
+    }
+  }
   Step step = original;
   if (!options_.check_expectations) step.expected.reset();
   for (DeviceUnderTest* dut : devices_) step.op = dut->adapt(step.op);
@@ -251,6 +260,7 @@ bool Loop::step(const Step& original, ComparedStep& report) {
     }
   }
   ++run_.compared;
+  if (std::holds_alternative<ConfigureMachine>(step.op) && outcomes[0].is_ok()) machine_started_ = true;
   if (const auto* add = std::get_if<AddDevice>(&step.op); add && outcomes[0].is_ok()) {
     std::erase(known_, add->config.id);
     known_.push_back(add->config.id);
@@ -270,14 +280,6 @@ ComparedRun run_compared(const Scenario& scenario, std::span<DeviceUnderTest* co
                          const ComparedRunOptions& options, const std::function<void(const ComparedStep&)>& on_step) {
   Loop loop(devices, options);
   size_t steps = 0;
-  const bool has_machine = !scenario.steps.empty() && std::holds_alternative<ConfigureMachine>(scenario.steps[0].op);
-  if (!has_machine) {
-    if (const Status started = loop.default_machine(); !started) {
-      ComparedRun run = loop.finish();
-      run.error = started.error().message;
-      return run;
-    }
-  }
   for (size_t i = 0; i < scenario.steps.size(); ++i) {
     const Step& step = scenario.steps[i];
     ComparedStep report{i, step.line, to_text(step.op), {}, std::nullopt, {}, {}};
