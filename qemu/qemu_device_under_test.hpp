@@ -40,7 +40,8 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   std::optional<std::string> unexpressible_device(const DeviceConfig& config) const;
   // `first`: where the first device under test placed it, if one did.
   Result<scenario::Outcome> add_device(const DeviceConfig& config, const scenario::FirstDevice* first);
-  Result<scenario::Outcome> configure_machine(const scenario::ConfigureMachine& machine);
+  Result<scenario::Outcome> configure_machine(const scenario::ConfigureMachine& machine,
+                                              const scenario::FirstDevice* first);
   Result<scenario::Outcome> migrate(const scenario::Migrate& migrate);
   bool on_device(const std::string& id) const { return device_ && id == device_id_; }
   // Whether QEMU has the core's memslot mode, so that memslots are compared; a note when not.
