@@ -44,6 +44,8 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
                                               const scenario::FirstDevice* first);
   Result<scenario::Outcome> migrate(const scenario::Migrate& migrate);
   bool on_device(const std::string& id) const { return device_ && id == device_id_; }
+  // Whether this release has the memslot mode (static; dynamic since 8.2).
+  bool memslot_mode_on_qemu(MemslotMode mode) const;
   // Whether QEMU has the core's memslot mode, so that memslots are compared; a note when not.
   bool memslots_comparable(MemslotMode mode);
   uint64_t address(const scenario::Address& addr) const;
