@@ -46,6 +46,22 @@ std::optional<std::string> QemuDeviceUnderTest::unexpressible_device(const Devic
   const uint64_t area_end = same_space_ ? machine_.device_memory_base + machine_.device_memory_size + GiB : 0;
   const bool large = same_space_ && area_end > max_area_end(false);
   if (auto why = inexpressible(config, machine_.numa_nodes, area_end, large)) return "not expressible on QEMU: " + *why;
+  // The core's own options of its count and fixed modes have no QEMU
+  // property: on a mode QEMU has, they cannot be expressed (on the others,
+  // QEMU runs its nearest mode, and a refusal is the core's alone).
+  if (memslot_mode_on_qemu(config.mode) &&
+      (config.memslots != DeviceConfig{}.memslots || config.fixed_slot_size != DeviceConfig{}.fixed_slot_size)) {
+    return std::string("not expressible on QEMU: memslots= or slot-size=");
+  }
+  // 7.2 gets a device-memory area just fitting its device, not the
+  // scenario's: an address outside the scenario's area cannot be judged there.
+  const uint64_t area_base = machine_.device_memory_base;
+  if (!same_space_ && config.addr &&
+      (*config.addr < area_base || *config.addr - area_base > machine_.device_memory_size ||
+       config.region_size > machine_.device_memory_size - (*config.addr - area_base))) {
+    return "an address outside the scenario's device-memory area, which QEMU " + std::string(profile_.name) +
+           "'s machine (sized to its device) does not have";
+  }
   return std::nullopt;
 }
 
