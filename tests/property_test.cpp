@@ -47,6 +47,7 @@ std::string outcome_kind(const Outcome& outcome) {
 
 TEST(Property, CoreAgreesWithTheReferenceModelAndTheInvariants) {
   uint64_t ops = 0;
+  SequenceCounts sequences;
   std::map<std::string, uint64_t> outcomes;
   std::set<MemslotMode> modes;
   const uint64_t scenarios = scenario_count();
@@ -64,6 +65,8 @@ TEST(Property, CoreAgreesWithTheReferenceModelAndTheInvariants) {
           << "seed " << seed << ", step " << i + 1 << " (" << report.op_text << "): " << report.problems.front()
           << "\nreplay with: vmemcheck soak --seed " << seed << " --scenarios 1";
     }
+    sequences.write_unplug_plug_read += runner.census().counts().write_unplug_plug_read;
+    sequences.remove_with_plugged += runner.census().counts().remove_with_plugged;
   }
   EXPECT_GE(ops, scenarios * kOpsPerScenario);
   // The sequences must reach every response and every memslot mode, or the
@@ -72,6 +75,14 @@ TEST(Property, CoreAgreesWithTheReferenceModelAndTheInvariants) {
     EXPECT_GT(outcomes[kind], 0u) << "no step had outcome " << kind;
   }
   EXPECT_EQ(modes.size(), 5u) << "not every memslot mode was exercised";
+  // Where unplugged memory comes back, and the refusal of a remove, are
+  // checked only when reached: at least 1,000 times per 10^6 operations.
+  const auto per_million = [&](uint64_t count) { return count * 1'000'000 / ops; };
+  EXPECT_GE(per_million(sequences.write_unplug_plug_read), 1000u) << "write, unplug, plug, read too rare";
+  EXPECT_GE(per_million(sequences.remove_with_plugged), 1000u) << "remove with plugged blocks too rare";
+  std::printf("per 10^6 ops: write-unplug-plug-read %llu, remove-with-plugged %llu\n",
+              static_cast<unsigned long long>(per_million(sequences.write_unplug_plug_read)),
+              static_cast<unsigned long long>(per_million(sequences.remove_with_plugged)));
   std::string histogram;
   for (const auto& [kind, count] : outcomes) histogram += fmt::format(" {}={}", kind, count);
   RecordProperty("outcomes", histogram);

@@ -328,3 +328,79 @@ Command add_minimize_command(CLI::App& app) {
 }
 
 }  // namespace vmemcheck::cli
+
+namespace vmemcheck::cli {
+namespace {
+
+// The files of FILE arguments that are directories, sorted, beside the plain files.
+std::vector<std::string> expand_inputs(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const std::string& path : paths) {
+    if (!std::filesystem::is_directory(path)) {
+      files.push_back(path);
+      continue;
+    }
+    std::vector<std::string> inside;
+    for (const auto& entry : std::filesystem::directory_iterator(path)) {
+      if (entry.is_regular_file()) inside.push_back(entry.path().string());
+    }
+    std::ranges::sort(inside);
+    files.insert(files.end(), inside.begin(), inside.end());
+  }
+  return files;
+}
+
+}  // namespace
+
+Command add_census_command(CLI::App& app) {
+  struct Options {
+    std::vector<std::string> paths;
+    std::string target;
+    uint64_t at_least = 0;
+  };
+  auto options = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "census",
+      "How often inputs reach the sequences that the guest-data and host-side checks need:\n"
+      "runs every input (fuzzer inputs or text scenarios; directories are read whole) on the\n"
+      "core and counts the steps, write-unplug-plug-read sequences (a word written, its block\n"
+      "unplugged and plugged again, then read) and removes of devices holding plugged blocks,\n"
+      "in total and per 10^6 steps. Exit status 1 when a sequence is rarer than --at-least.");
+  cmd->add_option("PATH", options->paths, "Fuzzer inputs, text scenarios or directories of them")
+      ->required()
+      ->check(CLI::ExistingPath);
+  cmd->add_option("-t,--target", options->target,
+                  "Fuzz target that made the inputs (" + target_names() +
+                      "); default: the corpus/<target>/ directory each file is in, else ops")
+      ->check(target_validator());
+  cmd->add_option("--at-least", options->at_least, "Fewest occurrences of each sequence per 10^6 steps")
+      ->capture_default_str();
+  return [options]() {
+    scenario::SequenceCounts total;
+    const auto files = expand_inputs(options->paths);
+    for (const std::string& file : files) {
+      std::string kind;
+      auto loaded = load(file, options->target, !options->target.empty(), kind);
+      if (!loaded) {
+        std::cerr << "vmemcheck census: " << loaded.error().message << "\n";
+        return 2;
+      }
+      scenario::Runner runner;
+      for (const auto& step : loaded->steps) (void)runner.step(step);
+      total.steps += runner.census().counts().steps;
+      total.write_unplug_plug_read += runner.census().counts().write_unplug_plug_read;
+      total.remove_with_plugged += runner.census().counts().remove_with_plugged;
+    }
+    const auto per_million = [&](uint64_t count) { return total.steps ? count * 1'000'000 / total.steps : 0; };
+    fmt::print("{} inputs, {} steps\n", files.size(), total.steps);
+    fmt::print("write-unplug-plug-read: {} ({} per 10^6 steps)\n", total.write_unplug_plug_read,
+               per_million(total.write_unplug_plug_read));
+    fmt::print("remove-with-plugged: {} ({} per 10^6 steps)\n", total.remove_with_plugged,
+               per_million(total.remove_with_plugged));
+    const bool enough = per_million(total.write_unplug_plug_read) >= options->at_least &&
+                        per_million(total.remove_with_plugged) >= options->at_least;
+    return enough ? 0 : 1;
+  };
+}
+
+}  // namespace vmemcheck::cli

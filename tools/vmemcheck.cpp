@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   commands["convert"] = add_convert_command(app);
   commands["minimize"] = add_minimize_command(app);
   commands["triage"] = add_triage_command(app);
+  commands["census"] = add_census_command(app);
   commands["qemu"] = add_qemu_command(app);
   // CLI11 reports an unknown subcommand only as a missing one: name it.
   if (argc > 1 && argv[1][0] != '-' && !commands.contains(argv[1])) {

@@ -228,7 +228,7 @@ MigrationState VirtioMemDevice::save() const {
           plugged_size(), requested_, bitmap_, error_reason_};
 }
 
-Status VirtioMemDevice::load(const MigrationState& s) {
+Status VirtioMemDevice::load(const MigrationState& s, LoadInto into) {
   const auto fail = [&](std::string message) -> Status {
     return Error{fmt::format("device '{}': migration load failed: {}", config_.id, message)};
   };
@@ -257,28 +257,37 @@ Status VirtioMemDevice::load(const MigrationState& s) {
   }
   if (bitmap_.count_set() != 0) return fail("the destination device has plugged memory");
 
-  // Everything unplugged on the source reads as zero on the destination.
-  for (uint64_t block = s.bitmap.next_clear(0); block < s.bitmap.size();) {
-    const uint64_t end = s.bitmap.next_set(block);
-    if (auto discarded = backend_.discard(handle_, block * s.block_size, (end - block) * s.block_size);
-        !discarded) {
-      return fail(discarded.error().message);
-    }
-    block = s.bitmap.next_clear(end);
-  }
   const auto old_usable = usable_;
   const auto old_requested = requested_;
-  bitmap_ = s.bitmap;
-  usable_ = s.usable_region_size;
-  requested_ = s.requested_size;
-  if (auto mapped = decide_by_wanted({0, layout_.count}); !mapped) {
+  const auto undo = [&](const Error& error) {
     bitmap_.clear_all();
     usable_ = old_usable;
     requested_ = old_requested;
-    return fail(mapped.error().message);
+    (void)decide_by_wanted({0, layout_.count});  // unmaps only
+    return fail(error.message);
+  };
+  bitmap_ = s.bitmap;
+  usable_ = s.usable_region_size;
+  requested_ = s.requested_size;
+  // QEMU's post-load order: memslots first, then the unplugged memory is discarded.
+  if (auto mapped = decide_by_wanted({0, layout_.count}); !mapped) return undo(mapped.error());
+  if (into == LoadInto::Destination) {
+    if (auto discarded = discard_unplugged(); !discarded) return undo(discarded.error());
   }
   config_.requested_size = requested_;
   error_reason_ = s.error_reason;
+  return ok_status();
+}
+
+Status VirtioMemDevice::discard_unplugged() {
+  for (uint64_t block = bitmap_.next_clear(0); block < bitmap_.size();) {
+    const uint64_t end = bitmap_.next_set(block);
+    if (auto discarded = backend_.discard(handle_, block * config_.block_size, (end - block) * config_.block_size);
+        !discarded) {
+      return discarded;
+    }
+    block = bitmap_.next_clear(end);
+  }
   return ok_status();
 }
 

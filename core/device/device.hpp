@@ -58,10 +58,15 @@ class VirtioMemDevice {
   bool busy() const { return busy_; }
 
   MigrationState save() const;
+  // Where a state is loaded. A destination is a fresh VM: what the source
+  // had unplugged reads zero there (QEMU's post-load discards it). A source
+  // that resumes after a failed migration still has its own memory, which
+  // the guest may have written where it was unplugged.
+  enum class LoadInto { Destination, ResumedSource };
   // Loads migrated state into this freshly created device (nothing plugged),
   // its error state included: a device that needed a reset still does.
   // On failure the device is left as it was.
-  Status load(const MigrationState& state);
+  Status load(const MigrationState& state, LoadInto into = LoadInto::Destination);
 
   // The properties as QOM shows them now: requested-size is the host's last
   // resize (or the migrated one), not the value the device was created with.
@@ -98,6 +103,8 @@ class VirtioMemDevice {
 
   // Whether the map rule wants slot `index` mapped in the current state.
   bool slot_wanted(uint64_t index) const;
+  // Discards every unplugged block (a destination's memory the source did not send).
+  Status discard_unplugged();
   // Carries out a step's decision (core/decision/steps.hpp) on the memslots
   // of `range`, as one transaction: memslot i mapped exactly when
   // mapped_after(i). Nothing changes when the backend refuses.

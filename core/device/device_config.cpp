@@ -22,15 +22,13 @@ uint64_t offered_features(const DeviceConfig& config) {
   return features;
 }
 
-Status negotiate_features(const DeviceConfig& config, uint64_t driver_features) {
-  // Only an offered bit is checked, so dropping the unoffered ones first
-  // would change nothing.
-  const uint64_t offered = offered_features(config);
-  if ((offered & kFeatureUnpluggedInaccessible) && !(driver_features & kFeatureUnpluggedInaccessible)) {
+Result<uint64_t> negotiate_features(const DeviceConfig& config, uint64_t driver_features) {
+  const uint64_t negotiated = driver_features & offered_features(config);
+  if ((offered_features(config) & kFeatureUnpluggedInaccessible) && !(negotiated & kFeatureUnpluggedInaccessible)) {
     return Error{fmt::format("device '{}': the driver does not accept VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE",
                              config.id)};
   }
-  return ok_status();
+  return negotiated;
 }
 
 uint64_t placement_alignment(const DeviceConfig& config) {

@@ -78,8 +78,8 @@ uint64_t offered_features(const DeviceConfig& config);
 // might read unplugged memory; QEMU's virtio_mem_validate_features). Bits
 // the device does not offer are dropped, not refused, as QEMU's
 // virtio_set_features_nocheck (hw/virtio/virtio.c: val &= host_features)
-// and Firecracker's ack_features_by_page do.
-Status negotiate_features(const DeviceConfig& config, uint64_t driver_features);
+// and Firecracker's ack_features_by_page do. Gives the negotiated bits.
+Result<uint64_t> negotiate_features(const DeviceConfig& config, uint64_t driver_features);
 
 // DESIGN §6 "Device configuration errors". `numa_nodes` is the machine's node
 // count. The address is checked only when set.

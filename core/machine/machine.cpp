@@ -229,20 +229,23 @@ Status Machine::migrate_device(const std::string& id, DeviceConfig destination, 
   const DeviceHandle handle = source->handle_id();
   const bool source_busy = source->busy();
   source.reset();
-  const auto recreate = [&](const DeviceConfig& config, uint64_t limit, const MigrationState& state) -> Status {
+  const auto recreate = [&](const DeviceConfig& config, uint64_t limit, const MigrationState& state,
+                            VirtioMemDevice::LoadInto into) -> Status {
     auto device = VirtioMemDevice::create(config, limit, handle, faults_, config_.numa_nodes);
     if (!device) return device.error();
-    if (auto loaded = (*device)->load(state); !loaded) return loaded;
+    if (auto loaded = (*device)->load(state, into); !loaded) return loaded;
     devices_.insert(devices_.begin() + position, std::move(*device));
     list_devices();
     return ok_status();
   };
   const auto limit = memslot_limit_for(destination);
-  const Status migrated = limit ? recreate(destination, *limit, sent) : Status{limit.error()};
+  const Status migrated =
+      limit ? recreate(destination, *limit, sent, VirtioMemDevice::LoadInto::Destination) : Status{limit.error()};
   if (!migrated) {
     // A failed incoming migration leaves the source running as it was.
     faults_.disarm_all();
-    if (auto restored = recreate(source_config, source_limit, saved); !restored) {
+    if (auto restored = recreate(source_config, source_limit, saved, VirtioMemDevice::LoadInto::ResumedSource);
+        !restored) {
       kvm_backend_.detach(handle);
       return Error{fmt::format("{}; restoring the source failed too, device '{}' is gone: {}",
                                migrated.error().message, id, restored.error().message)};

@@ -236,7 +236,8 @@ Response ReferenceModel::plug(uint64_t gpa, uint64_t size) {
     failed = true;
   }
   if (failed) {
-    (void)fails(FaultKind::Discard);  // the rollback's discard; its result is ignored
+    // The rollback discards the range; when that fails too, the blocks keep what they held.
+    if (!fails(FaultKind::Discard)) guest_data_.discard(gpa - *config_.addr, size);
     return {ResponseType::Busy};
   }
   for (uint64_t b = first; b < first + blocks; ++b) set_block(b, true);
@@ -251,6 +252,7 @@ Response ReferenceModel::unplug(uint64_t gpa, uint64_t size) {
   }
   if (busy_) return {ResponseType::Busy};
   if (fails(FaultKind::Discard)) return {ResponseType::Busy};
+  guest_data_.discard(gpa - *config_.addr, size);
   for (uint64_t b = first; b < first + blocks; ++b) set_block(b, false);
   sync_slots(slots_of(gpa - *config_.addr, size), false);
   return {ResponseType::Ack};
@@ -260,6 +262,7 @@ Response ReferenceModel::unplug_all() {
   if (plugged_blocks_ > 0) {
     if (busy_) return {ResponseType::Busy};
     if (fails(FaultKind::Discard)) return {ResponseType::Busy};
+    guest_data_.discard_all();  // the whole region, beyond the usable one too
     std::fill(plugged_.begin(), plugged_.end(), 0);
     plugged_blocks_ = 0;
     std::fill(plugged_in_slot_.begin(), plugged_in_slot_.end(), 0);
@@ -281,14 +284,15 @@ bool ReferenceModel::resize(uint64_t requested) {
   return true;
 }
 
-void ReferenceModel::restore(const std::vector<uint8_t>& plugged, uint64_t usable, uint64_t requested,
-                             bool needs_reset) {
-  broken_ = needs_reset;
-  plugged_ = plugged;
+void ReferenceModel::restore(const ReferenceModel& source) {
+  broken_ = source.broken_;
+  plugged_ = source.plugged_;
   count_plugged();
-  usable_ = usable;
-  requested_ = requested;
+  usable_ = source.usable_;
+  requested_ = source.requested_;
   for (uint64_t slot = 0; slot < slot_count_; ++slot) mapped_[slot] = slot_wanted(slot);
+  guest_data_ = source.guest_data_;
+  guest_data_.discard_where([&](uint64_t offset) { return !plugged_[offset / config_.block_size]; });
 }
 
 void ReferenceModel::system_reset() {

@@ -16,6 +16,7 @@
 
 #include "device_config.hpp"
 #include "fault_injection.hpp"
+#include "reference_guest_data.hpp"
 #include "wire.hpp"
 
 namespace vmemcheck {
@@ -51,11 +52,14 @@ class ReferenceModel {
   // backend refuses to map what the grown usable region needs.
   bool resize(uint64_t requested);
   void system_reset();
-  // The destination side of a migration: state as the source had it, slots
-  // mapped as this model's rule wants them. The virtio status travels with
-  // the VM (DESIGN §7): a source that needed a reset gives a destination
-  // that answers nothing until a virtio reset.
-  void restore(const std::vector<uint8_t>& plugged, uint64_t usable, uint64_t requested, bool needs_reset);
+  // The destination side of a migration: `source`'s state, slots mapped as
+  // this model's rule wants them, and the source's memory with every
+  // unplugged block discarded (DESIGN §6 "Migration"). The virtio status
+  // travels with the VM (DESIGN §7): a source that needed a reset gives a
+  // destination that answers nothing until a virtio reset.
+  void restore(const ReferenceModel& source);
+  // A hot-remove is allowed only with nothing plugged and requested 0 (DESIGN §6 "Host side").
+  bool removable() const { return plugged_blocks_ == 0 && requested_ == 0; }
   void set_busy(bool busy) { busy_ = busy; }
   // The next call of this kind fails (skip calls first), as FaultInjectingBackend.
   void arm(FaultKind kind, uint32_t skip) { armed_[static_cast<size_t>(kind)] = skip; }
@@ -82,6 +86,9 @@ class ReferenceModel {
   uint64_t mapped_metadata(bool tdp_mmu, bool dirty_logging) const;
   bool needs_reset() const { return broken_; }
   const std::vector<uint8_t>& blocks() const { return plugged_; }  // 1: plugged
+  // What the guest reads back where its memory is accessible.
+  ReferenceGuestData& guest_data() { return guest_data_; }
+  const ReferenceGuestData& guest_data() const { return guest_data_; }
 
  private:
   enum class Rule { Whole, Usable, Plugged };
@@ -120,6 +127,7 @@ class ReferenceModel {
   std::optional<uint32_t> armed_[kFaultKinds];
   uint64_t free_memslots_ = UINT64_MAX;
   uint64_t phys_end_ = UINT64_MAX;
+  ReferenceGuestData guest_data_;
 };
 
 }  // namespace vmemcheck

@@ -39,19 +39,15 @@ std::vector<uint8_t> bytes_of(const std::array<uint8_t, N>& array) {
 
 std::vector<uint8_t> le16(uint16_t value) { return {static_cast<uint8_t>(value), static_cast<uint8_t>(value >> 8)}; }
 
-// Operations the random generator does not make: hot-remove, vhost, feature
-// negotiation, guest-initiated resets, views, and a device added late whose
-// attach or realize a fault may hit.
+// Operations the random generator makes seldom or never: hot-remove, vhost,
+// feature negotiation, guest-initiated resets, views, and a device added
+// late whose attach or realize a fault may hit.
 void add_rare_op(ScenarioBuilder& b) {
   const auto& d = b.pick(b.shapes());
   switch (b.below(6)) {
-    case 0:
-      b.add(Resize{d.id, 0});
-      b.add(GuestRequest{d.id, RequestType::UnplugAll, {}, 0});
-      b.add(RemoveDevice{d.id});
-      break;
+    case 0: b.add_remove(d); break;
     case 1: b.add(AddVhost{{fmt::format("vhost{}", b.below(4)), static_cast<uint32_t>(b.below(1024))}}); break;
-    case 2: b.add(NegotiateFeatures{d.id, b.below(16)}); break;
+    case 2: b.add(NegotiateFeatures{d.id, b.driver_features()}); break;
     case 3: b.add(VirtioReset{d.id}); break;
     case 4:
       b.add(InjectFault{b.chance(2) ? FaultKind::Attach : FaultKind::Map, std::nullopt, 0});

@@ -7,6 +7,10 @@
 #include "units.hpp"
 
 namespace vmemcheck::scenario {
+namespace {
+constexpr std::array kModes{MemslotMode::Static, MemslotMode::Count, MemslotMode::Multiple, MemslotMode::Dynamic,
+                            MemslotMode::Fixed};
+}  // namespace
 
 void ScenarioBuilder::add_machine() {
   ConfigureMachine machine;
@@ -48,17 +52,20 @@ AddDevice& ScenarioBuilder::add_device(const std::string& id) {
   }
   d.config.region_size = blocks * d.config.block_size;
   d.config.requested_size = below(blocks + 1) / (chance(2) ? 4 : 1) * d.config.block_size;
-  d.config.mode = pick(std::array{MemslotMode::Static, MemslotMode::Count, MemslotMode::Multiple,
-                                   MemslotMode::Dynamic, MemslotMode::Fixed});
-  d.config.unplugged_inaccessible = d.config.mode == MemslotMode::Multiple ? chance(2) : true;
+  d.config.mode = pick(kModes);
+  // Dynamic memslots and Firecracker need unplugged-inaccessible (break_config tries without).
+  const bool needs_inaccessible = d.config.mode == MemslotMode::Dynamic || d.config.mode == MemslotMode::Fixed;
+  d.config.unplugged_inaccessible = needs_inaccessible || chance(2);
+  d.config.acpi = !chance(4);
+  d.config.persistent_suspend = chance(4);
   if (d.config.mode == MemslotMode::Count) d.config.memslots = static_cast<uint32_t>(1 + below(chance(2) ? 8 : 1024));
   if (d.config.mode == MemslotMode::Fixed) d.config.fixed_slot_size = d.config.block_size * (uint64_t{1} << below(8));
   d.config.node = static_cast<uint16_t>(below(numa_nodes_));
   d.config.arch = pick(std::array{Arch::X86_64, Arch::X86_64, Arch::Arm64, Arch::S390x});
   if (chance(16)) break_config(d.config);
   scenario_.steps.push_back({d, std::nullopt, 0});
-  shapes_.push_back({id, d.config.region_size, d.config.block_size,
-                     std::max(d.config.fixed_slot_size, GiB)});
+  shapes_.push_back({id, d.config.region_size, d.config.block_size, std::max(d.config.fixed_slot_size, GiB),
+                     d.config});
   return std::get<AddDevice>(scenario_.steps.back().op);
 }
 
@@ -98,7 +105,7 @@ void ScenarioBuilder::break_config(DeviceConfig& c) {
 
 void ScenarioBuilder::add_device(const DeviceConfig& config) {
   scenario_.steps.push_back({AddDevice{config}, std::nullopt, 0});
-  shapes_.push_back({config.id, config.region_size, config.block_size, std::max(config.fixed_slot_size, GiB)});
+  shapes_.push_back({config.id, config.region_size, config.block_size, std::max(config.fixed_slot_size, GiB), config});
 }
 
 // Device-relative addresses near the interesting edges.
@@ -142,8 +149,49 @@ uint64_t ScenarioBuilder::size_for(const DeviceShape& d) {
   return below(blocks + 1) * d.block;
 }
 
+void ScenarioBuilder::add_guest_data_round_trip(const DeviceShape& d) {
+  const Address block{address(d).value / d.block * d.block, true};
+  const Address word{block.value + 8 * below(4), true};
+  if (chance(4)) {
+    // Inside or outside the usable region, plugged or not: the destination
+    // keeps plugged blocks and discards the rest.
+    add(GuestAccess{d.id, word, below(1u << 30) + 1});
+    add(Migrate{d.id, {{"mode", std::string(name(pick(kModes)))}}});
+    add(GuestAccess{d.id, word, std::nullopt});
+    return;
+  }
+  add(GuestRequest{d.id, RequestType::Plug, block, 1});
+  add(GuestAccess{d.id, word, below(1u << 30) + 1});
+  add(GuestRequest{d.id, RequestType::Unplug, block, 1});
+  if (chance(4)) add(chance(2) ? Op{SystemReset{}} : Op{GuestAccess{d.id, word, below(1u << 30) + 1}});
+  add(GuestRequest{d.id, RequestType::Plug, block, 1});
+  add(GuestAccess{d.id, word, std::nullopt});
+}
+
+void ScenarioBuilder::add_remove(const DeviceShape& d) {
+  if (chance(4)) {
+    add(Resize{d.id, 0});
+    add(GuestRequest{d.id, RequestType::UnplugAll, {}, 0});
+  }
+  add(RemoveDevice{d.id});
+  // Refused (a duplicate id) when the remove was: the device is still there.
+  add(AddDevice{d.config});
+}
+
+uint64_t ScenarioBuilder::driver_features() {
+  uint64_t features = below(8);  // ACPI_PXM, UNPLUGGED_INACCESSIBLE, PERSISTENT_SUSPEND
+  if (chance(4)) features |= uint64_t{1} << (3 + below(21));  // a device bit nobody offers
+  return features;
+}
+
 void ScenarioBuilder::add_op() {
   const DeviceShape& d = pick(shapes_);
+  switch (below(64)) {
+    case 0: case 1: return add_guest_data_round_trip(d);
+    case 2: return add_remove(d);
+    case 3: return add(NegotiateFeatures{d.id, driver_features()});
+    default: break;
+  }
   const uint64_t choice = below(100);
   if (choice < 30) add(GuestRequest{d.id, RequestType::Plug, address(d), nb_blocks(d)});
   else if (choice < 50) add(GuestRequest{d.id, RequestType::Unplug, address(d), nb_blocks(d)});
@@ -157,9 +205,7 @@ void ScenarioBuilder::add_op() {
                     static_cast<uint32_t>(below(3))});
   } else if (choice < 85) {
     Migrate m{d.id, {}};
-    m.overrides.emplace_back("mode", std::string(name(pick(std::array{MemslotMode::Static, MemslotMode::Count,
-                                                                        MemslotMode::Multiple, MemslotMode::Dynamic,
-                                                                        MemslotMode::Fixed}))));
+    m.overrides.emplace_back("mode", std::string(name(pick(kModes))));
     // Now and then a migration the destination must refuse, or one a backend
     // fault interrupts: the source must carry on unchanged.
     switch (below(8)) {

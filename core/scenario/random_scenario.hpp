@@ -52,6 +52,7 @@ class ScenarioBuilder {
     uint64_t region;
     uint64_t block;
     uint64_t slot_hint;  // a slot size the device may use, for edge-biased addresses
+    DeviceConfig config;  // as added: a removed device comes back with it
   };
 
   ScenarioBuilder(Choices& choices, const RandomScenarioOptions& options) : choices_(choices), options_(options) {
@@ -67,6 +68,13 @@ class ScenarioBuilder {
   void add_device(const DeviceConfig& config);
   // One operation on a random device added before.
   void add_op();
+  // Write, unplug, plug and read one word (invariant 7 where unplugged
+  // memory comes back), or write, migrate and read.
+  void add_guest_data_round_trip(const DeviceShape& d);
+  // A hot-remove, often of a device with plugged blocks, and the device back.
+  void add_remove(const DeviceShape& d);
+  // The driver's accepted feature bits, unoffered ones included.
+  uint64_t driver_features();
 
   // Device-relative addresses near the interesting edges (rarely an absolute,
   // wrapping one), often one used just before: bugs show when a write, a

@@ -11,6 +11,7 @@
 #include "mtree.hpp"
 #include "reference_budget.hpp"
 #include "reference_config.hpp"
+#include "reference_features.hpp"
 #include "units.hpp"
 
 namespace vmemcheck::scenario {
@@ -124,8 +125,18 @@ Status Runner::start_machine(const ConfigureMachine& config) {
 
 bool Runner::DmaView::write(uint64_t gpa, std::span<const uint8_t> bytes) {
   if (!devices_.write(gpa, bytes)) return false;
-  if (bytes.empty()) return true;
-  for (uint64_t word = gpa & ~uint64_t{7}; word < gpa + bytes.size(); word += 8) runner_.written_[word] = {0, false};
+  // The bytes may span devices: each model stores its part.
+  for (size_t done = 0; done < bytes.size();) {
+    const uint64_t at = gpa + done;
+    const VirtioMemDevice* owner = runner_.device_at(at);
+    ReferenceModel* model = owner ? runner_.model_of(owner->config().id) : nullptr;
+    const uint64_t offset = owner ? at - owner->addr() : 0;
+    const size_t part = owner ? static_cast<size_t>(std::min<uint64_t>(bytes.size() - done,
+                                                                        owner->config().region_size - offset))
+                              : 1;
+    if (model) model->guest_data().store(offset, bytes.subspan(done, part));
+    done += part;
+  }
   return true;
 }
 
@@ -248,7 +259,14 @@ void Runner::execute(const RemoveDevice& rm, StepReport& report) {
     report.outcome = missing(rm.device);
     return;
   }
+  const ReferenceModel* model = model_of(rm.device);
+  const std::optional<bool> expected = model ? std::optional{model->removable()} : std::nullopt;
+  if (model && model->config_space().plugged_size != 0) census_.removed_with_plugged();
   const Status removed = machine_->remove_device(rm.device);
+  if (expected && *expected != removed.ok() && options_.check_model) {
+    report.problems.push_back(fmt::format("remove of '{}': core {}, model {}", rm.device,
+                                          removed ? "removed it" : "refused", *expected ? "removes it" : "refuses"));
+  }
   if (removed) {
     models_.erase(rm.device);
     queues_.erase(rm.device);
@@ -266,6 +284,12 @@ void Runner::execute(const GuestRequest& g, StepReport& report) {
   }
   const Request request{g.type, *resolve(g.device, g.addr), g.nb_blocks};
   const auto response = d->handle(request);
+  if (response && response->type == ResponseType::Ack) {
+    const uint64_t size = uint64_t{g.nb_blocks} * d->config().block_size;
+    if (g.type == RequestType::Unplug) census_.unplugged(request.addr, size);
+    if (g.type == RequestType::UnplugAll) census_.unplugged(d->addr(), d->config().region_size);
+    if (g.type == RequestType::Plug) census_.plugged(request.addr, size);
+  }
   const bool is_state = g.type == RequestType::State;
   report.outcome = Outcome::answered(response, is_state);
   if (ReferenceModel* model = model_of(g.device); model && options_.check_model) {
@@ -356,9 +380,11 @@ void Runner::execute(const NegotiateFeatures& f, StepReport& report) {
     report.outcome = missing(f.device);
     return;
   }
-  report.outcome = Outcome::of(negotiate_features(d->config(), f.driver_features));
+  const Result<uint64_t> negotiated = negotiate_features(d->config(), f.driver_features);
+  report.outcome = negotiated ? Outcome::ok() : Outcome::refused(negotiated.error());
   const ReferenceModel* model = model_of(f.device);
   if (!model || !options_.check_model) return;
+  check_negotiation(d->config(), f.driver_features, negotiated, report);
   const auto bytes = encode_config(d->config_space());
   const auto le = [&](size_t offset, size_t width) {
     uint64_t value = 0;
@@ -369,6 +395,25 @@ void Runner::execute(const NegotiateFeatures& f, StepReport& report) {
   if (read != model->config_space() || le(10, 6) != 0) {
     report.problems.push_back(fmt::format("config space bytes of '{}' read {}, model {}", f.device, config_text(read),
                                           config_text(model->config_space())));
+  }
+}
+
+// The reference's verdict on a negotiation: the offered bits, FEATURES_OK
+// and the bits the device keeps.
+void Runner::check_negotiation(const DeviceConfig& config, uint64_t driver_features,
+                               const Result<uint64_t>& negotiated, StepReport& report) const {
+  if (offered_features(config) != reference_offered_features(config)) {
+    report.problems.push_back(fmt::format("'{}' offers features {:#x}, the reference {:#x}", config.id,
+                                          offered_features(config), reference_offered_features(config)));
+  }
+  const ReferenceNegotiation expected = reference_negotiation(config, driver_features);
+  if (negotiated.ok() != expected.features_ok) {
+    report.problems.push_back(fmt::format("features {:#x} on '{}': core {} FEATURES_OK, the reference {}",
+                                          driver_features, config.id, negotiated ? "sets" : "refuses",
+                                          expected.features_ok ? "sets it" : "refuses it"));
+  } else if (negotiated && *negotiated != expected.negotiated) {
+    report.problems.push_back(fmt::format("features {:#x} on '{}': core keeps {:#x}, the reference {:#x}",
+                                          driver_features, config.id, *negotiated, expected.negotiated));
   }
 }
 
@@ -410,9 +455,7 @@ void Runner::execute(const Migrate& m, StepReport& report) {
   if (!must_fail && source_model) {
     ReferenceModel loaded(destination, reference_device_limit(destination, budget, area_size, used_region));
     loaded.set_phys_bits(kvm_->limits().phys_bits);
-    const ConfigSpace source = source_model->config_space();
-    loaded.restore(source_model->blocks(), source.usable_region_size, source.requested_size,
-                   source_model->needs_reset());
+    loaded.restore(*source_model);
     if (loaded.maps_beyond_phys()) must_fail = "the destination maps a memslot beyond the guest's physical address bits";
   }
   // Migration's own backend calls are not modelled step by step: armed
@@ -440,12 +483,6 @@ void Runner::execute(const Migrate& m, StepReport& report) {
   const VirtioMemDevice* fresh = device(m.device);
   ReferenceModel* old_model = model_of(m.device);
   if (!fresh || !old_model) return;
-  // The destination discards every block the source had unplugged: what
-  // the guest wrote there (content unspecified until now) reads zero again.
-  for (auto& [gpa, written] : written_) {
-    if (device_at(gpa) != fresh) continue;
-    if (!old_model->blocks()[(gpa - fresh->addr()) / fresh->config().block_size]) written = {0, true};
-  }
   const uint64_t expected_limit = reference_device_limit(fresh->config(), budget, area_size, used_region);
   if (fresh->memslot_limit() != expected_limit && options_.check_model) {
     report.problems.push_back(fmt::format("memslot limit mismatch on device '{}' after migration: core {}, model {}",
@@ -453,8 +490,7 @@ void Runner::execute(const Migrate& m, StepReport& report) {
   }
   ReferenceModel next(fresh->config(), fresh->memslot_limit());
   next.set_phys_bits(kvm_->limits().phys_bits);
-  const ConfigSpace source = old_model->config_space();
-  next.restore(old_model->blocks(), source.usable_region_size, source.requested_size, old_model->needs_reset());
+  next.restore(*old_model);
   models_.erase(m.device);
   models_.emplace(m.device, std::move(next));
 }
@@ -518,7 +554,9 @@ MemslotBudget Runner::reference_budget(const std::string& leaving) const {
   return b;
 }
 
-// A vCPU's 8-byte access; checks invariant 7 against the model's view.
+// A vCPU's 8-byte access; checks invariant 7 against the model's view:
+// accessible exactly where a memslot must be mapped, and reading what the
+// guest left there, plugged or not.
 void Runner::execute(const GuestAccess& a, StepReport& report) {
   const VirtioMemDevice* d = device(a.device);
   if (!d) {
@@ -528,22 +566,17 @@ void Runner::execute(const GuestAccess& a, StepReport& report) {
   const uint64_t gpa = *resolve(a.device, a.addr);
   uint8_t bytes[8] = {};
   bool accessible = false;
+  uint64_t value = 0;
   if (a.write_value) {
     std::memcpy(bytes, &*a.write_value, sizeof bytes);
     accessible = guest_store(gpa, bytes);
     report.outcome = accessible ? Outcome::ok() : Outcome{Outcome::Kind::Unmapped};
+    remember_store(gpa, bytes, accessible);
   } else {
     accessible = guest_load(gpa, bytes);
-    uint64_t value = 0;
     std::memcpy(&value, bytes, sizeof value);
     report.outcome = Outcome{accessible ? Outcome::Kind::Read : Outcome::Kind::Unmapped};
     report.outcome.value = value;
-  }
-  // An unaligned write clobbers parts of two aligned words: their values
-  // are no longer known. Only aligned accesses are checked.
-  if (a.write_value && accessible && gpa % 8 != 0) {
-    written_[gpa & ~uint64_t{7}] = {0, false};
-    written_[(gpa & ~uint64_t{7}) + 8] = {0, false};
   }
   // The address may lie in another device than the one named (offsets wrap).
   const VirtioMemDevice* owner = device_at(gpa);
@@ -552,7 +585,6 @@ void Runner::execute(const GuestAccess& a, StepReport& report) {
   const uint64_t offset = gpa - owner->addr();
   const std::string& id = owner->config().id;
   const bool mapped = model->mapped(offset / model->slot_size());
-  const bool plugged = model->blocks()[offset / owner->config().block_size];
   if (accessible != mapped) {
     report.problems.push_back(fmt::format("invariant 7 broken: GPA {:#x} of '{}' is {}accessible, but its memslot "
                                           "should {}be mapped", gpa, id, accessible ? "" : "in",
@@ -560,18 +592,33 @@ void Runner::execute(const GuestAccess& a, StepReport& report) {
   }
   if (!accessible) return;
   if (a.write_value) {
-    written_[gpa] = {*a.write_value, plugged};
+    census_.wrote(gpa);
     return;
   }
-  uint64_t value = 0;
-  std::memcpy(&value, bytes, sizeof value);
-  const auto it = written_.find(gpa);
-  if (plugged && (it == written_.end() || it->second.defined)) {
-    const uint64_t expected = it == written_.end() ? 0 : it->second.value;
-    if (value != expected) {
-      report.problems.push_back(fmt::format("invariant 7 broken: plugged GPA {:#x} of '{}' reads {:#x}, "
-                                            "expected {:#x}", gpa, id, value, expected));
+  census_.read(gpa);
+  const std::optional<uint64_t> expected = model->guest_data().load(offset);
+  if (expected && value != *expected) {
+    const bool plugged = model->blocks()[offset / owner->config().block_size];
+    report.problems.push_back(fmt::format("invariant 7 broken: GPA {:#x} of '{}' ({} block) reads {:#x}, expected "
+                                          "{:#x}", gpa, id, plugged ? "plugged" : "unplugged", value, *expected));
+  }
+}
+
+void Runner::remember_store(uint64_t gpa, std::span<const uint8_t, 8> bytes, bool accessible) {
+  const auto model_at = [&](uint64_t at) -> ReferenceModel* {
+    const VirtioMemDevice* owner = device_at(at);
+    return owner ? model_of(owner->config().id) : nullptr;
+  };
+  if (gpa % 8 == 0) {
+    if (ReferenceModel* model = accessible ? model_at(gpa) : nullptr) {
+      model->guest_data().store(gpa - device_at(gpa)->addr(), bytes);
     }
+    return;
+  }
+  // A store across two words may be split at a memslot edge, half of it
+  // landing: both words are unknown from now on, whatever the vCPU said.
+  for (const uint64_t word : {gpa & ~uint64_t{7}, (gpa & ~uint64_t{7}) + 8}) {
+    if (ReferenceModel* model = model_at(word)) model->guest_data().forget(word - device_at(word)->addr(), 8);
   }
 }
 
@@ -827,25 +874,10 @@ const VirtioMemDevice* Runner::device_at(uint64_t gpa) const {
   return nullptr;
 }
 
-void Runner::forget_discarded_writes() {
-  if (!machine_) {
-    written_.clear();
-    return;
-  }
-  for (auto it = written_.begin(); it != written_.end();) {
-    // A block written while plugged and now unplugged was discarded and
-    // reads as zero again. A block the guest wrote while it was unplugged
-    // (but mapped) keeps undefined data: plugging does not clear it.
-    const VirtioMemDevice* d = device_at(it->first);
-    const bool keep = d && (d->bitmap().test((it->first - d->addr()) / d->config().block_size) ||
-                            !it->second.defined);
-    it = keep ? std::next(it) : written_.erase(it);
-  }
-}
-
 StepReport Runner::step(const Step& s) {
   StepReport report;
   report.line = s.line;
+  census_.step();
   if (options_.describe_steps) report.op_text = to_text(s.op);
   if (machine_) {
     for (auto& [id, model] : models_) model.set_free_memslots(machine_->kvm_backend().free_slots());
@@ -862,7 +894,6 @@ StepReport Runner::step(const Step& s) {
   if (session_) {
     for (auto& mismatch : session_->take_mismatches()) report.problems.push_back("lockstep: " + mismatch);
   }
-  forget_discarded_writes();
   if (options_.check_model) compare_with_models(report);
   if (options_.check_invariants && machine_) {
     for (auto& violation : monitor_.check(*machine_, kvm_.get())) report.problems.push_back(std::move(violation));

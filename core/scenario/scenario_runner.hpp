@@ -18,6 +18,7 @@
 #include "platform.hpp"
 #include "reference_model.hpp"
 #include "scenario.hpp"
+#include "sequence_census.hpp"
 #include "shadow_kvm.hpp"
 
 namespace vmemcheck::scenario {
@@ -52,14 +53,11 @@ class Runner {
   const ShadowKvm* kvm() const { return kvm_.get(); }
   const ReferenceModel* model(const std::string& device) const;
   const Virtqueue* queue(const std::string& device) const;
+  const SequenceCensus& census() const { return census_; }
 
  private:
-  struct Written {
-    uint64_t value;
-    bool defined;  // false when written while unplugged: content is then unspecified
-  };
-  // Device memory as the virtqueue's DMA sees it: every write there makes
-  // the 8-byte words it touches unknown to the invariant-7 check.
+  // Device memory as the virtqueue's DMA sees it: every write there goes
+  // to the models' guest data too (invariant 7).
   class DmaView final : public GuestMemory {
    public:
     DmaView(Runner& runner, GuestMemory& devices) : runner_(runner), devices_(devices) {}
@@ -101,6 +99,8 @@ class Runner {
   MemslotBudget reference_budget(const std::string& leaving = {}) const;
   // The bytes of the device-memory area the models' devices occupy, but `leaving`'s.
   uint64_t reference_used_region(const std::string& leaving = {}) const;
+  void check_negotiation(const DeviceConfig& config, uint64_t driver_features, const Result<uint64_t>& negotiated,
+                         StepReport& report) const;
   void check_response_bytes(const KickResult& kick, const QueueLayout& layout, StepReport& report) const;
   void check_used_ring(const std::string& device, const KickResult& kick, const QueueLayout& layout,
                        StepReport& report);
@@ -112,7 +112,8 @@ class Runner {
   bool guest_load(uint64_t gpa, std::span<uint8_t, 8> bytes);
   bool guest_store(uint64_t gpa, std::span<const uint8_t, 8> bytes);
   const VirtioMemDevice* device_at(uint64_t gpa) const;
-  void forget_discarded_writes();
+  // What a vCPU store at `gpa` leaves in the models' guest data.
+  void remember_store(uint64_t gpa, std::span<const uint8_t, 8> bytes, bool accessible);
   std::optional<uint64_t> resolve(const std::string& device, const Address& addr) const;
   VirtioMemDevice* device(const std::string& id) const;
   ReferenceModel* model_of(const std::string& id);
@@ -127,6 +128,7 @@ class Runner {
   std::unique_ptr<PlatformSession> session_;
   std::unique_ptr<Machine> machine_;
   std::map<std::string, ReferenceModel> models_;
+  SequenceCensus census_;
   std::vector<VhostBackend> vhosts_;  // the ones the machine accepted
   // Boot RAM below the device-memory area, where drivers keep their queues.
   std::unique_ptr<GuestRam> ram_;
@@ -137,7 +139,6 @@ class Runner {
   // queue was set up or reset (mod 2^16, as the ring's index); unknown after
   // a transport fault, until the next reset.
   std::map<std::string, std::optional<uint16_t>> used_published_;
-  std::map<uint64_t, Written> written_;  // gpa -> last 8-byte value written there
   InvariantMonitor monitor_;
 };
 

@@ -231,7 +231,7 @@ TEST(DeviceConfig, FeatureNegotiation) {
   DeviceConfig config = good();  // offers ACPI_PXM and UNPLUGGED_INACCESSIBLE
   EXPECT_TRUE(negotiate_features(config, kFeatureAcpiPxm | kFeatureUnpluggedInaccessible));
   EXPECT_TRUE(negotiate_features(config, kFeatureUnpluggedInaccessible));  // PXM is optional
-  const Status refused = negotiate_features(config, kFeatureAcpiPxm);
+  const auto refused = negotiate_features(config, kFeatureAcpiPxm);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("does not accept VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE"), std::string::npos);
   config.unplugged_inaccessible = false;
@@ -243,8 +243,10 @@ TEST(DeviceConfig, FeatureNegotiation) {
 // FEATURES_OK; an unoffered bit never stands in for UNPLUGGED_INACCESSIBLE.
 TEST(DeviceConfig, UnofferedFeatureBitsAreDropped) {
   DeviceConfig config = good();  // offers ACPI_PXM and UNPLUGGED_INACCESSIBLE
-  EXPECT_TRUE(negotiate_features(config, kFeatureUnpluggedInaccessible | kFeaturePersistentSuspend));
-  EXPECT_TRUE(negotiate_features(config, kFeatureAcpiPxm | kFeatureUnpluggedInaccessible | 0x8));
+  EXPECT_EQ(negotiate_features(config, kFeatureUnpluggedInaccessible | kFeaturePersistentSuspend).value(),
+            kFeatureUnpluggedInaccessible);
+  EXPECT_EQ(negotiate_features(config, kFeatureAcpiPxm | kFeatureUnpluggedInaccessible | 0x8).value(),
+            kFeatureAcpiPxm | kFeatureUnpluggedInaccessible);
   EXPECT_FALSE(negotiate_features(config, kFeatureAcpiPxm | kFeaturePersistentSuspend | 0x8));
   config.mode = MemslotMode::Fixed;  // Firecracker drops them too
   EXPECT_TRUE(negotiate_features(config, kFeatureUnpluggedInaccessible | 0x8));
