@@ -3,7 +3,8 @@
 // between them (a host resize it made, a checkpoint where it read QEMU's
 // state). Each request becomes a scenario op carrying QEMU's answer, each
 // system reset a "reset", each mark a "resize" or a "checkpoint" line
-// (recorded_device_under_test.hpp replays them).
+// (recorded_device_under_test.hpp replays them). Several devices share one
+// trace; a system reset traces each device's unplug-all and becomes one "reset".
 #pragma once
 
 #include <cstdint>
@@ -20,11 +21,13 @@
 namespace vmemcheck::qemu {
 
 struct RecordedResize {
+  std::string device;
   uint64_t requested = 0;
 };
 // What QEMU showed once the guest had converged: QOM's size and
 // requested-size, and the device's regions in `info mtree`.
 struct RecordedCheckpoint {
+  std::string device;
   uint64_t plugged = 0;
   uint64_t requested = 0;
   std::vector<MtreeRegion> regions;
@@ -36,7 +39,11 @@ struct RecordingMark {
 
 struct GuestRecording {
   MachineConfig machine;  // the memory-device area QEMU's maxmem gives
-  DeviceConfig device;    // QEMU's properties, its address as QOM reported it
+  // QEMU's properties, in realize order, each address as QOM reported it.
+  // The trace names no device: a request belongs to the device whose
+  // region holds its address; a usable-region change to the device realized,
+  // reset or resized (in that order, by the marks) when it was traced.
+  std::vector<DeviceConfig> devices;
   std::vector<VirtioMemTraceEvent> events;
   std::vector<RecordingMark> marks;  // in order
 };
@@ -52,7 +59,8 @@ struct RecordingCounts {
 
 // The scenario the recording replays as. Error: the trace is not a complete
 // conversation (a request without exactly one response before the next, a
-// response to nothing, an answer with no virtio-mem meaning).
+// response to nothing, an answer with no virtio-mem meaning, a request or
+// usable-region change that belongs to no device).
 Result<scenario::Scenario> to_scenario(const GuestRecording& recording, RecordingCounts& counts);
 
 // The addresses of the blocks QEMU had plugged after the first `count`

@@ -21,11 +21,15 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 std::vector<std::string> qemu_arguments(const GuestSessionOptions& o) {
   const GuestGeometry& g = o.geometry;
-  return {"-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "1",
-          "-m", fmt::format("{}M,maxmem={}M,slots=1", g.boot_ram / MiB, g.maxmem / MiB),
-          "-object", fmt::format("memory-backend-ram,id=mem0,size={}M,reserve=off", g.region_size / MiB),
-          "-device", fmt::format("virtio-mem-pci,id=vmem0,memdev=mem0,block-size={}M,requested-size={}M,dynamic-memslots=on",
-                                 g.block_size / MiB, g.initial_size / MiB),
+  std::vector<std::string> args{"-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "1",
+                                "-m", fmt::format("{}M,maxmem={}M,slots=1", g.boot_ram / MiB, g.maxmem / MiB)};
+  for (const GuestDevice& d : g.devices) {
+    args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={}M,reserve=off", d.memdev, d.region_size / MiB),
+                             "-device", fmt::format("virtio-mem-pci,id={},memdev={},block-size={}M,requested-size={}M,"
+                                                    "dynamic-memslots=on", d.id, d.memdev, g.block_size / MiB,
+                                                    d.initial_size / MiB)});
+  }
+  std::vector<std::string> rest{
           "-kernel", o.kernel, "-initrd", o.initrd,
           // The kernel onlines what the driver plugs, movable: with memhp_default_state=online
           // its own unmovable allocations landed in device memory and a resize to 0 stopped
@@ -33,6 +37,8 @@ std::vector<std::string> qemu_arguments(const GuestSessionOptions& o) {
           "-append", "console=ttyS0 quiet panic=-1 memhp_default_state=online_movable",
           "-display", "none", "-monitor", "none", "-nic", "none", "-no-reboot",
           "-trace", fmt::format("virtio_mem_*,file={}", o.trace_path)};
+  args.insert(args.end(), rest.begin(), rest.end());
+  return args;
 }
 
 std::string read_file(const std::string& path) {
@@ -51,26 +57,30 @@ class Session {
   }
 
   Status boot(Clock::time_point started);
-  Status resize(uint64_t size);
-  // Waits for the guest to converge on `requested`, then records a checkpoint and the guest's memory check.
-  Status checkpoint(uint64_t requested);
+  Status resize(const PlannedResize& resize);
+  // Waits for the guest to converge on every device's requested size, then
+  // records a checkpoint of each and the guest's memory check.
+  Status checkpoint();
   Result<GuestSession> finish();
 
  private:
-  Result<uint64_t> qom_size(const std::string& property);
+  Result<uint64_t> qom_size(const std::string& id, const std::string& property);
   size_t trace_events() const;
-  Result<std::vector<MtreeRegion>> device_tree();
+  // Waits until QOM's size of the device is its requested size: that size.
+  Result<uint64_t> converge(const GuestDevice& device);
+  Result<std::vector<MtreeRegion>> device_tree(uint64_t addr);
   Status guest_check(GuestMemoryReport& report);
 
   const GuestSessionOptions& o_;
   QemuProcess& process_;
   QmpClient qmp_;
   GuestSession session_;
-  uint64_t addr_ = 0;
+  std::vector<uint64_t> requested_;  // per device, as last set
+  std::vector<uint64_t> addrs_;      // per device, as QOM's memaddr
 };
 
-Result<uint64_t> Session::qom_size(const std::string& property) {
-  auto reply = qmp_.execute("qom-get", {{"path", "/machine/peripheral/vmem0"}, {"property", property}});
+Result<uint64_t> Session::qom_size(const std::string& id, const std::string& property) {
+  auto reply = qmp_.execute("qom-get", {{"path", "/machine/peripheral/" + id}, {"property", property}});
   if (!reply) return reply.error();
   if (!reply->ok() || !reply->value->is_number_unsigned()) {
     return Error{fmt::format("qom-get {}: {}", property, reply->ok() ? reply->value->dump() : reply->error)};
@@ -99,48 +109,66 @@ Status Session::boot(Clock::time_point started) {
     }
   }
   session_.boot_seconds = seconds_since(started);
-  auto addr = qom_size("memaddr");
-  if (!addr) return addr.error();
-  addr_ = *addr;
+  for (const GuestDevice& d : o_.geometry.devices) {
+    auto addr = qom_size(d.id, "memaddr");
+    if (!addr) return addr.error();
+    addrs_.push_back(*addr);
+    requested_.push_back(d.initial_size);
+  }
   return ok_status();
 }
 
-Status Session::resize(uint64_t size) {
-  session_.recording.marks.push_back({trace_events(), RecordedResize{size}});
-  auto reply = qmp_.execute("qom-set", {{"path", "/machine/peripheral/vmem0"}, {"property", "requested-size"}, {"value", size}});
+Status Session::resize(const PlannedResize& r) {
+  const std::string& id = o_.geometry.devices[r.device].id;
+  session_.recording.marks.push_back({trace_events(), RecordedResize{id, r.size}});
+  auto reply = qmp_.execute("qom-set", {{"path", "/machine/peripheral/" + id}, {"property", "requested-size"}, {"value", r.size}});
   if (!reply) return reply.error();
-  if (!reply->ok()) return Error{fmt::format("qom-set requested-size {}: {}", size, reply->error)};
+  if (!reply->ok()) return Error{fmt::format("qom-set {} requested-size {}: {}", id, r.size, reply->error)};
+  requested_[r.device] = r.size;
   return ok_status();
 }
 
-Result<std::vector<MtreeRegion>> Session::device_tree() {
+Result<std::vector<MtreeRegion>> Session::device_tree(uint64_t addr) {
   auto reply = qmp_.execute("human-monitor-command", {{"command-line", "info mtree"}});
   if (!reply) return reply.error();
   if (!reply->ok() || !reply->value->is_string()) return Error{"info mtree: " + reply->error};
   auto tree = device_memory_tree(reply->value->get<std::string>());
   if (!tree) return tree.error();
-  return device_subtree(*tree, addr_);
+  return device_subtree(*tree, addr);
 }
 
-Status Session::checkpoint(uint64_t requested) {
+Result<uint64_t> Session::converge(const GuestDevice& device) {
+  const uint64_t requested = requested_[static_cast<size_t>(&device - o_.geometry.devices.data())];
   const auto started = Clock::now();
-  auto plugged = qom_size("size");
-  for (; plugged && *plugged != requested; plugged = qom_size("size")) {
+  auto plugged = qom_size(device.id, "size");
+  for (; plugged && *plugged != requested; plugged = qom_size(device.id, "size")) {
     if (seconds_since(started) > o_.converge_seconds) {
-      return Error{fmt::format("the guest did not converge on {} within {} s: QEMU's size is {}", format_size(requested),
-                               o_.converge_seconds, format_size(*plugged))};
+      return Error{fmt::format("the guest did not converge on {} for {} within {} s: QEMU's size is {}",
+                               format_size(requested), device.id, o_.converge_seconds, format_size(*plugged))};
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  if (!plugged) return plugged.error();
-  session_.converge_seconds.push_back(seconds_since(started));
-  auto tree = device_tree();
-  if (!tree) return tree.error();
-  const size_t events = trace_events();
-  session_.recording.marks.push_back({events, RecordedCheckpoint{*plugged, requested, std::move(*tree)}});
+  return plugged;
+}
+
+Status Session::checkpoint() {
+  const auto started = Clock::now();
   GuestMemoryReport report;
-  report.events_before = events;
-  report.plugged = *plugged;
+  for (const GuestDevice& d : o_.geometry.devices) {
+    auto plugged = converge(d);
+    if (!plugged) return plugged.error();
+    report.plugged += *plugged;
+  }
+  session_.converge_seconds.push_back(seconds_since(started));
+  report.events_before = trace_events();
+  for (size_t i = 0; i < o_.geometry.devices.size(); ++i) {
+    auto tree = device_tree(addrs_[i]);
+    if (!tree) return tree.error();
+    auto plugged = qom_size(o_.geometry.devices[i].id, "size");
+    if (!plugged) return plugged.error();
+    session_.recording.marks.push_back(
+        {report.events_before, RecordedCheckpoint{o_.geometry.devices[i].id, *plugged, requested_[i], std::move(*tree)}});
+  }
   if (auto checked = guest_check(report); !checked) return checked;
   session_.reports.push_back(std::move(report));
   return ok_status();
@@ -166,28 +194,33 @@ Result<GuestSession> Session::finish() {
   // q35 with less than 2 GiB of boot RAM puts the memory-device area at 4 GiB; QEMU decides memslots for maxmem - RAM.
   r.machine.device_memory_base = 4 * GiB;
   r.machine.device_memory_size = g.maxmem - g.boot_ram;
-  r.device.id = "vmem0";
-  r.device.memdev = "mem0";
-  r.device.region_size = g.region_size;
-  r.device.block_size = g.block_size;
-  r.device.requested_size = g.initial_size;
-  r.device.addr = addr_;
-  r.device.mode = MemslotMode::Dynamic;
-  r.device.unplugged_inaccessible = true;
+  for (size_t i = 0; i < g.devices.size(); ++i) {
+    DeviceConfig c;
+    c.id = g.devices[i].id;
+    c.memdev = g.devices[i].memdev;
+    c.region_size = g.devices[i].region_size;
+    c.block_size = g.block_size;
+    c.requested_size = g.devices[i].initial_size;
+    c.addr = addrs_[i];
+    c.mode = MemslotMode::Dynamic;
+    c.unplugged_inaccessible = true;
+    r.devices.push_back(std::move(c));
+  }
   return std::move(session_);
 }
 
 }  // namespace
 
-std::vector<uint64_t> resize_plan(size_t start, size_t count, const GuestGeometry& geometry) {
+std::vector<PlannedResize> resize_plan(size_t start, size_t count, const GuestGeometry& geometry) {
   // Linux plugs whole 128 MiB memory blocks where it can; 130M and 1282M need subblocks.
   static constexpr uint64_t kPlan[] = {1024, 512, 0, 2048, 4096, 1536, 130, 3072, 0, 768, 2560,
                                        1024, 4096, 256, 0, 2048, 3584, 1282, 512, 0, 384};
-  std::vector<uint64_t> sizes;
+  std::vector<PlannedResize> plan;
   for (size_t i = start; i < start + count; ++i) {
-    sizes.push_back(std::min(kPlan[i % std::size(kPlan)] * MiB, geometry.region_size));
+    const size_t device = (i - start) % geometry.devices.size();
+    plan.push_back({device, std::min(kPlan[i % std::size(kPlan)] * MiB, geometry.devices[device].region_size)});
   }
-  return sizes;
+  return plan;
 }
 
 Result<GuestSession> run_guest_session(const GuestSessionOptions& options) {
@@ -203,10 +236,10 @@ Result<GuestSession> run_guest_session(const GuestSessionOptions& options) {
   if (!process) return process.error();
   Session session(options, **process, *version);
   if (auto booted = session.boot(started); !booted) return booted.error();
-  if (auto first = session.checkpoint(options.geometry.initial_size); !first) return first.error();
-  for (const uint64_t size : options.sizes) {
-    if (auto resized = session.resize(size); !resized) return resized.error();
-    if (auto converged = session.checkpoint(size); !converged) return converged.error();
+  if (auto first = session.checkpoint(); !first) return first.error();
+  for (const PlannedResize& resize : options.resizes) {
+    if (auto resized = session.resize(resize); !resized) return resized.error();
+    if (auto converged = session.checkpoint(); !converged) return converged.error();
   }
   return session.finish();
 }

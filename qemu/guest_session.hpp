@@ -18,14 +18,29 @@
 
 namespace vmemcheck::qemu {
 
+// One virtio-mem-pci device and its memory-backend-ram.
+struct GuestDevice {
+  std::string id;
+  std::string memdev;
+  uint64_t region_size = 0;
+  uint64_t initial_size = 0;  // requested-size at start
+};
+
 // The machine of the checked setup: q35, 512 MiB of boot RAM,
-// maxmem 8 GiB, a 4 GiB memory-backend-ram and 2 MiB blocks.
+// maxmem 8 GiB, a 4 GiB device with 2 MiB blocks; a second device of
+// 2 GiB fits in the same memory-device space (item 5: several devices).
 struct GuestGeometry {
   uint64_t boot_ram = 512 * MiB;
   uint64_t maxmem = 8 * GiB;
-  uint64_t region_size = 4 * GiB;
   uint64_t block_size = 2 * MiB;
-  uint64_t initial_size = 256 * MiB;
+  std::vector<GuestDevice> devices{{"vmem0", "mem0", 4 * GiB, 256 * MiB}};
+};
+inline const GuestDevice kSecondGuestDevice{"vmem1", "mem1", 2 * GiB, 128 * MiB};
+
+// One host resize of the plan.
+struct PlannedResize {
+  size_t device = 0;  // index into GuestGeometry::devices
+  uint64_t size = 0;
 };
 
 struct GuestSessionOptions {
@@ -33,7 +48,7 @@ struct GuestSessionOptions {
   std::string kernel;
   std::string initrd;
   std::string trace_path;       // where QEMU writes its virtio_mem_* trace
-  std::vector<uint64_t> sizes;  // the requested sizes, in order
+  std::vector<PlannedResize> resizes;  // in order
   GuestGeometry geometry;
   int boot_seconds = 300;      // until the guest's driver is loaded
   int converge_seconds = 240;  // per resize, until QOM's size is the requested size
@@ -51,8 +66,9 @@ struct GuestSession {
 // Error: QEMU or the guest failed (a deadline, a crash, an unreadable trace).
 Result<GuestSession> run_guest_session(const GuestSessionOptions& options);
 
-// The resize plan: grow, shrink, to zero and back, between 0 and the
-// region's size; `count` entries of a fixed list from entry `start` on (it repeats).
-std::vector<uint64_t> resize_plan(size_t start, size_t count, const GuestGeometry& geometry);
+// The resize plan: grow, shrink, to zero and back, between 0 and each
+// region's size; `count` entries of a fixed list from entry `start` on (it
+// repeats), the devices taking turns.
+std::vector<PlannedResize> resize_plan(size_t start, size_t count, const GuestGeometry& geometry);
 
 }  // namespace vmemcheck::qemu

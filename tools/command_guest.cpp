@@ -34,6 +34,7 @@ struct Options {
   size_t resizes = 20;
   size_t plan_start = 0;
   bool plant_memslot = false;
+  bool second_device = false;
 };
 
 // The guest's request that exposed a difference: the last one at or before its step.
@@ -78,10 +79,12 @@ void write_recording(const Options& o, const scenario::Scenario& recording, cons
                      const qemu::RecordingCounts& counts) {
   std::ofstream out(o.record);
   out << fmt::format("# A real guest's virtio-mem traffic (vmemcheck guest): Debian's Linux {} driver against QEMU {}\n"
-                     "# (TCG, q35, 512M boot RAM, maxmem 8G, 4G memory-backend-ram, 2M blocks, dynamic-memslots=on),\n"
+                     "# (TCG, q35, 512M boot RAM, maxmem 8G, {} with 2M blocks, dynamic-memslots=on),\n"
                      "# {} requests with QEMU's answers from its virtio_mem_* trace, {} resizes over QMP, {} checkpoints\n"
                      "# (QOM size and requested-size, the usable region as traced, info mtree). Replay: vmemcheck guest --replay FILE\n",
-                     session.kernel_release, session.qemu_version, counts.requests, counts.resizes, counts.checkpoints);
+                     session.kernel_release, session.qemu_version,
+                     session.recording.devices.size() == 1 ? "a 4G memory-backend-ram" : "devices of 4G and 2G",
+                     counts.requests, counts.resizes, counts.checkpoints);
   out << scenario::to_text(recording);
 }
 
@@ -109,7 +112,8 @@ int run_live(const Options& o) {
   options.kernel = o.kernel;
   options.initrd = o.initrd;
   options.trace_path = o.trace;
-  options.sizes = qemu::resize_plan(o.plan_start, o.resizes, options.geometry);
+  if (o.second_device) options.geometry.devices.push_back(qemu::kSecondGuestDevice);
+  options.resizes = qemu::resize_plan(o.plan_start, o.resizes, options.geometry);
   auto session = qemu::run_guest_session(options);
   if (!session) {
     std::cerr << "vmemcheck guest: " << session.error().message << "\n";
@@ -152,6 +156,8 @@ Command add_guest_command(CLI::App& app) {
   cmd->add_option("--resizes", options->resizes, "Host resizes after boot")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--plan-start", options->plan_start, "Start at this entry of the resize plan (another stream)")
       ->capture_default_str();
+  cmd->add_flag("--second-device", options->second_device,
+                "A second virtio-mem-pci (vmem1, 2 GiB) in the same QEMU; the resizes take turns");
   cmd->add_option("--record", options->record, "Keep the recording as this scenario");
   cmd->add_option("--trace", options->trace, "QEMU's trace file")->capture_default_str();
   cmd->add_flag("--plant-memslot-difference", options->plant_memslot,

@@ -25,11 +25,13 @@ constexpr std::string_view kTrace =
 
 GuestRecording recording(std::vector<VirtioMemTraceEvent> events) {
   GuestRecording r;
-  r.device.id = "vmem0";
-  r.device.region_size = 4 * GiB;
-  r.device.addr = 4 * GiB;
+  DeviceConfig device;
+  device.id = "vmem0";
+  device.region_size = 4 * GiB;
+  device.addr = 4 * GiB;
+  r.devices.push_back(device);
   r.events = std::move(events);
-  r.marks.push_back({4, RecordedCheckpoint{2 * MiB * 64, 128 * MiB, {}}});
+  r.marks.push_back({4, RecordedCheckpoint{"vmem0", 2 * MiB * 64, 128 * MiB, {}}});
   return r;
 }
 
@@ -74,6 +76,37 @@ TEST(GuestRecording, RefusesARequestWithoutAResponse) {
                                     counts);
   ASSERT_FALSE(scenario);
   EXPECT_EQ(scenario.error().message, "trace event 2: 'plug vmem0 0x100000000 64' got no response before the next request");
+}
+
+// Two devices: requests go to the device whose region holds them, one reset
+// traces an unplug-all per device, usable-region changes follow realize order.
+TEST(GuestRecording, AttributesEventsToSeveralDevices) {
+  GuestRecording r = recording(*parse_virtio_mem_trace(
+      "virtio_mem_resized_usable_region old_size=0x0new_size=0x20000000\n"
+      "virtio_mem_resized_usable_region old_size=0x0new_size=0x10000000\n"
+      "virtio_mem_unplugged_all \n"
+      "virtio_mem_resized_usable_region old_size=0x20000000new_size=0x20000000\n"
+      "virtio_mem_unplugged_all \n"
+      "virtio_mem_resized_usable_region old_size=0x10000000new_size=0x10000000\n"
+      "virtio_mem_plug_request addr=0x200000000 nb_blocks=64\n"
+      "virtio_mem_send_response type=0\n"));
+  DeviceConfig second = r.devices[0];
+  second.id = "vmem1";
+  second.addr = 8 * GiB;
+  second.region_size = 2 * GiB;
+  r.devices.push_back(second);
+  r.marks = {{8, RecordedCheckpoint{"vmem1", 128 * MiB, 128 * MiB, {}}}};
+  RecordingCounts counts;
+  const auto scenario = to_scenario(r, counts);
+  ASSERT_TRUE(scenario) << scenario.error().message;
+  EXPECT_EQ(scenario::to_text(*scenario),
+            "machine\n"
+            "device vmem0 size=4G addr=0x100000000 memdev=mem0\n"
+            "device vmem1 size=2G addr=0x200000000 memdev=mem0\n"
+            "reset\n"
+            "plug vmem1 0x200000000 64 => ACK\n"
+            "checkpoint vmem1 plugged=0x8000000 requested=0x8000000 usable=0x10000000\n");
+  EXPECT_EQ(counts.resets, 1u);
 }
 
 TEST(GuestRecording, PluggedBlocksFollowAcknowledgedRequestsOnly) {
