@@ -57,6 +57,10 @@ Status read_report_line(std::string_view line, GuestMemoryReport& report) {
   return ok_status();
 }
 
+namespace {
+
+// One report's problems against QEMU's plugged blocks then, and the RAM the
+// kernel managed at the first report with that report's plugged size.
 std::vector<std::string> judge_report(const GuestMemoryReport& r, const std::set<uint64_t>& plugged,
                                       uint64_t block_size, const GuestMemoryReport& first) {
   std::vector<std::string> problems;
@@ -76,6 +80,23 @@ std::vector<std::string> judge_report(const GuestMemoryReport& r, const std::set
     problems.push_back(fmt::format("{}: the guest's RAM changed by {} KiB since the first checkpoint, QEMU's plugged "
                                    "size by {} KiB", where, grown_kib, plugged_kib));
   }
+  return problems;
+}
+
+}  // namespace
+
+std::vector<std::string> judge_guest_memory(
+    const std::vector<GuestMemoryReport>& reports, uint64_t block_size,
+    const std::function<std::set<uint64_t>(const GuestMemoryReport&)>& plugged_at) {
+  std::vector<std::string> problems;
+  uint64_t in_device = 0;
+  for (const GuestMemoryReport& report : reports) {
+    for (auto& problem : judge_report(report, plugged_at(report), block_size, reports.front())) {
+      problems.push_back(std::move(problem));
+    }
+    in_device += report.in_device_mib;
+  }
+  if (in_device == 0) problems.push_back("the pattern never lay in the device's memory");
   return problems;
 }
 

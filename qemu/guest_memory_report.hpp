@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -33,28 +34,8 @@ Status read_report_line(std::string_view line, GuestMemoryReport& report);
 
 // The problems found across the checkpoints' reports; `plugged_at(report)`
 // gives QEMU's plugged block addresses at a report's checkpoint.
-template <class PluggedAt>
-std::vector<std::string> judge_guest_memory(const std::vector<GuestMemoryReport>& reports, uint64_t block_size,
-                                            PluggedAt&& plugged_at);
-
-// One report's problems against QEMU's plugged blocks then, and the RAM the
-// kernel managed at the first report with that report's plugged size.
-std::vector<std::string> judge_report(const GuestMemoryReport& report, const std::set<uint64_t>& plugged,
-                                      uint64_t block_size, const GuestMemoryReport& first);
-
-template <class PluggedAt>
-std::vector<std::string> judge_guest_memory(const std::vector<GuestMemoryReport>& reports, uint64_t block_size,
-                                            PluggedAt&& plugged_at) {
-  std::vector<std::string> problems;
-  uint64_t in_device = 0;
-  for (const GuestMemoryReport& report : reports) {
-    for (auto& problem : judge_report(report, plugged_at(report), block_size, reports.front())) {
-      problems.push_back(std::move(problem));
-    }
-    in_device += report.in_device_mib;
-  }
-  if (in_device == 0) problems.push_back("the pattern never lay in the device's memory");
-  return problems;
-}
+std::vector<std::string> judge_guest_memory(
+    const std::vector<GuestMemoryReport>& reports, uint64_t block_size,
+    const std::function<std::set<uint64_t>(const GuestMemoryReport&)>& plugged_at);
 
 }  // namespace vmemcheck::qemu

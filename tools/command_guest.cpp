@@ -127,7 +127,7 @@ int run_live(const Options& o) {
   }
   print_session(*session, counts);
   const auto& events = session->recording.events;
-  const auto problems = qemu::judge_guest_memory(session->reports, options.geometry.block_size, [&](const auto& report) {
+  const auto problems = qemu::judge_guest_memory(session->reports, options.geometry.block_size, [&](const qemu::GuestMemoryReport& report) {
     return qemu::plugged_blocks(events, report.events_before, options.geometry.block_size);
   });
   for (const auto& problem : problems) fmt::print("GUEST MEMORY PROBLEM {}\n", problem);
