@@ -66,8 +66,8 @@ class Session {
  private:
   Result<uint64_t> qom_size(const std::string& id, const std::string& property);
   size_t trace_events() const;
-  // Waits until QOM's size of the device is its requested size: that size.
-  Result<uint64_t> converge(const GuestDevice& device);
+  // Waits until QOM's size of device `index` is its requested size: that size.
+  Result<uint64_t> converge(size_t index);
   Result<std::vector<MtreeRegion>> device_tree(uint64_t addr);
   Status guest_check(GuestMemoryReport& report);
 
@@ -137,8 +137,9 @@ Result<std::vector<MtreeRegion>> Session::device_tree(uint64_t addr) {
   return device_subtree(*tree, addr);
 }
 
-Result<uint64_t> Session::converge(const GuestDevice& device) {
-  const uint64_t requested = requested_[static_cast<size_t>(&device - o_.geometry.devices.data())];
+Result<uint64_t> Session::converge(size_t index) {
+  const GuestDevice& device = o_.geometry.devices[index];
+  const uint64_t requested = requested_[index];
   const auto started = Clock::now();
   auto plugged = qom_size(device.id, "size");
   for (; plugged && *plugged != requested; plugged = qom_size(device.id, "size")) {
@@ -154,8 +155,8 @@ Result<uint64_t> Session::converge(const GuestDevice& device) {
 Status Session::checkpoint() {
   const auto started = Clock::now();
   GuestMemoryReport report;
-  for (const GuestDevice& d : o_.geometry.devices) {
-    auto plugged = converge(d);
+  for (size_t i = 0; i < o_.geometry.devices.size(); ++i) {
+    auto plugged = converge(i);
     if (!plugged) return plugged.error();
     report.plugged += *plugged;
   }
