@@ -122,6 +122,7 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
   }
   if (std::holds_alternative<SetBusy>(op)) return "QEMU is busy only during a migration";
   if (std::holds_alternative<Expect>(op)) return "both sides' config spaces are compared after every op instead";
+  if (std::holds_alternative<Checkpoint>(op)) return "a recorded QEMU's checkpoint: this QEMU's tree is compared after every op";
   if (std::holds_alternative<ShowMtree>(op) || std::holds_alternative<ShowSlots>(op)) {
     return compare_memslots_ ? "the device-memory trees are compared after every op instead"
                              : "memslots are not compared for this device (see the notes)";

@@ -164,15 +164,21 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
   if (!::mkdtemp(dir_template)) return Error{"mkdtemp: " + errno_text()};
   p->dir_ = dir_template;
   const std::string qtest_path = p->dir_ + "/qtest.sock", qmp_path = p->dir_ + "/qmp.sock";
-  const std::string log_path = p->dir_ + "/stderr.log";
-  auto qtest_listen = listen_unix(qtest_path);
-  if (!qtest_listen) return qtest_listen.error();
-  auto qmp_listen = listen_unix(qmp_path);
-  if (!qmp_listen) return qmp_listen.error();
-  // QEMU connects to both sockets as a client while it starts up.
+  const std::string console_path = p->dir_ + "/console.sock", log_path = p->dir_ + "/stderr.log";
+  // QEMU connects to our sockets as a client while it starts up.
+  std::vector<std::pair<Fd*, Fd>> listeners;
+  for (const auto& [wanted, path, fd] : {std::tuple{options.qtest, qtest_path, &p->qtest_fd_},
+                                         {true, qmp_path, &p->qmp_fd_}, {options.console, console_path, &p->console_fd_}}) {
+    if (!wanted) continue;
+    auto listener = listen_unix(path);
+    if (!listener) return listener.error();
+    listeners.emplace_back(fd, std::move(*listener));
+  }
   const UnpackedTree tree = unpacked_tree(*located);
-  std::vector<std::string> args{*located, "-S", "-qtest", "unix:" + qtest_path, "-qtest-log", "/dev/null",
-                                "-qmp", "unix:" + qmp_path};
+  std::vector<std::string> args{*located};
+  if (options.qtest) args.insert(args.end(), {"-S", "-qtest", "unix:" + qtest_path, "-qtest-log", "/dev/null"});
+  args.insert(args.end(), {"-qmp", "unix:" + qmp_path});
+  if (options.console) args.insert(args.end(), {"-serial", "unix:" + console_path});
   args.insert(args.end(), tree.args.begin(), tree.args.end());
   args.insert(args.end(), options.args.begin(), options.args.end());
   for (const auto& arg : tree.env) p->command_line_ += arg + " ";
@@ -202,33 +208,36 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
     ::_exit(127);
   }
   p->pid_ = pid;
-  // Accept both connections, watching for an early death (a refused device).
-  for (auto [fd, listener] : {std::pair{&p->qtest_fd_, &*qtest_listen}, {&p->qmp_fd_, &*qmp_listen}}) {
-    int waited = 0;
-    while (!fd->valid()) {
-      pollfd pfd{listener->get(), POLLIN, 0};
-      const int ready = ::poll(&pfd, 1, 50);
-      if (ready > 0) {
-        *fd = Fd(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (!fd->valid()) break;
-        continue;
-      }
-      int status = 0;
-      waited += 50;
-      if (::waitpid(pid, &status, WNOHANG) == pid) {
-        p->pid_ = -1;
-        return p->exited(status, "starting");
-      }
-      if (waited > options.timeout_ms) break;
-    }
+  for (auto& [fd, listener] : listeners) {
+    if (auto accepted = p->accept_from(listener, *fd, options.timeout_ms); !accepted) return accepted.error();
   }
-  if (!p->qtest_fd_.valid() || !p->qmp_fd_.valid()) return p->died("connecting its qtest and QMP sockets");
   return p;
+}
+
+Status QemuProcess::accept_from(const Fd& listener, Fd& fd, int timeout_ms) {
+  for (int waited = 0; !fd.valid();) {
+    pollfd pfd{listener.get(), POLLIN, 0};
+    if (::poll(&pfd, 1, 50) > 0) {
+      fd = Fd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!fd.valid()) break;
+      continue;
+    }
+    int status = 0;
+    waited += 50;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return exited(status, "starting");
+    }
+    if (waited > timeout_ms) break;
+  }
+  if (!fd.valid()) return died("connecting its sockets");
+  return ok_status();
 }
 
 QemuProcess::~QemuProcess() {
   qtest_fd_ = Fd();
   qmp_fd_ = Fd();
+  console_fd_ = Fd();
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     int status = 0;
@@ -236,7 +245,7 @@ QemuProcess::~QemuProcess() {
     }
   }
   if (!dir_.empty()) {
-    for (const char* name : {"/qtest.sock", "/qmp.sock", "/stderr.log", "/migration.sock"}) ::unlink((dir_ + name).c_str());
+    for (const char* name : {"/qtest.sock", "/qmp.sock", "/console.sock", "/stderr.log", "/migration.sock"}) ::unlink((dir_ + name).c_str());
     ::rmdir(dir_.c_str());
   }
 }
@@ -271,6 +280,10 @@ Error QemuProcess::died(const std::string& what) {
 }
 
 Result<std::string> QemuProcess::read_line(const Fd& fd, std::string& buffer, const std::string& what) {
+  return read_line(fd, buffer, what, timeout_ms_);
+}
+
+Result<std::string> QemuProcess::read_line(const Fd& fd, std::string& buffer, const std::string& what, int timeout_ms) {
   for (;;) {
     if (const auto newline = buffer.find('\n'); newline != std::string::npos) {
       std::string line = buffer.substr(0, newline);
@@ -278,7 +291,7 @@ Result<std::string> QemuProcess::read_line(const Fd& fd, std::string& buffer, co
       return line;
     }
     pollfd pfd{fd.get(), POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, timeout_ms_);
+    const int ready = ::poll(&pfd, 1, timeout_ms);
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) return died(what);
     char chunk[4096];
@@ -346,5 +359,14 @@ Status QemuProcess::send_qmp(const std::string& line) {
 }
 
 Result<std::string> QemuProcess::read_qmp_line(const std::string& what) { return read_line(qmp_fd_, qmp_buffer_, what); }
+
+Result<std::string> QemuProcess::read_console_line(const std::string& what, int timeout_ms) {
+  return read_line(console_fd_, console_buffer_, what, timeout_ms);
+}
+
+Status QemuProcess::send_console(const std::string& line) {
+  if (auto sent = write_all(console_fd_, line + "\n"); !sent) return died("sending '" + line + "' to the console");
+  return ok_status();
+}
 
 }  // namespace vmemcheck::qemu

@@ -1,6 +1,7 @@
 // A qemu-system-x86_64 process under test: launched with -S (no vCPU runs),
 // a qtest socket (port I/O, MMIO and guest-memory access) and a QMP socket
-// (lines; qmp_client.hpp speaks its JSON). The destructor kills the
+// (lines; qmp_client.hpp speaks its JSON); or, for a real guest, without -S
+// and qtest, with its serial console on a socket instead. The destructor kills the
 // process, reaps it and removes its sockets and temporary directory; the
 // sockets are owned descriptors (os/fd.hpp).
 #pragma once
@@ -28,6 +29,10 @@ struct LaunchOptions {
     ErrorCode code;
   };
   std::vector<Refusal> refusals;
+  // Without qtest, a guest runs: no -S and no qtest socket, so TCG runs the vCPUs.
+  bool qtest = true;
+  // The guest's serial console on a socket of ours (read_console_line, send_console).
+  bool console = false;
 };
 
 // Finds the binary (a path, or a name looked up in PATH). Error: a message
@@ -55,6 +60,9 @@ class QemuProcess {
   // did not answer in time (`what` says what it was asked).
   Status send_qmp(const std::string& line);
   Result<std::string> read_qmp_line(const std::string& what);
+  // The console's lines (LaunchOptions::console), each within `timeout_ms`.
+  Result<std::string> read_console_line(const std::string& what, int timeout_ms);
+  Status send_console(const std::string& line);
 
   // Its private directory, for further sockets (a migration's): removed with it.
   const std::string& directory() const { return dir_; }
@@ -67,6 +75,9 @@ class QemuProcess {
  private:
   QemuProcess() = default;
   Result<std::string> read_line(const Fd& fd, std::string& buffer, const std::string& what);
+  Result<std::string> read_line(const Fd& fd, std::string& buffer, const std::string& what, int timeout_ms);
+  // Accepts QEMU's connection to `listener` into `fd`, watching for an early death.
+  Status accept_from(const Fd& listener, Fd& fd, int timeout_ms);
   // Why it stopped answering: it exited (see exited()) or did not answer in time.
   Error died(const std::string& what);
   // The error for an exit while doing `what`: the code of the first of the
@@ -76,11 +87,12 @@ class QemuProcess {
   pid_t pid_ = -1;
   Fd qtest_fd_;
   Fd qmp_fd_;
+  Fd console_fd_;
   int timeout_ms_ = 20000;
   std::vector<LaunchOptions::Refusal> refusals_;
   std::string dir_;
   std::string command_line_;
-  std::string qtest_buffer_, qmp_buffer_;
+  std::string qtest_buffer_, qmp_buffer_, console_buffer_;
 };
 
 }  // namespace vmemcheck::qemu

@@ -21,6 +21,7 @@ Command add_minimize_command(CLI::App& app);
 Command add_triage_command(CLI::App& app);
 Command add_census_command(CLI::App& app);
 Command add_qemu_command(CLI::App& app);
+Command add_guest_command(CLI::App& app);
 
 // Parses a size option ("2M", "1T", "0x1000") for CLI11.
 CLI::Validator size_validator();

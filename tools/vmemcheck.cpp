@@ -56,10 +56,11 @@ int main(int argc, char** argv) {
   commands["triage"] = add_triage_command(app);
   commands["census"] = add_census_command(app);
   commands["qemu"] = add_qemu_command(app);
+  commands["guest"] = add_guest_command(app);
   // CLI11 reports an unknown subcommand only as a missing one: name it.
   if (argc > 1 && argv[1][0] != '-' && !commands.contains(argv[1])) {
     std::cerr << "vmemcheck: unknown command '" << argv[1]
-              << "' (run, metadata, soak, kvm-metadata, compare, replay, convert, minimize, triage, qemu; see --help)\n";
+              << "' (run, metadata, soak, kvm-metadata, compare, replay, convert, minimize, triage, qemu, guest; see --help)\n";
     return 2;
   }
   try {

@@ -79,8 +79,9 @@ std::optional<Mismatch> compare_outcomes(const Op& op, const Outcome& first, con
 std::optional<Mismatch> compare_snapshots(const DeviceSnapshot& a, const DeviceSnapshot& b) {
   if (a.config != b.config) return Mismatch{"config", config_text(a.config), config_text(b.config)};
   if (a.needs_reset != b.needs_reset) return Mismatch{"needs-reset", status_text(a), status_text(b)};
-  if (a.offered_features != b.offered_features) {
-    return Mismatch{"offered features", fmt::format("{:#x}", a.offered_features), fmt::format("{:#x}", b.offered_features)};
+  if (a.offered_features && b.offered_features && *a.offered_features != *b.offered_features) {
+    return Mismatch{"offered features", fmt::format("{:#x}", *a.offered_features),
+                    fmt::format("{:#x}", *b.offered_features)};
   }
   if (a.accepted_features && b.accepted_features && *a.accepted_features != *b.accepted_features) {
     return Mismatch{"accepted features", fmt::format("{:#x}", *a.accepted_features),

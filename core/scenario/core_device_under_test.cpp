@@ -19,7 +19,7 @@ Result<std::optional<DeviceSnapshot>> CoreDeviceUnderTest::snapshot(const std::s
   s.needs_reset = d->needs_reset();
   s.offered_features = offered_features(d->config());
   // What a driver accepts by default (and QEMU's test driver after every op).
-  s.accepted_features = s.offered_features & (kFeatureAcpiPxm | kFeatureUnpluggedInaccessible);
+  s.accepted_features = *s.offered_features & (kFeatureAcpiPxm | kFeatureUnpluggedInaccessible);
   s.decision = memslot_decision(*d);
   s.memory = device_regions(*d);
   s.memdev = memdev_name(*d);

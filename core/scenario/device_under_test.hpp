@@ -26,7 +26,7 @@ struct DeviceSnapshot {
   ConfigSpace config;
   bool needs_reset = false;
   std::optional<uint8_t> status;  // the raw virtio device status, where there is one
-  uint64_t offered_features = 0;  // device-specific bits (0-23)
+  std::optional<uint64_t> offered_features;  // device-specific bits (0-23)
   std::optional<uint64_t> accepted_features;  // the driver's, device-specific bits
   // The memslot decision: each memslot's size by index; empty for one memslot
   // that is the whole backend (no memslot-N children in QEMU's terms).

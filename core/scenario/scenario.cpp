@@ -328,6 +328,59 @@ Result<Op> parse_expect(const Words& w) {
   return Op{e};
 }
 
+// One region of a checkpoint: DEPTH,START,LAST,PRIO,TYPE,NAME[,TARGET,OFFSET]
+// (the alias's offset range ends where its guest-physical range does).
+Result<MtreeRegion> region_value(std::string_view text) {
+  std::vector<std::string_view> fields;
+  for (size_t start = 0; start <= text.size();) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    fields.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  if (fields.size() != 6 && fields.size() != 8) {
+    return Error{fmt::format("region: DEPTH,START,LAST,PRIO,TYPE,NAME[,TARGET,OFFSET], got '{}'", text)};
+  }
+  MtreeRegion r;
+  if (auto s = assign(r.depth, int_value<unsigned>("region depth", fields[0])); !s) return s.error();
+  if (auto s = assign(r.start, size_value("region start", fields[1])); !s) return s.error();
+  if (auto s = assign(r.last, size_value("region last", fields[2])); !s) return s.error();
+  if (auto s = assign(r.priority, int_value<int>("region priority", fields[3])); !s) return s.error();
+  r.type = fields[4];
+  r.name = fields[5];
+  if (fields.size() == 8) {
+    auto offset = size_value("region offset", fields[7]);
+    if (!offset) return offset.error();
+    r.alias = MtreeRegion::Alias{std::string(fields[6]), *offset, *offset + (r.last - r.start)};
+  }
+  return r;
+}
+
+std::string region_text(const MtreeRegion& r) {
+  std::string text = fmt::format("{},{:#x},{:#x},{},{},{}", r.depth, r.start, r.last, r.priority, r.type, r.name);
+  if (r.alias) text += fmt::format(",{},{:#x}", r.alias->target, r.alias->offset);
+  return text;
+}
+
+Result<Op> parse_checkpoint(const Words& w) {
+  Checkpoint c;
+  c.device = w.id();
+  auto options = w.options_from(2, [&](std::string_view k, std::string_view v) -> Status {
+    if (k == "plugged") return assign(c.plugged, size_value(k, v));
+    if (k == "requested") return assign(c.requested, size_value(k, v));
+    if (k == "usable") return assign(c.usable, size_value(k, v));
+    if (k == "region") {
+      auto region = region_value(v);
+      if (!region) return region.error();
+      c.regions.push_back(std::move(*region));
+      return ok_status();
+    }
+    return Error{fmt::format("unknown checkpoint option '{}' (plugged, requested, usable, region)", k)};
+  });
+  if (!options) return options.error();
+  return Op{c};
+}
+
 // The scenario language: every verb, its usage and the fewest words (the
 // verb included) a line of it has. to_text() below writes the same forms.
 struct Verb {
@@ -362,6 +415,7 @@ constexpr Verb kGrammar[] = {
     {"mtree", "mtree", 1, parse_mtree},
     {"slots", "slots", 1, parse_slots},
     {"expect", "expect [ID] KEY=VALUE...", 1, parse_expect},
+    {"checkpoint", "checkpoint ID plugged=SIZE requested=SIZE usable=SIZE [region=REGION]...", 2, parse_checkpoint},
 };
 
 // Parses one operation from its words (without "=> ...").
@@ -556,6 +610,12 @@ struct TextOf {
     std::string out = "expect";
     if (e.device) out += " " + *e.device;
     for (const auto& [k, v] : e.checks) out += fmt::format(" {}={}", k, v);
+    return out;
+  }
+  std::string operator()(const Checkpoint& c) const {
+    std::string out = fmt::format("checkpoint {} plugged={:#x} requested={:#x} usable={:#x}", c.device, c.plugged,
+                                  c.requested, c.usable);
+    for (const MtreeRegion& region : c.regions) out += " region=" + region_text(region);
     return out;
   }
 };

@@ -25,6 +25,9 @@
 //   kick ID              (the device services its virtqueue)
 //   mtree | slots
 //   expect [ID] KEY=VALUE...
+//   checkpoint ID plugged=SIZE requested=SIZE usable=SIZE [region=REGION]...
+//           (what a recorded QEMU showed of the device; REGION is
+//            DEPTH,START,LAST,PRIO,TYPE,NAME[,TARGET,OFFSET], one of its info mtree lines)
 // ADDR is a guest-physical address, or "+OFFSET" relative to the device.
 // Any operation may end in "=> OUTCOME": the run fails unless the outcome
 // starts with it (e.g. "=> ACK", "=> ACK MIXED", "=> error", "=> unmapped").
@@ -41,6 +44,7 @@
 #include "device_config.hpp"
 #include "fault_injection.hpp"
 #include "machine.hpp"
+#include "mtree.hpp"
 #include "result.hpp"
 #include "shadow_kvm.hpp"
 #include "virtqueue.hpp"
@@ -164,6 +168,18 @@ struct ShowMtree {
 struct ShowSlots {
   friend bool operator==(const ShowSlots&, const ShowSlots&) = default;
 };
+// What a recorded device under test (a real guest's QEMU, qemu/guest_recording)
+// showed of a device at a checkpoint: config fields QEMU reported and the
+// device's regions in its `info mtree`. The core only acknowledges it; the
+// comparison loop compares the recording's snapshot with the core's.
+struct Checkpoint {
+  std::string device;
+  uint64_t plugged = 0;
+  uint64_t requested = 0;
+  uint64_t usable = 0;
+  std::vector<MtreeRegion> regions;  // the device's own region, then its mapped memslot aliases
+  friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
+};
 struct Expect {
   std::optional<std::string> device;
   std::vector<std::pair<std::string, std::string>> checks;
@@ -172,7 +188,7 @@ struct Expect {
 
 using Op = std::variant<ConfigureMachine, AddDevice, RemoveDevice, GuestRequest, RawRequest, Resize,
                         SystemReset, VirtioReset, SetBusy, NegotiateFeatures, Migrate, InjectFault, AddVhost,
-                        GuestAccess, SetupQueue, Poke, Kick, ShowMtree, ShowSlots, Expect>;
+                        GuestAccess, SetupQueue, Poke, Kick, ShowMtree, ShowSlots, Expect, Checkpoint>;
 
 // The longest poke, in bytes (a page: a descriptor table of 128 entries is 2 KiB).
 inline constexpr size_t kMaxPokeBytes = 4096;
