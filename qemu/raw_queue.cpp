@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "qemu_chain_quirks.hpp"
 #include "qtest_commands.hpp"
 #include "qtest_memory.hpp"
 #include "virtio_pci_transport.hpp"
@@ -110,7 +111,7 @@ Result<RawKick> RawQueue::notify_as_is(QemuProcess& process, uint16_t target) {
   // Chains QEMU served past the index: which, and what it answered, the
   // driver cannot tell apart; that it served any is the difference.
   if (notified->used_after != notified->used_before) {
-    kick.used.resize(static_cast<uint16_t>(notified->used_after - used_));
+    kick.served_past_index = static_cast<uint16_t>(notified->used_after - used_);
     used_ = notified->used_after;
   }
   handed_over_ = target;
@@ -154,11 +155,42 @@ Result<RawQueue::HandedOver> RawQueue::hand_over_one(QemuProcess& process) {
   return HandedOver{head, answer};
 }
 
-Result<RawKick> RawQueue::kick(QemuProcess& process) {
+Result<uint16_t> RawQueue::avail_idx(QemuProcess& process) {
   QtestMemory memory(process);
   std::array<uint8_t, 2> idx{};
   if (!memory.read(layout_.avail + 2, idx)) return *memory.failure();
-  const auto target = static_cast<uint16_t>(load_le(idx, 0, 2));
+  return static_cast<uint16_t>(load_le(idx, 0, 2));
+}
+
+Result<bool> RawQueue::index_too_far_ahead(QemuProcess& process) {
+  auto target = avail_idx(process);
+  if (!target) return target.error();
+  return static_cast<uint16_t>(*target - handed_over_) > layout_.size;
+}
+
+Result<std::optional<std::string_view>> RawQueue::read_otherwise(QemuProcess& process) {
+  auto target = avail_idx(process);
+  if (!target) return target.error();
+  QtestMemory memory(process);
+  const auto pending = static_cast<uint16_t>(*target - handed_over_);
+  std::optional<std::string_view> why;
+  for (uint16_t i = 0; i < pending && pending <= layout_.size && !why; ++i) {
+    std::array<uint8_t, 2> entry{};
+    const uint64_t slot = layout_.avail + 4 + 2 * uint64_t{static_cast<uint16_t>((handed_over_ + i) % layout_.size)};
+    if (!memory.read(slot, entry)) break;
+    const auto head = static_cast<uint16_t>(load_le(entry, 0, 2));
+    if (head >= layout_.size) break;
+    why = qemu_reads_otherwise(memory, layout_, head);
+    if (!why && std::holds_alternative<ChainFault>(shape_.chain_at(memory, head))) break;
+  }
+  if (memory.failure()) return *memory.failure();
+  return why;
+}
+
+Result<RawKick> RawQueue::kick(QemuProcess& process) {
+  auto avail = avail_idx(process);
+  if (!avail) return avail.error();
+  const uint16_t target = *avail;
   const auto pending = static_cast<uint16_t>(target - handed_over_);
   if (pending == 0 || pending > layout_.size) return notify_as_is(process, target);
   // Hidden first, then shown one chain further per notify.

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "qemu_process.hpp"
@@ -38,6 +39,7 @@ struct RawAnswer {
 
 struct RawKick {
   std::vector<RawAnswer> used;
+  uint16_t served_past_index = 0;          // chains QEMU served past an index too far ahead
   bool needs_reset = false;                // QEMU set NEEDS_RESET (virtio_error) during the kick
   std::optional<uint16_t> unused_head;     // the chain it was handed then, when handed one at a time
 };
@@ -58,6 +60,14 @@ class RawQueue {
   bool enabled() const { return enabled_; }
 
   Result<RawKick> kick(QemuProcess& process);
+  // Whether the scenario's avail.idx is more than the queue size ahead of
+  // the chains QEMU was handed (DESIGN §6: a device error; QEMU's
+  // virtqueue_split_pop does not check it).
+  Result<bool> index_too_far_ahead(QemuProcess& process);
+  // The first chain the next kick would hand QEMU that QEMU reads otherwise
+  // than the spec and the core (qemu_chain_quirks.hpp): why, or nullopt. The
+  // chains after one that both refuse are never served, so not looked at.
+  Result<std::optional<std::string_view>> read_otherwise(QemuProcess& process);
 
  private:
   // What a notify did: the used index before and after it, NEEDS_RESET, and
@@ -80,6 +90,7 @@ class RawQueue {
   // virtqueue_split_pop does not check it: it serves ring entries modulo the size).
   Result<RawKick> notify_as_is(QemuProcess& process, uint16_t target);
   Status write_avail_idx(QemuProcess& process, uint16_t value);
+  Result<uint16_t> avail_idx(QemuProcess& process);
 
   QueueLayout layout_;
   ReferenceVirtqueue shape_;  // the same layout: walks a chain to its buffers

@@ -45,6 +45,8 @@ class VirtioMemPci {
   Status use_raw_queue(const QueueLayout& layout);
   bool raw_queue_enabled() const { return raw_.enabled(); }
   Result<RawKick> kick_raw_queue() { return raw_.kick(*process_); }
+  Result<bool> raw_index_too_far_ahead() { return raw_.index_too_far_ahead(*process_); }
+  Result<std::optional<std::string_view>> raw_chain_read_otherwise() { return raw_.read_otherwise(*process_); }
   // The driver writes guest memory (a scenario's poke).
   Status write_memory(uint64_t gpa, std::span<const uint8_t> bytes);
   // Zeroes guest RAM below RawQueue::kLowRamEnd, as a fresh machine has it
