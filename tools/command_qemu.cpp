@@ -56,6 +56,7 @@ struct Options {
   bool quiet = false;
   std::string corpus;
   std::string target;  // --corpus: the fuzz target whose decoder reads the inputs
+  uint64_t inputs = 0;  // --corpus: only the first this many (0: all)
 };
 
 // --qemu and --qemu-version into the QEMUs to run, each checked to be the
@@ -175,6 +176,7 @@ std::vector<std::filesystem::path> corpus_inputs(const Options& o) {
     if (entry.is_regular_file()) inputs.push_back(entry.path());
   }
   std::sort(inputs.begin(), inputs.end());
+  if (o.inputs != 0 && inputs.size() > o.inputs) inputs.resize(o.inputs);
   return inputs;
 }
 
@@ -311,6 +313,8 @@ Command add_qemu_command(CLI::App& app) {
                   "the one the directory is named after, else ops) instead of random sequences; the first "
                   "device of each runs on QEMU")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--inputs", options->inputs, "--corpus: run only the first N inputs (by name; 0: all)")
+      ->capture_default_str();
   cmd->add_option("-t,--target", options->target, "--corpus: the fuzz target that made the inputs (" +
                   target_names() + ")")->check(target_validator());
   cmd->add_flag("-q,--quiet", options->quiet, "Print only differences and the summary");

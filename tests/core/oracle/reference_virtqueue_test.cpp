@@ -1,4 +1,4 @@
-// Ten malformed chains from the virtio spec (1.2 numbering), and two
+// Eleven malformed chains from the virtio spec (1.2 numbering), and three
 // well-formed ones the spec makes a device handle, each run on the reference
 // virtqueue and on the device's own virtqueue: both must fault (or answer)
 // as the clause says.
@@ -44,7 +44,7 @@ class ModelDevice final : public ChainAnswerer {
 // One device with both queues set up over the same layout; the driver's
 // helpers write boot RAM.
 struct Chains {
-  Chains() {
+  explicit Chains(uint64_t ram_size = 1 * MiB) : ram(0, ram_size) {
     DeviceConfig config;
     config.region_size = 4 * GiB;
     config.requested_size = GiB;
@@ -97,7 +97,7 @@ struct Chains {
   ShadowKvm kvm;
   SparseHostMemory host;
   Machine machine{{}, kvm, host};
-  GuestRam ram{0, 1 * MiB};
+  GuestRam ram;  // sparse: a large one takes memory only where written
   GuestAddressSpace space{ram, machine.guest_memory()};
   Virtqueue queue{space};
   ReferenceVirtqueue reference;
@@ -205,6 +205,27 @@ TEST(MalformedChain, IndirectChainLongerThanTheQueue) {
   c.desc(kDesc, 0, {kTable, 2 * kSize * kDescriptorSize, kDescFlagIndirect, 0});
   c.offer(0);
   c.expect_fault(ChainFault::LongerThanQueue);
+}
+
+// 2.7.5.1: "Drivers MUST NOT add a descriptor chain longer than 2^32 bytes
+// in total": a 24-byte request and a writable part that makes 2^32 + 1.
+TEST(MalformedChain, LongerThan2To32BytesInTotal) {
+  Chains c(8 * GiB);
+  c.request_at(kDesc, 0, 1);
+  c.desc(kDesc, 1, {GiB, static_cast<uint32_t>((uint64_t{1} << 32) - kRequestSize + 1 - 16), kDescFlagWrite | kDescFlagNext, 2});
+  c.desc(kDesc, 2, {kResponse, 16, kDescFlagWrite, 0});
+  c.offer(0);
+  c.expect_fault(ChainFault::LongerThan4GiB);
+}
+
+// ... and a chain of exactly 2^32 bytes is one.
+TEST(WellFormedChain, Exactly2To32BytesInTotal) {
+  Chains c(8 * GiB);
+  c.request_at(kDesc, 0, 1);
+  c.desc(kDesc, 1, {GiB, static_cast<uint32_t>((uint64_t{1} << 32) - kRequestSize - 16), kDescFlagWrite | kDescFlagNext, 2});
+  c.desc(kDesc, 2, {kResponse, 16, kDescFlagWrite, 0});
+  c.offer(0);
+  c.expect_answer(Response{ResponseType::Ack});
 }
 
 // 2.7.5.3.2: "The device MUST handle the case of zero or more normal chained
