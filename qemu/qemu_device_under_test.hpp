@@ -1,8 +1,9 @@
 // A real QEMU's virtio-mem-pci as a device under test (device_under_test.hpp),
 // driven over qtest and QMP by virtio_mem_pci.hpp: one q35 machine started
 // with -S when the scenario adds its device, so one device per run; ops QEMU
-// cannot express (busy, faults, vhost, guest accesses, raw rings, further
-// devices) are unsupported, with the reason. The core models the release's
+// cannot express (busy, faults, vhost, guest accesses, further devices) are
+// unsupported, with the reason. Raw rings (queue, poke, kick) run in the low
+// guest RAM both machines have (raw_queue.hpp). The core models the release's
 // device profile: adapt() gives it QEMU's memory-device space and the
 // release's features.
 #pragma once
@@ -43,6 +44,11 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   Result<scenario::Outcome> configure_machine(const scenario::ConfigureMachine& machine,
                                               const scenario::FirstDevice* first);
   Result<scenario::Outcome> migrate(const scenario::Migrate& migrate);
+  std::optional<std::string> raw_ring_unsupported(const scenario::Op& op) const;
+  Result<scenario::Outcome> set_up_queue(const scenario::SetupQueue& queue, const scenario::FirstDevice* first);
+  Result<scenario::Outcome> poke(const scenario::Poke& poke);
+  Result<scenario::Outcome> kick(const scenario::FirstDevice* first);
+  Status clear_low_ram_once();
   bool on_device(const std::string& id) const { return device_ && id == device_id_; }
   // Whether this release has the memslot mode (static; dynamic since 8.2).
   bool memslot_mode_on_qemu(MemslotMode mode) const;
@@ -71,6 +77,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   bool needs_reset_ = false;    // as the last snapshot read it
   bool migrated_away_ = false;  // a migrated VM runs in a QEMU started with -incoming: not for reuse
   bool broken_ = false;         // it failed to answer once: not for reuse
+  bool low_ram_cleared_ = false;  // before the run's first raw-ring op
   std::set<std::string> notes_;
   std::string version_text_;
 };

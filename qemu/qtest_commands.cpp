@@ -24,6 +24,8 @@ std::string mem_write_command(uint64_t addr, std::span<const uint8_t> bytes) {
   return fmt::format("write {:#x} {} 0x{}", addr, bytes.size(), hex);
 }
 
+std::string mem_read_command(uint64_t addr, size_t size) { return fmt::format("read {:#x} {}", addr, size); }
+
 Result<uint64_t> parse_hex(const std::string& answer) {
   uint64_t value = 0;
   const char* begin = answer.data() + (answer.starts_with("0x") ? 2 : 0);

@@ -14,6 +14,7 @@ namespace vmemcheck::qemu {
 std::string mmio_read_command(uint64_t addr, int size);
 std::string mmio_write_command(uint64_t addr, int size, uint64_t value);
 std::string mem_write_command(uint64_t addr, std::span<const uint8_t> bytes);
+std::string mem_read_command(uint64_t addr, size_t size);
 // A number qtest answered ("0x1af4"). Error (QemuProtocol): anything else.
 Result<uint64_t> parse_hex(const std::string& answer);
 // The bytes of a `read` answer ("0x" and two hex digits a byte).

@@ -57,6 +57,7 @@ Status VirtioMemPci::connect() {
 }
 
 Status VirtioMemPci::initialise() {
+  raw_.disable();
   auto kept = transport_.negotiate(*process_, std::nullopt, kDriverFeatures);
   if (!kept) return kept.error();
   if (!*kept) {
@@ -69,6 +70,29 @@ Status VirtioMemPci::initialise() {
   auto enable = transport_.enable_queue_commands(SplitQueueDriver::rings());
   commands.insert(commands.end(), enable.begin(), enable.end());
   if (auto done = process_->qtest_batch(commands); !done) return done.error();
+  return ok_status();
+}
+
+Status VirtioMemPci::use_raw_queue(const QueueLayout& layout) {
+  // The negotiation starts with a virtio reset: QEMU's indices start from 0.
+  auto kept = transport_.negotiate(*process_, std::nullopt, kDriverFeatures);
+  if (!kept) return kept.error();
+  if (!*kept) return Error{fmt::format("virtio-mem refused the features {:#x}", transport_.accepted())};
+  auto queue = transport_.select_queue(*process_, 0);
+  if (!queue) return queue.error();
+  const auto commands = transport_.enable_queue_commands({layout.desc, layout.avail, layout.used}, layout.size);
+  if (auto done = process_->qtest_batch(commands); !done) return done.error();
+  raw_.set_up(layout, queue->notify_addr, transport_.status_read_command());
+  return ok_status();
+}
+
+Status VirtioMemPci::write_memory(uint64_t gpa, std::span<const uint8_t> bytes) {
+  if (auto done = process_->qtest(mem_write_command(gpa, bytes)); !done) return done.error();
+  return ok_status();
+}
+
+Status VirtioMemPci::clear_low_ram() {
+  if (auto done = process_->qtest(fmt::format("memset 0 {:#x} 0", RawQueue::kLowRamEnd)); !done) return done.error();
   return ok_status();
 }
 

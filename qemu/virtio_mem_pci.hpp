@@ -16,6 +16,7 @@
 #include "qemu_machine.hpp"
 #include "qemu_process.hpp"
 #include "qmp_client.hpp"
+#include "raw_queue.hpp"
 #include "result.hpp"
 #include "split_queue_driver.hpp"
 #include "virtio_pci_transport.hpp"
@@ -39,6 +40,18 @@ class VirtioMemPci {
   static constexpr uint64_t kMaxPart = SplitQueueDriver::kMaxPart;
 
   Result<Answer> request(const Chain& chain) { return queue_.request(*process_, chain); }
+  // The scenario's own queue (raw_queue.hpp): a virtio reset and queue 0 set
+  // up at `layout` instead of the driver's own rings, until the next reset.
+  Status use_raw_queue(const QueueLayout& layout);
+  bool raw_queue_enabled() const { return raw_.enabled(); }
+  Result<RawKick> kick_raw_queue() { return raw_.kick(*process_); }
+  Result<bool> raw_index_too_far_ahead() { return raw_.index_too_far_ahead(*process_); }
+  Result<std::optional<std::string_view>> raw_chain_read_otherwise() { return raw_.read_otherwise(*process_); }
+  // The driver writes guest memory (a scenario's poke).
+  Status write_memory(uint64_t gpa, std::span<const uint8_t> bytes);
+  // Zeroes guest RAM below RawQueue::kLowRamEnd, as a fresh machine has it
+  // (a QEMU taken from the pool kept what the last run wrote there).
+  Status clear_low_ram();
   Result<ConfigSpace> config();
   // One qtest round trip for the config space and status, with `info mtree`
   // rendered meanwhile when `with_tree`.
@@ -77,6 +90,7 @@ class VirtioMemPci {
   std::string id_;
   VirtioPciTransport transport_;
   SplitQueueDriver queue_;
+  RawQueue raw_;
   std::optional<std::vector<uint64_t>> decided_;
 };
 

@@ -123,8 +123,10 @@ Result<VirtioPciTransport::Queue> VirtioPciTransport::select_queue(QemuProcess& 
   return Queue{static_cast<uint16_t>(*size), notify_ + *notify_off * notify_multiplier_};
 }
 
-std::vector<std::string> VirtioPciTransport::enable_queue_commands(const QueueRings& rings) const {
+std::vector<std::string> VirtioPciTransport::enable_queue_commands(const QueueRings& rings,
+                                                                  std::optional<uint16_t> size) const {
   std::vector<std::string> commands;
+  if (size) commands.push_back(mmio_write_command(common_ + QueueSize, 2, *size));
   for (auto [offset, addr] : {std::pair{QueueDesc, rings.desc}, {QueueDriver, rings.avail}, {QueueDevice, rings.used}}) {
     commands.push_back(mmio_write_command(common_ + offset, 4, addr & 0xffffffff));
     commands.push_back(mmio_write_command(common_ + offset + 4, 4, addr >> 32));
@@ -134,10 +136,12 @@ std::vector<std::string> VirtioPciTransport::enable_queue_commands(const QueueRi
   return commands;
 }
 
+std::string VirtioPciTransport::status_read_command() const { return mmio_read_command(common_ + DeviceStatus, 1); }
+
 std::vector<std::string> VirtioPciTransport::config_and_status_reads(size_t bytes) const {
   std::vector<std::string> commands;
   for (size_t offset = 0; offset < bytes; offset += 4) commands.push_back(mmio_read_command(device_ + offset, 4));
-  commands.push_back(mmio_read_command(common_ + DeviceStatus, 1));
+  commands.push_back(status_read_command());
   return commands;
 }
 

@@ -44,8 +44,11 @@ class VirtioPciTransport {
     uint64_t notify_addr = 0;
   };
   Result<Queue> select_queue(QemuProcess& process, uint16_t index) const;
-  // The commands that hand the selected queue its rings and enable it, then set DRIVER_OK.
-  std::vector<std::string> enable_queue_commands(const QueueRings& rings) const;
+  // The commands that hand the selected queue its rings (and a size, when
+  // not the device's) and enable it, then set DRIVER_OK.
+  std::vector<std::string> enable_queue_commands(const QueueRings& rings, std::optional<uint16_t> size = {}) const;
+  // The command that reads the device status byte.
+  std::string status_read_command() const;
   // Commands reading the device configuration (`bytes`, in dwords) and then the status byte.
   std::vector<std::string> config_and_status_reads(size_t bytes) const;
 

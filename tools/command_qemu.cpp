@@ -17,6 +17,7 @@
 #include "compared_run.hpp"
 #include "core_device_under_test.hpp"
 #include "fuzz_decoder.hpp"
+#include "fuzz_target_option.hpp"
 #include "planted_difference.hpp"
 #include "qemu_binary.hpp"
 #include "qemu_device_under_test.hpp"
@@ -54,6 +55,8 @@ struct Options {
   bool no_reuse = false;
   bool quiet = false;
   std::string corpus;
+  std::string target;  // --corpus: the fuzz target whose decoder reads the inputs
+  uint64_t inputs = 0;  // --corpus: only the first this many (0: all)
 };
 
 // --qemu and --qemu-version into the QEMUs to run, each checked to be the
@@ -173,6 +176,7 @@ std::vector<std::filesystem::path> corpus_inputs(const Options& o) {
     if (entry.is_regular_file()) inputs.push_back(entry.path());
   }
   std::sort(inputs.begin(), inputs.end());
+  if (o.inputs != 0 && inputs.size() > o.inputs) inputs.resize(o.inputs);
   return inputs;
 }
 
@@ -233,7 +237,7 @@ int run_fuzz(const Options& o, const Target& target) {
     } else {
       std::ifstream in(inputs[i], std::ios::binary);
       const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      scenario = fuzz::decode(fuzz::Target::Ops, bytes);
+      scenario = fuzz::decode(target_of(o.target, inputs[i].string()), bytes);
       scenario.name = inputs[i].filename().string();
     }
     Duts duts(o, target, o.no_reuse ? nullptr : &pool);
@@ -305,9 +309,14 @@ Command add_qemu_command(CLI::App& app) {
                 "Plant a memslot difference: the core's device-memory tree maps one memslot too many once "
                 "one is mapped");
   cmd->add_option("--corpus", options->corpus,
-                  "--fuzz: run the inputs of this directory (decoded by the ops fuzz target) instead of random "
-                  "sequences; the first device of each runs on QEMU")
+                  "--fuzz: run the inputs of this directory (decoded by the fuzz target --target names, else "
+                  "the one the directory is named after, else ops) instead of random sequences; the first "
+                  "device of each runs on QEMU")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--inputs", options->inputs, "--corpus: run only the first N inputs (by name; 0: all)")
+      ->capture_default_str();
+  cmd->add_option("-t,--target", options->target, "--corpus: the fuzz target that made the inputs (" +
+                  target_names() + ")")->check(target_validator());
   cmd->add_flag("-q,--quiet", options->quiet, "Print only differences and the summary");
   return [options]() {
     const Options& o = *options;

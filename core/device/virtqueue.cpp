@@ -12,8 +12,9 @@ namespace {
 
 bool wraps(uint64_t start, uint64_t length) { return length > std::numeric_limits<uint64_t>::max() - start; }
 
-// Both parts of a chain stay below 4 GiB: used.len is a le32.
-constexpr uint64_t kMaxChainPart = std::numeric_limits<uint32_t>::max();
+// "Drivers MUST NOT add a descriptor chain longer than 2^32 bytes in total"
+// (virtio 1.2, 2.7.5.1).
+constexpr uint64_t kMaxChainBytes = uint64_t{1} << 32;
 
 }  // namespace
 
@@ -98,16 +99,22 @@ Result<std::optional<Chain>> Virtqueue::pop() {
       return Error{fmt::format("descriptor loop in the chain at head {}: more than {} {}descriptors", chain.head,
                                table_size, indirect ? "indirect " : "")};
     }
+    // The queue size is the longest chain (2.7.5), in an indirect table too.
+    if (visited > layout_.size) {
+      return Error{fmt::format("the chain at head {} is longer than the queue size ({})", chain.head, layout_.size)};
+    }
     const auto d = read_descriptor(table, index, indirect);
     if (!d) return d.error();
     if (d->flags & kDescFlagIndirect) {
       if (indirect) return Error{fmt::format("nested indirect table in indirect descriptor {}", index)};
-      if (visited != 1 || (d->flags & kDescFlagNext)) {
-        return Error{fmt::format("indirect descriptor {} is not alone in its chain (head {})", index, chain.head)};
+      // Direct descriptors may come before it (2.7.5.3.2: the device MUST
+      // handle them); nothing after it.
+      if (d->flags & kDescFlagNext) {
+        return Error{fmt::format("indirect descriptor {} has NEXT set (head {})", index, chain.head)};
       }
-      if (d->len == 0 || d->len % kDescriptorSize != 0 || d->len / kDescriptorSize > layout_.size) {
-        return Error{fmt::format("indirect table of descriptor {} has length {}: not a non-zero multiple of {} "
-                                 "of at most {} entries", index, d->len, kDescriptorSize, layout_.size)};
+      if (d->len == 0 || d->len % kDescriptorSize != 0) {
+        return Error{fmt::format("indirect table of descriptor {} has length {}: not a non-zero multiple of {}", index,
+                                 d->len, kDescriptorSize)};
       }
       if (!memory_.accessible(d->addr, d->len)) {
         return Error{fmt::format("indirect table of descriptor {} at [{:#x}, +{:#x}) is outside guest RAM", index,
@@ -137,9 +144,9 @@ Result<std::optional<Chain>> Virtqueue::pop() {
       chain.readable.push_back({d->addr, d->len});
       chain.readable_bytes += d->len;
     }
-    if (chain.readable_bytes > kMaxChainPart || chain.writable_bytes > kMaxChainPart) {
-      return Error{fmt::format("chain at head {} is oversized: {} readable and {} writable bytes, at most {:#x} each",
-                               chain.head, chain.readable_bytes, chain.writable_bytes, kMaxChainPart)};
+    if (chain.readable_bytes + chain.writable_bytes > kMaxChainBytes) {
+      return Error{fmt::format("chain at head {} is oversized: {} readable and {} writable bytes, more than {:#x}",
+                               chain.head, chain.readable_bytes, chain.writable_bytes, kMaxChainBytes)};
     }
     if (!(d->flags & kDescFlagNext)) break;
     if (d->next >= table_size) {

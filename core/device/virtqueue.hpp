@@ -11,13 +11,14 @@
 //
 // Rules we enforce beyond "do not crash", with the spec's reason:
 // - a chain has at most `size` descriptors (2.7.5: "MUST NOT create a
-//   descriptor chain longer than the Queue Size"), which also catches loops;
+//   descriptor chain longer than the Queue Size"), in an indirect table too,
+//   and no more than the table holds, which also catches loops;
 // - device-writable descriptors come after all device-readable ones (2.7.4.2);
-// - an indirect descriptor is a chain on its own: no NEXT with INDIRECT
+// - an indirect descriptor ends its chain: no NEXT with INDIRECT
 //   (2.7.5.3.1), no nested tables, table length a non-zero multiple of 16;
+//   direct descriptors before it are valid (2.7.5.3.2);
 // - zero-length buffers are refused (as QEMU's virtqueue_map_desc does);
-// - the readable and the writable part each stay below 4 GiB (used.len is
-//   32 bits): "oversized";
+// - the chain is at most 2^32 bytes in total (2.7.5.1): "oversized";
 // - each buffer lies in one memory region (boot RAM or one memslot).
 #pragma once
 

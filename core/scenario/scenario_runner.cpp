@@ -105,6 +105,7 @@ constexpr uint64_t kMaxBootRam = uint64_t{4} << 30;
 
 Status Runner::start_machine(const ConfigureMachine& config) {
   queues_.clear();
+  queue_reference_.clear();
   vhosts_.clear();
   used_published_.clear();
   address_space_.reset();
@@ -270,6 +271,7 @@ void Runner::execute(const RemoveDevice& rm, StepReport& report) {
   if (removed) {
     models_.erase(rm.device);
     queues_.erase(rm.device);
+    queue_reference_.remove(rm.device);
     used_published_.erase(rm.device);
   }
   report.outcome = Outcome::of(removed);
@@ -342,6 +344,7 @@ void Runner::execute(const SystemReset&, StepReport& report) {
   if (machine_) machine_->system_reset();
   for (auto& [id, model] : models_) model.system_reset();
   for (auto& [id, queue] : queues_) queue.reset();
+  queue_reference_.reset_all();
   for (auto& [id, published] : used_published_) published = 0;
   report.outcome = Outcome::ok();
 }
@@ -356,6 +359,7 @@ void Runner::execute(const VirtioReset& v, StepReport& report) {
   if (ReferenceModel* model = model_of(v.device)) model->virtio_reset();
   if (auto it = queues_.find(v.device); it != queues_.end()) {
     it->second.reset();
+    queue_reference_.reset(v.device);
     used_published_[v.device] = 0;
   }
   report.outcome = Outcome::ok();
@@ -628,7 +632,9 @@ void Runner::execute(const SetupQueue& q, StepReport& report) {
     return;
   }
   auto [it, added] = queues_.try_emplace(q.device, *address_space_);
-  report.outcome = Outcome::of(it->second.configure(q.layout));
+  const Status configured = it->second.configure(q.layout);
+  if (options_.check_model) queue_reference_.set_up(q.device, q.layout, configured.ok(), report.problems);
+  report.outcome = Outcome::of(configured);
   used_published_[q.device] = 0;  // enabling a queue starts its rings from index 0
 }
 
@@ -648,8 +654,13 @@ void Runner::execute(const Kick& k, StepReport& report) {
     report.outcome = Outcome{Outcome::Kind::Idle, "no queue"};
     return;
   }
-  const KickResult kick = service_queue(it->second, *d);
   ReferenceModel* model = model_of(k.device);
+  if (model && options_.check_model) {
+    queue_reference_.predict(k.device, *address_space_, *model, machine_->config().device_memory_base,
+                             machine_->config().device_memory_size);
+  }
+  const KickResult kick = service_queue(it->second, *d);
+  if (model && options_.check_model) queue_reference_.compare(k.device, kick, it->second, *address_space_, report.problems);
   report.outcome = Outcome{Outcome::Kind::Answered};
   for (const ServicedChain& chain : kick.chains) {
     const bool is_state = chain.request.raw_type == static_cast<uint16_t>(RequestType::State);

@@ -16,6 +16,7 @@
 #include "machine.hpp"
 #include "outcome.hpp"
 #include "platform.hpp"
+#include "queue_reference.hpp"
 #include "reference_model.hpp"
 #include "scenario.hpp"
 #include "sequence_census.hpp"
@@ -138,6 +139,7 @@ class Runner {
   std::unique_ptr<DmaView> dma_;
   std::unique_ptr<GuestAddressSpace> address_space_;
   std::map<std::string, Virtqueue> queues_;
+  QueueReference queue_reference_;  // the reference virtqueue beside each of queues_
   // Per queue, the used elements the driver has seen published since the
   // queue was set up or reset (mod 2^16, as the ring's index); unknown after
   // a transport fault, until the next reset.

@@ -174,6 +174,34 @@ TEST(Virtqueue, IndirectTable) {
   EXPECT_EQ(r.device->plugged_size(), 6 * MiB);
 }
 
+// 2.7.5.3.2: "The device MUST handle the case of zero or more normal chained
+// descriptors followed by a single descriptor with flags&VIRTQ_DESC_F_INDIRECT".
+TEST(Virtqueue, DirectDescriptorsBeforeAnIndirectOne) {
+  Rig r;
+  r.put_request(kRequests, {RequestType::Plug, r.device->addr(), 1});
+  r.desc(0, {kRequests, kRequestSize, kDescFlagNext, 1});
+  r.desc(1, {kTable, kDescriptorSize, kDescFlagIndirect, 0});
+  r.desc(kTable, 0, {kResponses, kResponseSize, kDescFlagWrite, 0});
+  r.offer(0);
+  const KickResult kick = service_queue(r.queue, *r.device);
+  EXPECT_FALSE(kick.fault);
+  EXPECT_EQ(r.response(0), Response{ResponseType::Ack});
+}
+
+// The spec bounds the chain, not the table: a table of more entries than the
+// queue holds a valid short chain (QEMU serves it too).
+TEST(Virtqueue, IndirectTableLargerThanTheQueue) {
+  Rig r;
+  r.put_request(kRequests, {RequestType::State, r.device->addr(), 1});
+  r.desc(kTable, 0, {kRequests, kRequestSize, kDescFlagNext, 1});
+  r.desc(kTable, 1, {kResponses, kResponseSize, kDescFlagWrite, 0});
+  r.desc(0, {kTable, 4 * kSize * kDescriptorSize, kDescFlagIndirect, 0});
+  r.offer(0);
+  const KickResult kick = service_queue(r.queue, *r.device);
+  EXPECT_FALSE(kick.fault);
+  EXPECT_EQ(r.response(0), (Response{ResponseType::Ack, BlockState::Unplugged}));
+}
+
 TEST(Virtqueue, ShortRequestIsAProtocolViolation) {
   Rig r;
   r.put_request(kRequests, {RequestType::Plug, r.device->addr(), 1});
@@ -267,6 +295,7 @@ TEST(Virtqueue, ZeroLengthBuffer) {
 }
 
 // Each part of a chain holds at most 0xffffffff bytes (used.len is a le32).
+// 2.7.5.1: a chain of 2^32 bytes in total is the longest a driver may offer.
 TEST(Virtqueue, OversizedChain) {
   Rig r;
   // Guest RAM large enough that the buffers themselves are valid.
@@ -274,21 +303,21 @@ TEST(Virtqueue, OversizedChain) {
   GuestAddressSpace space(big, r.machine.guest_memory());
   Virtqueue queue(space);
   ASSERT_TRUE(queue.configure({kSize, kDesc, kAvail, kUsed}));
-  // Head 0: both parts of the largest size, answered.
+  // Head 0: 2^32 bytes in all, answered.
   ASSERT_TRUE(big.write(kRequests, encode_request({RequestType::State, r.device->addr(), 1})));
-  ASSERT_TRUE(big.write(kDesc, encode_descriptor({kRequests, 0xffffffff, kDescFlagNext, 1})));
-  ASSERT_TRUE(big.write(kDesc + 16, encode_descriptor({GiB, 0xffffffff, kDescFlagWrite, 0})));
-  // Head 2: one readable byte more.
+  ASSERT_TRUE(big.write(kDesc, encode_descriptor({kRequests, 0xffffffff - 9, kDescFlagNext, 1})));
+  ASSERT_TRUE(big.write(kDesc + 16, encode_descriptor({GiB, 10, kDescFlagWrite, 0})));
+  // Head 2: one byte more.
   ASSERT_TRUE(big.write(kDesc + 32, encode_descriptor({0, 0xffffffff, kDescFlagNext, 3})));
-  ASSERT_TRUE(big.write(kDesc + 48, encode_descriptor({0, 1, 0, 0})));
+  ASSERT_TRUE(big.write(kDesc + 48, encode_descriptor({0, 2, 0, 0})));
   ASSERT_TRUE(big.write(kAvail + avail_ring_offset(1), std::array<uint8_t, 2>{2, 0}));
   ASSERT_TRUE(big.write(kAvail + avail_idx_offset(), std::array<uint8_t, 2>{2, 0}));
   const KickResult kick = service_queue(queue, *r.device);
   ASSERT_EQ(kick.chains.size(), 1u);
-  EXPECT_EQ(kick.chains[0].writable_bytes, 0xffffffffu);
+  EXPECT_EQ(kick.chains[0].readable_bytes, 0xffffffffu - 9);
   ASSERT_TRUE(kick.fault);
-  EXPECT_EQ(*kick.fault, "chain at head 2 is oversized: 4294967296 readable and 0 writable bytes, at most "
-                         "0xffffffff each");
+  EXPECT_EQ(*kick.fault, "chain at head 2 is oversized: 4294967297 readable and 0 writable bytes, more than "
+                         "0x100000000");
 }
 
 TEST(Virtqueue, IndirectRules) {
@@ -301,13 +330,12 @@ TEST(Virtqueue, IndirectRules) {
   Rig with_next;
   with_next.desc(0, {kTable, kDescriptorSize, kDescFlagIndirect | kDescFlagNext, 1});
   with_next.offer(0);
-  with_next.expect_fault("indirect descriptor 0 is not alone in its chain (head 0)");
+  with_next.expect_fault("indirect descriptor 0 has NEXT set (head 0)");
 
   Rig bad_length;
   bad_length.desc(0, {kTable, 24, kDescFlagIndirect, 0});
   bad_length.offer(0);
-  bad_length.expect_fault(
-      "indirect table of descriptor 0 has length 24: not a non-zero multiple of 16 of at most 8 entries");
+  bad_length.expect_fault("indirect table of descriptor 0 has length 24: not a non-zero multiple of 16");
 
   Rig outside;
   outside.desc(0, {kRamSize - 16, 32, kDescFlagIndirect, 0});
@@ -444,7 +472,8 @@ TEST(Virtqueue, AFullRingIsServiced) {
   EXPECT_EQ(kick.chains.size(), kSize);
 }
 
-// An indirect table may hold as many descriptors as the queue has entries, no more.
+// A chain in an indirect table may have as many descriptors as the queue has
+// entries, no more (2.7.5: the queue size is the longest chain).
 TEST(Virtqueue, IndirectTableOfQueueSize) {
   for (const uint32_t entries : {uint32_t{kSize}, uint32_t{kSize + 1}}) {
     Rig r;
@@ -462,7 +491,7 @@ TEST(Virtqueue, IndirectTableOfQueueSize) {
       EXPECT_FALSE(kick.fault);
       EXPECT_EQ(r.response(0), (Response{ResponseType::Ack, BlockState::Unplugged}));
     } else {
-      r.expect_fault("indirect table of descriptor 0 has length 144: not a non-zero multiple of 16 of at most 8 entries");
+      r.expect_fault("the chain at head 0 is longer than the queue size (8)");
     }
   }
 }
