@@ -22,6 +22,7 @@ int run_qemu(const char* qemu, int shm_id) {
   if (pid == 0) {
     const std::string spec = std::to_string(shm_id) + "," + std::to_string(kOffset) + "," + std::to_string(kWindow);
     setenv("VMEMCHECK_EDGE_MAP", spec.c_str(), 1);
+    setenv("LLVM_PROFILE_FILE", "/dev/null", 1);  // its coverage profile, else written into the working folder
     execl(qemu, qemu, "-version", static_cast<char*>(nullptr));
     _exit(127);
   }
