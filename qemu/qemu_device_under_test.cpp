@@ -40,9 +40,9 @@ void mark_unused(Outcome& o, std::optional<uint16_t> head, const Outcome* core) 
 
 }  // namespace
 
-QemuDeviceUnderTest::QemuDeviceUnderTest(std::string binary, QemuVersion version, QemuPool* pool)
+QemuDeviceUnderTest::QemuDeviceUnderTest(std::string binary, QemuDeviceProfile profile, QemuPool* pool)
     : binary_(std::move(binary)),
-      profile_(qemu_profile(version)),
+      profile_(std::move(profile)),
       pool_(pool),
       same_space_(profile_.dynamic_memslots) {}
 
@@ -66,7 +66,7 @@ Op QemuDeviceUnderTest::adapt(const Op& op) {
     DeviceConfig wanted = a->config;
     // One device per QEMU run: it sits where the scenario's first fit would put it.
     if (same_space_ && !wanted.addr) wanted.addr = scenario_base_;
-    auto on_qemu = as_on_qemu(wanted, profile_.version);
+    auto on_qemu = as_on_qemu(wanted, profile_);
     if (on_qemu && !unexpressible_device(*on_qemu)) return AddDevice{*on_qemu};
   }
   return op;
@@ -108,7 +108,7 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
   }
   if (const auto* a = std::get_if<AddDevice>(&op)) {
     if (device_) return "only one device per QEMU run";
-    if (auto on_qemu = as_on_qemu(a->config, profile_.version); !on_qemu) {
+    if (auto on_qemu = as_on_qemu(a->config, profile_); !on_qemu) {
       return "not expressible on QEMU " + std::string(profile_.name) + ": " + on_qemu.error().message;
     }
     if (auto why = unexpressible_device(a->config)) return why;
@@ -195,7 +195,7 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
   }
   QemuGeometry g{config.id, memdev, config.region_size, config.block_size, config.requested_size, config.addr,
                  config.unplugged_inaccessible, std::nullopt, config.node, machine_.numa_nodes,
-                 same_space_ ? machine_.device_memory_size : 0, profile_.version != QemuVersion::V7_2,
+                 same_space_ ? machine_.device_memory_size : 0, profile_.ioeventfd,
                  same_space_ && machine_.device_memory_base + machine_.device_memory_size + GiB > max_area_end(false)};
   if (profile_.dynamic_memslots) g.dynamic_memslots = config.mode == MemslotMode::Dynamic;
   auto started = pool_ ? pool_->take(binary_, g) : VirtioMemPci::start(binary_, g);
@@ -337,6 +337,9 @@ Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* 
       return o;
     };
     if (const auto* g = std::get_if<GuestRequest>(&op)) {
+      if (plant_sanitizer_report_ && g->type == RequestType::State) {
+        if (auto planted = device_->oversized_qtest_read(); !planted) return planted.error();
+      }
       return answered(static_cast<uint16_t>(g->type), address(g->addr), g->nb_blocks, kRequestSize, kResponseSize);
     }
     if (const auto* r = std::get_if<RawRequest>(&op)) {

@@ -5,7 +5,7 @@
 // unsupported, with the reason. Raw rings (queue, poke, kick) run in the low
 // guest RAM both machines have (raw_queue.hpp). The core models the release's
 // device profile: adapt() gives it QEMU's memory-device space and the
-// release's features.
+// profile's features.
 #pragma once
 
 #include <memory>
@@ -24,7 +24,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
  public:
   // `pool`: where the QEMU comes from and goes back to (null: started for
   // this run and ended with it).
-  QemuDeviceUnderTest(std::string binary, QemuVersion version, QemuPool* pool);
+  QemuDeviceUnderTest(std::string binary, QemuDeviceProfile profile, QemuPool* pool);
   ~QemuDeviceUnderTest() override;
 
   std::string label() const override { return "QEMU"; }
@@ -34,6 +34,9 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   Result<std::optional<scenario::DeviceSnapshot>> snapshot(const std::string& id) override;
   std::vector<std::string> notes() const override { return {notes_.begin(), notes_.end()}; }
 
+  // Before the first STATE request, make QEMU's sanitizer report
+  // (VirtioMemPci::oversized_qtest_read): --plant-sanitizer-report.
+  void plant_sanitizer_report() { plant_sanitizer_report_ = true; }
   // "10.0.2 (Debian ...)" once a QEMU ran, else empty.
   const std::string& version() const { return version_text_; }
 
@@ -57,7 +60,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   uint64_t address(const scenario::Address& addr) const;
 
   std::string binary_;
-  const QemuDeviceProfile& profile_;
+  QemuDeviceProfile profile_;
   QemuPool* pool_;
   // With dynamic memslots the memslot decision depends on the memory-device
   // space (maxmem less boot RAM), so the core's machine takes QEMU's: from
@@ -78,6 +81,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   bool migrated_away_ = false;  // a migrated VM runs in a QEMU started with -incoming: not for reuse
   bool broken_ = false;         // it failed to answer once: not for reuse
   bool low_ram_cleared_ = false;  // before the run's first raw-ring op
+  bool plant_sanitizer_report_ = false;
   std::set<std::string> notes_;
   std::string version_text_;
 };

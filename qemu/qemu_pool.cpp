@@ -37,19 +37,33 @@ struct QemuPool::Entry {
 QemuPool::QemuPool() = default;
 QemuPool::~QemuPool() = default;
 
+// requested-size first: the usable region only grows on a resize, and the
+// reset then shrinks it to what the start had. Whether the device is as
+// fresh; Error: QEMU failed on the way.
+Result<bool> QemuPool::reset_for_reuse(VirtioMemPci& device, const Entry& entry) {
+  auto resized = device.resize(entry.requested);
+  if (!resized) return resized.error();
+  if (*resized) return false;
+  if (auto reset = device.system_reset(); !reset) return reset.error();
+  auto state = read_state(device);
+  if (!state) return state.error();
+  return *state == entry.fresh;
+}
+
 Result<std::unique_ptr<VirtioMemPci>> QemuPool::take(const std::string& binary, const QemuGeometry& geometry) {
+  reset_reported_ = false;
   const std::string key = pool_key(binary, geometry);
   for (auto& entry : entries_) {
     if (entry.key != key || !entry.device) continue;
     std::unique_ptr<VirtioMemPci> device = std::move(entry.device);
-    // requested-size first: the usable region only grows on a resize, and the
-    // reset then shrinks it to what the start had.
-    auto resized = device->resize(entry.requested);
-    if (resized && !*resized && device->system_reset()) {
-      if (auto state = read_state(*device); state && *state == entry.fresh) {
-        ++reused_;
-        return device;
-      }
+    auto reset = reset_for_reuse(*device, entry);
+    if (!reset && reset.error().code == ErrorCode::QemuSanitizerReport) {
+      reset_reported_ = true;
+      return reset.error();
+    }
+    if (reset && *reset) {
+      ++reused_;
+      return device;
     }
     ++refused_;
   }

@@ -20,7 +20,11 @@ class QemuPool {
   QemuPool();
   ~QemuPool();
   // A device of this geometry: a reset one from the pool, or a fresh one.
+  // Error QemuSanitizerReport, with reset_reported(), when QEMU's sanitizer
+  // reported while a pooled QEMU was reset: a finding of the sequence it
+  // ran before, never swallowed by starting a fresh one.
   Result<std::unique_ptr<VirtioMemPci>> take(const std::string& binary, const QemuGeometry& geometry);
+  bool reset_reported() const { return reset_reported_; }
   void give_back(const std::string& binary, const QemuGeometry& geometry, std::unique_ptr<VirtioMemPci> device);
   size_t started() const { return started_; }
   size_t reused() const { return reused_; }
@@ -28,8 +32,10 @@ class QemuPool {
 
  private:
   struct Entry;
+  static Result<bool> reset_for_reuse(VirtioMemPci& device, const Entry& entry);
   std::vector<Entry> entries_;
   size_t started_ = 0, reused_ = 0, refused_ = 0;
+  bool reset_reported_ = false;
 };
 
 }  // namespace vmemcheck::qemu

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -76,68 +77,42 @@ UnpackedTree unpacked_tree(const std::string& binary) {
   return tree;
 }
 
-// In a forked child: the environment of an unpacked tree.
-void export_env(const UnpackedTree& tree) {
-  for (const auto& assignment : tree.env) {
+// The exit status of a QEMU its sanitizer ended (QEMU's own are 0 and 1).
+constexpr int kSanitizerExitCode = 66;
+
+// What an instrumented QEMU (scripts/build-qemu) runs with; an uninstrumented
+// one ignores it. Every sanitizer report ends QEMU (UBSan's would otherwise
+// recover and go unseen) with kSanitizerExitCode, which tells a report from
+// a crash (a code, not the report's wording; the log also holds warnings,
+// such as ASan's on QEMU's coroutines); reports go to DIR/sanitizer.PID.
+// Leaks are not checked: QEMU exits without freeing when it refuses a
+// device, and vmemcheck ends it with SIGKILL, so LeakSanitizer would only
+// report those exits. The user's own options come after the defaults and
+// win, except for the exit code and the log path. Source-based coverage is
+// written only where the user's LLVM_PROFILE_FILE says, else into DIR
+// (removed with it) rather than into the working directory.
+std::vector<std::string> sanitizer_environment(const std::string& dir) {
+  const auto with_user = [](const char* name, const std::string& defaults, const std::string& log) {
+    const char* user = std::getenv(name);
+    return fmt::format("{}={}{}:exitcode={}:log_path={}", name, defaults, user ? std::string(":") + user : "",
+                       kSanitizerExitCode, log);
+  };
+  const std::string log = dir + "/sanitizer";
+  std::vector<std::string> env{with_user("ASAN_OPTIONS", "detect_leaks=0:halt_on_error=1", log),
+                               with_user("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1", log)};
+  if (!std::getenv("LLVM_PROFILE_FILE")) env.push_back("LLVM_PROFILE_FILE=" + dir + "/qemu-%p.profraw");
+  return env;
+}
+
+// In a forked child: these NAME=VALUE assignments.
+void export_env(const std::vector<std::string>& env) {
+  for (const auto& assignment : env) {
     const auto equals = assignment.find('=');
     ::setenv(assignment.substr(0, equals).c_str(), assignment.substr(equals + 1).c_str(), 1);
   }
 }
 
 }  // namespace
-
-Result<std::string> probe_version(const std::string& binary) {
-  auto located = locate_binary(binary);
-  if (!located) return located.error();
-  const UnpackedTree tree = unpacked_tree(*located);
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error{"pipe: " + errno_text()};
-  Fd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  std::string path = *located, flag = "--version";
-  char* argv[] = {path.data(), flag.data(), nullptr};
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return Error{"fork: " + errno_text()};
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);
-    ::dup2(write_end.get(), 1);
-    export_env(tree);
-    ::execv(argv[0], argv);
-    ::_exit(127);
-  }
-  write_end = Fd();
-  std::string output;
-  bool answered = false;  // its stdout closed: it exited, or is exiting
-  for (;;) {
-    pollfd pfd{read_end.get(), POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, 5000);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) break;
-    char chunk[1024];
-    const ssize_t got = ::read(read_end.get(), chunk, sizeof chunk);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      answered = got == 0;
-      break;
-    }
-    output.append(chunk, static_cast<size_t>(got));
-  }
-  read_end = Fd();
-  if (!answered) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  const std::string marker = "QEMU emulator version ";
-  const auto at = output.find(marker);
-  if (at == std::string::npos) {
-    return Error{fmt::format("cannot tell which QEMU '{}' is: '{} --version' printed no \"{}\" line{}", *located,
-                             *located, marker.substr(0, marker.size() - 1),
-                             WIFEXITED(status) ? fmt::format(" (exit status {})", WEXITSTATUS(status)) : "")};
-  }
-  const auto start = at + marker.size();
-  return output.substr(start, output.find('\n', start) - start);
-}
 
 Result<std::string> locate_binary(const std::string& binary) {
   const std::string hint = "install Debian's qemu-system-x86 (scripts/install-deps) or pass --qemu PATH";
@@ -175,6 +150,8 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
     listeners.emplace_back(fd, std::move(*listener));
   }
   const UnpackedTree tree = unpacked_tree(*located);
+  std::vector<std::string> env = tree.env;
+  for (auto& assignment : sanitizer_environment(p->dir_)) env.push_back(std::move(assignment));
   std::vector<std::string> args{*located};
   if (options.qtest) args.insert(args.end(), {"-S", "-qtest", "unix:" + qtest_path, "-qtest-log", "/dev/null"});
   args.insert(args.end(), {"-qmp", "unix:" + qmp_path});
@@ -201,7 +178,7 @@ Result<std::unique_ptr<QemuProcess>> QemuProcess::launch(const LaunchOptions& op
       ::dup2(log, 2);
     }
     if (null >= 0) ::dup2(null, 0);
-    export_env(tree);
+    export_env(env);
     ::execv(argv[0], argv.data());
     const std::string message = fmt::format("exec {}: {}\n", argv[0], errno_text());
     [[maybe_unused]] const auto written = ::write(2, message.data(), message.size());
@@ -244,10 +221,8 @@ QemuProcess::~QemuProcess() {
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  if (!dir_.empty()) {
-    for (const char* name : {"/qtest.sock", "/qmp.sock", "/console.sock", "/stderr.log", "/migration.sock"}) ::unlink((dir_ + name).c_str());
-    ::rmdir(dir_.c_str());
-  }
+  std::error_code ignored;  // a directory that cannot be removed is left in /tmp, nothing worse
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
 }
 
 std::string QemuProcess::log_tail() const {
@@ -260,7 +235,23 @@ std::string QemuProcess::log_tail() const {
   return log.empty() ? "(no output)" : log;
 }
 
+std::optional<std::string> QemuProcess::sanitizer_report() const {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, error)) {
+    if (!entry.path().filename().string().starts_with("sanitizer.")) continue;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  return std::nullopt;
+}
+
 Error QemuProcess::exited(int status, const std::string& what) const {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kSanitizerExitCode) {
+    return Error{fmt::format("QEMU's sanitizer reported while {}:\n{}", what, sanitizer_report().value_or("(no report file)")),
+                 ErrorCode::QemuSanitizerReport};
+  }
   const std::string log = log_tail();
   // QEMU's stderr says what it refused, in its own words (not ours).
   const auto refusal = std::ranges::find_if(refusals_, [&](const LaunchOptions::Refusal& r) {
@@ -298,8 +289,9 @@ Result<std::string> QemuProcess::read_line(const Fd& fd, std::string& buffer, co
     const ssize_t got = ::read(fd.get(), chunk, sizeof chunk);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
-      // Closed: give the process a moment to be reaped for the message.
-      for (int i = 0; i < 20 && pid_ > 0; ++i) {
+      // Closed: give the process a moment to be reaped for the message (and
+      // to tell a sanitizer's end, which follows its report, from others).
+      for (int i = 0; i < 200 && pid_ > 0; ++i) {
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
           pid_ = -1;

@@ -6,6 +6,7 @@
 // sockets are owned descriptors (os/fd.hpp).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 #include <memory>
@@ -39,10 +40,6 @@ struct LaunchOptions {
 // saying it is missing and how to get it.
 Result<std::string> locate_binary(const std::string& binary);
 
-// What `BINARY --version` says: "10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)".
-// Error: the binary is missing, or printed no "QEMU emulator version" line.
-Result<std::string> probe_version(const std::string& binary);
-
 class QemuProcess {
  public:
   static Result<std::unique_ptr<QemuProcess>> launch(const LaunchOptions& options);
@@ -71,6 +68,9 @@ class QemuProcess {
   pid_t pid() const { return pid_; }
   // QEMU's stderr so far (the last lines), for messages.
   std::string log_tail() const;
+  // What an instrumented QEMU's sanitizer wrote (a report ends QEMU;
+  // warnings do not), if anything.
+  std::optional<std::string> sanitizer_report() const;
 
  private:
   QemuProcess() = default;
@@ -80,7 +80,8 @@ class QemuProcess {
   Status accept_from(const Fd& listener, Fd& fd, int timeout_ms);
   // Why it stopped answering: it exited (see exited()) or did not answer in time.
   Error died(const std::string& what);
-  // The error for an exit while doing `what`: the code of the first of the
+  // The error for an exit while doing `what`: QemuSanitizerReport (with the
+  // report) when a sanitizer ended it, else the code of the first of the
   // launch's refusals its stderr holds, else QemuDied.
   Error exited(int status, const std::string& what) const;
 

@@ -25,20 +25,20 @@ bool expressible(const Op& op) {
 // The fuzz geometries (cycled by seed; `requested` is where a sequence
 // starts, resizes move it). Each dynamic one has an area that gives it
 // several memslots, and one has a short last memslot.
-std::vector<FuzzGeometry> qemu_geometries(QemuVersion version) {
+std::vector<FuzzGeometry> qemu_geometries(const QemuDeviceProfile& profile) {
   static const std::vector<FuzzGeometry> all = {
-      {4 * GiB, 2 * MiB, 1 * GiB, true, MemslotMode::Dynamic, 8 * GiB, QemuVersion::V7_2},  // 4 x 1 GiB
-      {4 * GiB, 2 * MiB, 0, true, MemslotMode::Dynamic, 5 * GiB, QemuVersion::V7_2},  // nothing requested: nothing usable
-      {512 * MiB, 4 * MiB, 64 * MiB, false, MemslotMode::Static, 2 * GiB, QemuVersion::V7_2},  // legacy: unplugged stays accessible
-      {8 * GiB, 128 * MiB, 1 * GiB, true, MemslotMode::Dynamic, 16 * GiB, QemuVersion::V7_2},  // 8 x 1 GiB
-      {3584 * MiB, 2 * MiB, 2 * GiB, true, MemslotMode::Dynamic, 4 * GiB, QemuVersion::V7_2},  // 3 x 1 GiB and 512 MiB
-      {256 * MiB, 1 * MiB, 256 * MiB, true, MemslotMode::Static, 2 * GiB, QemuVersion::V7_2},  // the smallest block, all requested
-      {2 * GiB, 1 * GiB, 0, false, MemslotMode::Static, 4 * GiB, QemuVersion::V7_2},  // 1 GiB blocks, nothing requested
-      {1 * TiB, 2 * MiB, 1 * GiB, true, MemslotMode::Dynamic, 1100 * GiB, QemuVersion::V10_0},  // 238 x 4406 MiB
+      {4 * GiB, 2 * MiB, 1 * GiB, true, MemslotMode::Dynamic, 8 * GiB, false},  // 4 x 1 GiB
+      {4 * GiB, 2 * MiB, 0, true, MemslotMode::Dynamic, 5 * GiB, false},  // nothing requested: nothing usable
+      {512 * MiB, 4 * MiB, 64 * MiB, false, MemslotMode::Static, 2 * GiB, false},  // legacy: unplugged stays accessible
+      {8 * GiB, 128 * MiB, 1 * GiB, true, MemslotMode::Dynamic, 16 * GiB, false},  // 8 x 1 GiB
+      {3584 * MiB, 2 * MiB, 2 * GiB, true, MemslotMode::Dynamic, 4 * GiB, false},  // 3 x 1 GiB and 512 MiB
+      {256 * MiB, 1 * MiB, 256 * MiB, true, MemslotMode::Static, 2 * GiB, false},  // the smallest block, all requested
+      {2 * GiB, 1 * GiB, 0, false, MemslotMode::Static, 4 * GiB, false},  // 1 GiB blocks, nothing requested
+      {1 * TiB, 2 * MiB, 1 * GiB, true, MemslotMode::Dynamic, 1100 * GiB, true},  // 238 x 4406 MiB
   };
   std::vector<FuzzGeometry> runnable;
   for (const auto& g : all) {
-    if (version == QemuVersion::V10_0 || g.since == QemuVersion::V7_2) runnable.push_back(g);
+    if (profile.dynamic_memslots || !g.needs_dynamic_memslots) runnable.push_back(g);
   }
   return runnable;
 }

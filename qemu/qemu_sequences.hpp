@@ -18,9 +18,11 @@ struct FuzzGeometry {
   bool unplugged_inaccessible;
   MemslotMode mode;
   uint64_t device_memory;  // the machine's device-memory area from 4 GiB (decides the memslot count)
-  QemuVersion since;       // the first release that can run it
+  // Only for a QEMU with dynamic memslots: its area is QEMU's memory-device
+  // space only then (without, QEMU gets a space just fitting the device).
+  bool needs_dynamic_memslots;
 };
-std::vector<FuzzGeometry> qemu_geometries(QemuVersion version);
+std::vector<FuzzGeometry> qemu_geometries(const QemuDeviceProfile& profile);
 // A random scenario over `geometry`, deterministic in `seed`, of `ops` ops
 // after the machine and the device.
 scenario::Scenario random_qemu_scenario(uint64_t seed, const FuzzGeometry& geometry, uint64_t ops);

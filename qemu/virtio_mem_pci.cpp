@@ -244,4 +244,25 @@ Result<std::string> VirtioMemPci::qemu_version() {
                      package.empty() ? "" : " (" + package + ")");
 }
 
+Status VirtioMemPci::oversized_qtest_read() {
+  if (auto read = process_->qtest("read 0x0 0x20000000000"); !read) return read.error();
+  return ok_status();
+}
+
+Result<std::map<std::string, std::string>> VirtioMemPci::property_defaults() {
+  auto reply = qmp_->execute("device-list-properties", {{"typename", "virtio-mem-pci"}});
+  if (!reply) return reply.error();
+  if (!reply->ok()) return refused("device-list-properties", *reply);
+  if (!reply->value->is_array()) return Error{"device-list-properties answered " + reply->value->dump(), ErrorCode::QemuProtocol};
+  std::map<std::string, std::string> defaults;
+  for (const nlohmann::json& property : *reply->value) {
+    if (!property.is_object() || !property.contains("name") || !property["name"].is_string()) {
+      return Error{"device-list-properties: a property without a name: " + property.dump(), ErrorCode::QemuProtocol};
+    }
+    const nlohmann::json value = property.value("default-value", nlohmann::json());
+    defaults[property["name"]] = value.is_null() ? "" : value.is_string() ? value.get<std::string>() : value.dump();
+  }
+  return defaults;
+}
+
 }  // namespace vmemcheck::qemu

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,16 @@ class VirtioMemPci {
   Result<std::vector<uint64_t>> decided_memslots();
   // "10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)", from QMP query-version.
   Result<std::string> qemu_version();
+  // A qtest read of 2 TiB at once: qtest allocates its buffer whole, more
+  // than ASan allows (1 TiB), so an instrumented QEMU reports
+  // allocation-size-too-big and ends; an uninstrumented one may try to
+  // read it all. Only for vmemcheck qemu --plant-sanitizer-report: a real
+  // report from an unpatched QEMU, to show that reports are findings.
+  Status oversized_qtest_read();
+  // virtio-mem-pci's properties (QMP device-list-properties, what `-device
+  // virtio-mem-pci,help` prints) and their defaults: a string default as it
+  // is ("on"), others as JSON ("false"), "" when QEMU gives none.
+  Result<std::map<std::string, std::string>> property_defaults();
 
  private:
   VirtioMemPci() = default;

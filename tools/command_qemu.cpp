@@ -21,7 +21,9 @@
 #include "planted_difference.hpp"
 #include "qemu_binary.hpp"
 #include "qemu_device_under_test.hpp"
+#include "qemu_probe.hpp"
 #include "qemu_process.hpp"
+#include "qemu_sanitizer_finding.hpp"
 #include "qemu_sequences.hpp"
 #include "scenario.hpp"
 #include "units.hpp"
@@ -35,10 +37,12 @@ std::string count_list(const std::map<std::string, size_t>& kinds) {
   return out;
 }
 
-// One QEMU to run: the profile the core models and the binary that is it.
+// One QEMU to run: its binary and the device profile the core models,
+// probed from the binary.
 struct Target {
-  QemuVersion version;
   std::string binary;
+  QemuDeviceProfile profile;
+  std::string replay_option;  // how a finding replays: "--qemu-version 10.0" or "--qemu PATH"
 };
 
 struct Options {
@@ -52,6 +56,7 @@ struct Options {
   std::string findings = "findings";
   bool plant = false;
   bool plant_memslot = false;
+  bool plant_sanitizer = false;
   bool no_reuse = false;
   bool quiet = false;
   std::string corpus;
@@ -59,11 +64,10 @@ struct Options {
   uint64_t inputs = 0;  // --corpus: only the first this many (0: all)
 };
 
-// --qemu and --qemu-version into the QEMUs to run, each checked to be the
-// release it is run as. Error: a message naming the bad option.
-Result<std::vector<Target>> targets_of(const Options& o) {
+// --qemu-version's list ("7.2,10.0", "all") into releases, each once.
+Result<std::vector<QemuVersion>> releases_of(const std::string& option) {
   std::vector<QemuVersion> versions;
-  const std::string list = o.versions.empty() ? "" : o.versions == "all" ? "7.2,10.0" : o.versions;
+  const std::string list = option == "all" ? "7.2,10.0" : option;
   for (size_t start = 0; start < list.size();) {
     size_t end = list.find(',', start);
     if (end == std::string::npos) end = list.size();
@@ -73,33 +77,51 @@ Result<std::vector<Target>> targets_of(const Options& o) {
     if (std::find(versions.begin(), versions.end(), *version) == versions.end()) versions.push_back(*version);
     start = end + 1;
   }
-  if (!o.qemu.empty() && versions.size() > 1) {
-    return Error{"--qemu names one binary: give at most one --qemu-version with it"};
+  return versions;
+}
+
+// The binary's probed profile; says so when it is not the release table's.
+// Error: it cannot be probed, or is not the release `expected` (if given).
+Result<Target> probed_target(const std::string& binary, const QemuVersion* expected, std::string replay_option) {
+  auto probed = qemu::probe_qemu(binary);
+  if (!probed) return probed.error();
+  if (expected && probed->release != *expected) {
+    return Error{fmt::format("{} is QEMU {}, not {}", binary, probed->version, qemu_profile(*expected).name)};
   }
-  std::vector<Target> targets;
+  if (!probed->release) {
+    fmt::print("note: QEMU {} ({}) has no entry in the release table (7.2, 10.0): running with the probed profile: {}\n",
+               probed->version, binary, describe(probed->profile));
+  } else if (auto differences = profile_differences(probed->profile, qemu_profile(*probed->release));
+             !differences.empty()) {
+    fmt::print("note: QEMU {} ({}) differs from the release table's {}: {}; running with the probed profile\n",
+               probed->version, binary, probed->profile.name, differences);
+  }
+  return Target{binary, std::move(probed->profile), std::move(replay_option)};
+}
+
+// --qemu and --qemu-version into the QEMUs to run, each probed. Error: a
+// message naming the bad option or the QEMU that cannot be run.
+Result<std::vector<Target>> targets_of(const Options& o) {
+  auto versions = releases_of(o.versions);
+  if (!versions) return versions.error();
   if (!o.qemu.empty()) {
-    auto detected = qemu::detect_version(o.qemu);
-    if (!detected) return detected.error();
-    if (!versions.empty() && versions[0] != *detected) {
-      return Error{fmt::format("--qemu {} is QEMU {}, not --qemu-version {}", o.qemu, qemu_profile(*detected).name,
-                               qemu_profile(versions[0]).name)};
-    }
-    targets.push_back({*detected, o.qemu});
-    return targets;
+    if (versions->size() > 1) return Error{"--qemu names one binary: give at most one --qemu-version with it"};
+    auto target = probed_target(o.qemu, versions->empty() ? nullptr : &versions->front(), "--qemu " + o.qemu);
+    if (!target) return target.error();
+    return std::vector<Target>{std::move(*target)};
   }
-  if (versions.empty()) versions.push_back(QemuVersion::V7_2);
-  for (const QemuVersion version : versions) {
+  if (versions->empty()) versions->push_back(QemuVersion::V7_2);
+  std::vector<Target> targets;
+  for (const QemuVersion version : *versions) {
     const std::string binary = qemu::installed_binary(version);
+    const std::string name = qemu_profile(version).name;
     if (!qemu::locate_binary(binary)) {
       return Error{fmt::format("QEMU {} is not installed: no {} (scripts/install-deps installs it; or pass --qemu PATH)",
-                               qemu_profile(version).name, binary)};
+                               name, binary)};
     }
-    auto detected = qemu::detect_version(binary);
-    if (!detected) return Error{fmt::format("QEMU {}: {}", qemu_profile(version).name, detected.error().message)};
-    if (*detected != version) {
-      return Error{fmt::format("{} is QEMU {}, not {}", binary, qemu_profile(*detected).name, qemu_profile(version).name)};
-    }
-    targets.push_back({version, binary});
+    auto target = probed_target(binary, &version, "--qemu-version " + name);
+    if (!target) return Error{fmt::format("QEMU {}: {}", name, target.error().message)};
+    targets.push_back(std::move(*target));
   }
   return targets;
 }
@@ -109,10 +131,11 @@ Result<std::vector<Target>> targets_of(const Options& o) {
 // of one run, compared by scenario::run_compared.
 class Duts {
  public:
-  Duts(const Options& o, const Target& target, qemu::QemuPool* pool) : qemu_(target.binary, target.version, pool) {
+  Duts(const Options& o, const Target& target, qemu::QemuPool* pool) : qemu_(target.binary, target.profile, pool) {
     if (o.plant || o.plant_memslot) {
       planted_.emplace(core_, o.plant_memslot ? scenario::Plant::Memslot : scenario::Plant::Response);
     }
+    if (o.plant_sanitizer) qemu_.plant_sanitizer_report();
   }
   scenario::ComparedRun run(const scenario::Scenario& scenario,
                             const std::function<void(const scenario::ComparedStep&)>& on_step = {}) {
@@ -131,6 +154,23 @@ class Duts {
 
 const std::string& qemu_decision(const scenario::ComparedRun& run) { return run.tallies.back().decision; }
 
+// The scenario's first steps, up to and with step `last`, as text that replays.
+std::string steps_text(const scenario::Scenario& scenario, size_t last) {
+  const auto end = scenario.steps.begin() + static_cast<long>(std::min(last + 1, scenario.steps.size()));
+  return scenario::to_text(scenario::Scenario{scenario.name, {scenario.steps.begin(), end}});
+}
+
+// A sanitizer report that ended QEMU: saved as a finding, once per distinct
+// report, and said. `scenario_text`: the ops that led to it.
+void report_sanitizer(const Options& o, const Target& target, const std::string& scenario_text,
+                      const std::string& error, const std::string& stem, const std::string& source) {
+  const auto finding = save_sanitizer_finding(o.findings, fmt::format("qemu-{}-sanitizer-{}", target.profile.name, stem),
+                                              scenario_text, report_of(error));
+  fmt::print("SANITIZER REPORT: {}: {}\n  {}: vmemcheck qemu {}{} {}\n", source, finding.key,
+             finding.first_of_key ? "replay" : "seen before; replay", target.replay_option,
+             o.plant_sanitizer ? " --plant-sanitizer-report" : "", finding.scenario.string());
+}
+
 // Exit status: 0 agreed, 1 a difference, 2 QEMU could not be run.
 int run_scenario(const Options& o, const scenario::Scenario& parsed, const Target& target) {
   Duts duts(o, target, nullptr);
@@ -144,14 +184,19 @@ int run_scenario(const Options& o, const scenario::Scenario& parsed, const Targe
       fmt::print("{:>4}  {} -> vmemcheck {}\n", s.line, s.op_text, to_text(s.applied[0].outcome));
     }
   });
+  if (result.error && result.error_code == ErrorCode::QemuSanitizerReport) {
+    report_sanitizer(o, target, steps_text(parsed, result.error_step), *result.error,
+                     std::filesystem::path(o.file).stem().string(), o.file);
+    return 1;
+  }
   if (result.error) {
-    std::cerr << "vmemcheck qemu: QEMU " << qemu_profile(target.version).name << ": " << *result.error << "\n";
+    std::cerr << "vmemcheck qemu: QEMU " << target.profile.name << ": " << *result.error << "\n";
     return 2;
   }
   for (const auto& note : result.notes) fmt::print("note: {}\n", note);
   if (result.difference) fmt::print("DIFFERENCE {}\n", scenario::describe(*result.difference));
   fmt::print("{}: QEMU {}{}, {} ops compared, {} memslot listings, {} skipped{}{}, {} difference{}\n", o.file,
-             duts.version().empty() ? fmt::format("{} not started", qemu_profile(target.version).name) : duts.version(),
+             duts.version().empty() ? fmt::format("{} not started", target.profile.name) : duts.version(),
              qemu_decision(result).empty() ? "" : " (decided " + qemu_decision(result) + ")", result.compared,
              result.memslot_listings, result.skipped, result.skipped ? " (" : "",
              result.skipped ? count_list(result.skipped_kinds) + ")" : "", result.difference ? 1 : 0,
@@ -161,7 +206,7 @@ int run_scenario(const Options& o, const scenario::Scenario& parsed, const Targe
 
 // Figures over every sequence of a --fuzz run.
 struct FuzzTally {
-  uint64_t ops = 0, findings = 0, listings = 0, digest = 0;
+  uint64_t ops = 0, findings = 0, sanitizer_reports = 0, listings = 0, digest = 0;
   std::string version;
   std::map<size_t, uint64_t> ops_per_geometry;
   std::map<size_t, std::string> decisions;
@@ -185,24 +230,24 @@ void save_finding(const Options& o, const Target& target, const scenario::Scenar
                   const scenario::Difference& difference, const std::string& source, const std::string& stem) {
   std::filesystem::create_directories(o.findings);
   const auto path = std::filesystem::path(o.findings) /
-                    fmt::format("qemu-{}-{}.vmem", qemu_profile(target.version).name, stem);
+                    fmt::format("qemu-{}-{}.vmem", target.profile.name, stem);
   std::string described = scenario::describe(difference);
   for (size_t at = described.find('\n'); at != std::string::npos; at = described.find('\n', at + 1)) {
     described.replace(at, 1, "\n#   ");
   }
   const std::string plant_flag = o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "";
   std::ofstream out(path);
-  out << fmt::format("# vmemcheck qemu finding on QEMU {}, {}{}:\n#   {}\n", qemu_profile(target.version).name, source,
+  out << fmt::format("# vmemcheck qemu finding on QEMU {}, {}{}:\n#   {}\n", target.profile.name, source,
                      plant_flag.empty() ? "" : " (replay with " + plant_flag + ")", described);
   const auto end = scenario.steps.begin() + static_cast<long>(difference.step) + 1;
   out << scenario::to_text(scenario::Scenario{scenario.name, {scenario.steps.begin(), end}});
-  fmt::print("finding: {}: {}\n  replay: vmemcheck qemu --qemu-version {} {}{}\n", source,
-             scenario::describe(difference), qemu_profile(target.version).name, plant_flag, path.string());
+  fmt::print("finding: {}: {}\n  replay: vmemcheck qemu {} {}{}\n", source, scenario::describe(difference),
+             target.replay_option, plant_flag, path.string());
 }
 
 void print_fuzz_summary(const Options& o, const Target& target, const FuzzTally& t, const qemu::QemuPool& pool,
                         uint64_t sequences, double seconds) {
-  const std::vector<qemu::FuzzGeometry> geometries = qemu::qemu_geometries(target.version);
+  const std::vector<qemu::FuzzGeometry> geometries = qemu::qemu_geometries(target.profile);
   for (const auto& [geometry, count] : t.ops_per_geometry) {
     const auto& g = geometries[geometry];
     fmt::print("  geometry size={} block={} requested={} unplugged-inaccessible={} mode={} area={}: {} ops{}\n",
@@ -215,18 +260,32 @@ void print_fuzz_summary(const Options& o, const Target& target, const FuzzTally&
   fmt::print("  QEMU's answers to requests: {}\n", count_list(t.answers));
   fmt::print("  QEMU processes: {} started, {} reused after a reset, {} resets refused (not fresh); outcome digest {:016x}\n",
              o.no_reuse ? sequences : pool.started(), pool.reused(), pool.refused(), t.digest);
-  fmt::print("qemu fuzz done: QEMU {}, {} sequences, {} ops in {:.1f}s ({:.0f} ops/s), {} memslot listings, {} difference{}\n",
+  fmt::print("qemu fuzz done: QEMU {}, {} sequences, {} ops in {:.1f}s ({:.0f} ops/s), {} memslot listings, {} "
+             "difference{}, {} sanitizer report{}\n",
              t.version, sequences, t.ops, seconds, static_cast<double>(t.ops) / seconds, t.listings, t.findings,
-             t.findings == 1 ? "" : "s");
+             t.findings == 1 ? "" : "s", t.sanitizer_reports, t.sanitizer_reports == 1 ? "" : "s");
+}
+
+// A sequence, then what the pool does to reuse its QEMU: its device's
+// requested-size back to the start, then a system reset.
+std::string reset_replay(const scenario::Scenario& sequence) {
+  std::string text = scenario::to_text(sequence);
+  for (const auto& step : sequence.steps) {
+    if (const auto* added = std::get_if<scenario::AddDevice>(&step.op)) {
+      return text + fmt::format("resize {} {}\nreset\n", added->config.id, added->config.requested_size);
+    }
+  }
+  return text;
 }
 
 int run_fuzz(const Options& o, const Target& target) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   qemu::QemuPool pool;
-  const std::vector<qemu::FuzzGeometry> geometries = qemu::qemu_geometries(target.version);
+  const std::vector<qemu::FuzzGeometry> geometries = qemu::qemu_geometries(target.profile);
   const std::vector<std::filesystem::path> inputs = corpus_inputs(o);
   FuzzTally t;
+  std::map<size_t, scenario::Scenario> previous;  // the last sequence per geometry (corpus inputs: all one)
   const uint64_t sequences = inputs.empty() ? o.sequences : inputs.size();
   for (uint64_t i = 0; i < sequences; ++i) {
     const uint64_t seed = o.seed + i;
@@ -242,12 +301,24 @@ int run_fuzz(const Options& o, const Target& target) {
     }
     Duts duts(o, target, o.no_reuse ? nullptr : &pool);
     const auto result = duts.run(scenario);
+    const std::string source = inputs.empty() ? fmt::format("seed {}", seed) : "corpus input " + inputs[i].string();
+    if (!duts.version().empty()) t.version = duts.version();
+    if (result.error && result.error_code == ErrorCode::QemuSanitizerReport) {
+      ++t.sanitizer_reports;
+      // Reported while the QEMU of the sequence before on this geometry was
+      // reset for reuse (qemu_pool.hpp): that sequence and the reset replay it.
+      const scenario::Scenario& before = previous[inputs.empty() ? geometry : 0];
+      const std::string text = pool.reset_reported() ? reset_replay(before) : steps_text(scenario, result.error_step);
+      report_sanitizer(o, target, text, *result.error, inputs.empty() ? fmt::format("{}", seed) : scenario.name,
+                       pool.reset_reported() ? "resetting for reuse after " + before.name : source);
+      continue;
+    }
+    previous[inputs.empty() ? geometry : 0] = scenario;
     if (result.error) {
-      std::cerr << fmt::format("vmemcheck qemu: QEMU {}: {}: {}\n", qemu_profile(target.version).name, scenario.name,
+      std::cerr << fmt::format("vmemcheck qemu: QEMU {}: {}: {}\n", target.profile.name, scenario.name,
                                *result.error);
       return 2;
     }
-    if (!duts.version().empty()) t.version = duts.version();
     t.ops += result.compared;
     t.listings += result.memslot_listings;
     t.digest = t.digest * 0x100000001b3 ^ result.tallies.back().digest;
@@ -260,7 +331,6 @@ int run_fuzz(const Options& o, const Target& target) {
     for (const auto& [reason, count] : result.skipped_reasons) t.skipped_reasons[reason] += count;
     if (result.difference) {
       ++t.findings;
-      const std::string source = inputs.empty() ? fmt::format("seed {}", seed) : "corpus input " + inputs[i].string();
       save_finding(o, target, scenario, *result.difference, source,
                    inputs.empty() ? fmt::format("{}", seed) : scenario.name);
     }
@@ -273,7 +343,7 @@ int run_fuzz(const Options& o, const Target& target) {
   }
   const double seconds = std::max(std::chrono::duration<double>(Clock::now() - start).count(), 1e-9);
   print_fuzz_summary(o, target, t, pool, sequences, seconds);
-  return t.findings == 0 ? 0 : 1;
+  return t.findings == 0 && t.sanitizer_reports == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -294,8 +364,9 @@ Command add_qemu_command(CLI::App& app) {
                   "QEMU releases to run, as installed by scripts/install-deps: 7.2 (the system's), 10.0 "
                   "(/opt/vmemcheck/qemu-10.0), a comma list or 'all' (default: 7.2)");
   cmd->add_option("--qemu", options->qemu,
-                  "A QEMU binary (a path or a name in PATH) instead of the installed one; its --version "
-                  "picks the device profile");
+                  "A QEMU binary (a path or a name in PATH) instead of the installed one, any version: its "
+                  "device profile is probed (offered features, properties, defaults); one the release table "
+                  "lacks runs with what was probed, and the output says so");
   cmd->add_flag("--fuzz", options->fuzz, "Random op sequences instead of a scenario");
   cmd->add_option("--sequences", options->sequences, "--fuzz: sequences to run")->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--ops", options->ops, "--fuzz: ops per sequence")->check(CLI::Range(1, 100000))->capture_default_str();
@@ -308,6 +379,9 @@ Command add_qemu_command(CLI::App& app) {
   cmd->add_flag("--plant-memslot-difference", options->plant_memslot,
                 "Plant a memslot difference: the core's device-memory tree maps one memslot too many once "
                 "one is mapped");
+  cmd->add_flag("--plant-sanitizer-report", options->plant_sanitizer,
+                "Make an instrumented QEMU's AddressSanitizer report before the first STATE request (a qtest "
+                "read of 2 TiB, more than ASan allocates), to show reports are findings");
   cmd->add_option("--corpus", options->corpus,
                   "--fuzz: run the inputs of this directory (decoded by the fuzz target --target names, else "
                   "the one the directory is named after, else ops) instead of random sequences; the first "

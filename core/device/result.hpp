@@ -29,6 +29,9 @@ enum class ErrorCode : uint8_t {
   QemuRefusedDevice,
   QemuDied,
   QemuProtocol,
+  // qemu/: an instrumented QEMU's sanitizer (ASan, UBSan) reported, which
+  // ended it: a finding, whatever the device answered before.
+  QemuSanitizerReport,
 };
 
 // A failure with a message meant for people: it names the offending value.

@@ -134,6 +134,13 @@ class Loop {
     report.skipped = std::move(why);
   }
   // Records a difference (the run's first is kept); false: the run ends.
+  // A device under test could not be driven at this step: the run ends.
+  bool fail(const ComparedStep& report, const Error& error) {
+    run_.error = fmt::format("step {}: {}: {}", report.step + 1, report.op_text, error.message);
+    run_.error_code = error.code;
+    run_.error_step = report.step;
+    return false;
+  }
   bool differ(ComparedStep& report, size_t other, Mismatch mismatch) {
     Difference d{report.step, report.line, report.op_text, std::move(mismatch.what), devices_[0]->label(),
                  devices_[other]->label(), std::move(mismatch.first), std::move(mismatch.other)};
@@ -185,10 +192,7 @@ bool Loop::compare_devices(ComparedStep& report) {
     std::vector<DeviceSnapshot> snapshots;
     for (size_t i = 0; i < devices_.size(); ++i) {
       auto snapshot = devices_[i]->snapshot(id);
-      if (!snapshot) {
-        run_.error = fmt::format("step {}: {}: {}", report.step + 1, report.op_text, snapshot.error().message);
-        return false;
-      }
+      if (!snapshot) return fail(report, snapshot.error());
       if (!*snapshot) break;
       DeviceTally& tally = run_.tallies[i];
       mix(tally.digest, config_text((*snapshot)->config));
@@ -209,10 +213,7 @@ bool Loop::compare_devices(ComparedStep& report) {
 
 bool Loop::step(const Step& original, ComparedStep& report) {
   if (!machine_started_ && !std::holds_alternative<ConfigureMachine>(original.op)) {
-    if (const Status started = default_machine(); !started) {
-      run_.error = started.error().message;
-      return false;
-    }
+    if (const Status started = default_machine(); !started) return fail(report, started.error());
   }
   Step step = original;
   if (!options_.check_expectations) step.expected.reset();
@@ -231,10 +232,7 @@ bool Loop::step(const Step& original, ComparedStep& report) {
       first.emplace(FirstDevice{outcomes[0], std::nullopt});
       if (const auto id = placed_device(step.op)) {
         auto device = devices_[0]->snapshot(*id);
-        if (!device) {
-          run_.error = fmt::format("step {}: {}: {}", report.step + 1, report.op_text, device.error().message);
-          return false;
-        }
+        if (!device) return fail(report, device.error());
         first->device = std::move(*device);
       }
       for (size_t j = 1; j < devices_.size(); ++j) {
@@ -245,10 +243,7 @@ bool Loop::step(const Step& original, ComparedStep& report) {
       }
     }
     auto outcome = devices_[i]->apply(step, i == 0 ? nullptr : &*first);
-    if (!outcome) {
-      run_.error = fmt::format("step {}: {}: {}", report.step + 1, report.op_text, outcome.error().message);
-      return false;
-    }
+    if (!outcome) return fail(report, outcome.error());
     DeviceTally& tally = run_.tallies[i];
     mix(tally.digest, to_text(*outcome));
     for (const ChainAnswer& answer : outcome->answers) ++tally.answers[to_text(answer)];

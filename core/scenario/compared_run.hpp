@@ -79,6 +79,8 @@ struct ComparedRun {
   std::vector<std::string> notes;
   std::optional<Difference> difference;  // the first
   std::optional<std::string> error;      // a device under test could not be driven
+  ErrorCode error_code = ErrorCode::Unspecified;  // and why (QEMU's sanitizer reported, died, ...)
+  size_t error_step = 0;                 // at which step (an index into the scenario's steps)
 };
 
 ComparedRun run_compared(const Scenario& scenario, std::span<DeviceUnderTest* const> devices,
