@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Line and branch coverage of QEMU's virtio-mem files from a merged profile
+(scripts/qemu-coverage), every line not reached listed with its reason.
+
+Reasons come from qemu/source-build/unreached-lines.tsv, keyed by file,
+function and the line's trimmed text (not its number, so they survive line
+moves), or `*` for every missed line of the function; a run of missed lines takes the reason of its first line when it has
+none of its own (a statement's continuation, a block's closing brace). Each
+reason has a class: `unreachable` (the line cannot run on x86 q35 without a
+guest driven over qtest: another architecture, VFIO, a running guest,
+postcopy, an allocation failing) or `gap` (vmemcheck could reach it and does
+not yet). Lines reached / reachable = reached / (instrumented - unreachable).
+"""
+import argparse
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FILES = ["hw/virtio/virtio-mem.c", "hw/virtio/virtio-mem-pci.c"]
+REASONS = REPO / "qemu/source-build/unreached-lines.tsv"
+# A function definition starts at column 0 with its name before "(".
+FUNCTION = re.compile(r"^(?:static\s+)?(?:const\s+)?[A-Za-z_][\w\s\*]*?\b([A-Za-z_]\w*)\s*\(")
+
+
+def read_reasons():
+    reasons = {}
+    with open(REASONS) as f:
+        for row in csv.reader((line for line in f if line.strip() and not line.startswith("#")), delimiter="\t"):
+            file, function, text, klass, reason = row
+            if klass not in ("unreachable", "gap"):
+                sys.exit(f"qemu_coverage_report: {REASONS}: class '{klass}' is neither unreachable nor gap")
+            reasons[(file, function, text)] = (klass, reason)
+    return reasons
+
+
+def show(binary, profdata, source):
+    """(file, line, count or None, text) for every line of FILES."""
+    paths = [str(source / f) for f in FILES]
+    text = subprocess.run(["llvm-cov-14", "show", binary, f"-instr-profile={profdata}", "-use-color=false",
+                           *paths], check=True, capture_output=True, text=True).stdout
+    current = None
+    for raw in text.splitlines():
+        if raw.startswith("/") and raw.endswith(":"):
+            current = next(f for f in FILES if raw[:-1].endswith(f))
+            continue
+        m = re.match(r"^ *(\d+)\|\s*([0-9.]+[kMG]?)?\|(.*)$", raw)
+        if m and current:
+            count = m.group(2)
+            yield current, int(m.group(1)), count, m.group(3)
+
+
+def summary(binary, profdata, source):
+    data = json.loads(subprocess.run(["llvm-cov-14", "export", binary, f"-instr-profile={profdata}",
+                                      "-summary-only", *[str(source / f) for f in FILES]],
+                                     check=True, capture_output=True, text=True).stdout)
+    return {next(f for f in FILES if entry["filename"].endswith(f)): entry["summary"]
+            for entry in data["data"][0]["files"]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--profdata", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    source = Path(args.binary).resolve().parent.parent / "src"
+    reasons = read_reasons()
+    out = Path(args.out)
+    subprocess.run(["llvm-cov-14", "report", args.binary, f"-instr-profile={args.profdata}",
+                    *[str(source / f) for f in FILES]], check=True, stdout=open(out / "report.txt", "w"))
+
+    missed, used = [], set()
+    function, last = None, None
+    counts = {f: [0, 0, 0] for f in FILES}  # instrumented, reached, unreachable
+    for file, line, count, text in show(args.binary, args.profdata, source):
+        m = FUNCTION.match(text)
+        if m and not text.endswith(";"):
+            function = m.group(1)
+        if count is None:
+            continue
+        counts[file][0] += 1
+        if count != "0":
+            counts[file][1] += 1
+            last = None
+            continue
+        key = (file, function, text.strip())
+        if key not in reasons and (file, function, "*") in reasons:
+            key = (file, function, "*")  # the reason holds for the whole function
+        if key in reasons:
+            klass, reason = reasons[key]
+            used.add(key)
+        elif last and last[0] == file and last[1] == line - 1 and last[2] is not None:
+            klass, reason = last[2]
+        else:
+            klass, reason = "gap", "no reason recorded"
+        entry = (klass, reason) if reason != "no reason recorded" else None
+        last = (file, line, entry)
+        if klass == "unreachable":
+            counts[file][2] += 1
+        missed.append((file, function, line, text.strip(), klass, reason))
+
+    with open(out / "missed.tsv", "w", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        w.writerow(["file", "function", "line", "text", "class", "reason"])
+        w.writerows(missed)
+    sums = summary(args.binary, args.profdata, source)
+    for file in FILES:
+        instrumented, reached, unreachable = counts[file]
+        s = sums[file]
+        reachable = instrumented - unreachable
+        print(f"{file}: lines {reached}/{instrumented} ({100 * reached / instrumented:.1f} %), "
+              f"branches {s['branches']['covered']}/{s['branches']['count']} ({s['branches']['percent']:.1f} %), "
+              f"functions {s['functions']['covered']}/{s['functions']['count']}; "
+              f"reachable on x86 q35 without a guest: {reached}/{reachable} ({100 * reached / reachable:.1f} %)")
+    gaps = sum(1 for m in missed if m[4] == "gap")
+    unexplained = sum(1 for m in missed if m[5] == "no reason recorded")
+    print(f"missed lines: {len(missed)} ({gaps} gaps, {unexplained} without a reason) in {out / 'missed.tsv'}")
+    stale = [k for k in reasons if k not in used]
+    if stale:
+        print(f"note: {len(stale)} reasons matched no missed line (reached now, or the text moved)")
+
+
+if __name__ == "__main__":
+    main()
