@@ -22,8 +22,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 FILES = ["hw/virtio/virtio-mem.c", "hw/virtio/virtio-mem-pci.c"]
 REASONS = REPO / "qemu/source-build/unreached-lines.tsv"
-# A function definition starts at column 0 with its name before "(".
-FUNCTION = re.compile(r"^(?:static\s+)?(?:const\s+)?[A-Za-z_][\w\s\*]*?\b([A-Za-z_]\w*)\s*\(")
 
 
 def read_reasons():
@@ -38,7 +36,7 @@ def read_reasons():
 
 
 def show(binary, profdata, source):
-    """(file, line, count or None, text) for every line of the files' functions.
+    """(file, function, line, count or None, text) for every line of the files' functions.
 
     llvm-cov 14 ignores the source-file filter for this binary (whose files
     are recorded as ../src/...), so the functions are chosen by name: static
@@ -48,7 +46,10 @@ def show(binary, profdata, source):
     text = subprocess.run(["llvm-cov-14", "show", binary, f"-instr-profile={profdata}", "-use-color=false",
                            r"-name-regex=virtio-mem(-pci)?\.c:"],
                           check=True, capture_output=True, text=True).stdout
-    current, seen = None, set()
+    # A function is the file's own when its definition starts a line there.
+    defined = {f: set(re.findall(r"^(?:static\s+)?[\w\s\*]*?\b(virtio_\w+)\(", (source / f).read_text(), re.M))
+               for f in FILES}
+    current, function, seen = None, None, set()
     for raw in text.splitlines():
         if raw and not raw.startswith(" ") and raw.endswith(":"):
             name = raw[:-1]
@@ -56,11 +57,14 @@ def show(binary, profdata, source):
             # QOM checkers) are recorded under the including file too: only
             # the file's own functions, which are all named virtio_*.
             current = next((f for f in FILES if name.startswith(f.split("/")[-1] + ":virtio_")), None)
+            function = name.split(":", 1)[1]
+            if current and function not in defined[current]:
+                current = None  # an inline function of a header (virtio.h)
             continue
         m = re.match(r"^ *(\d+)\|\s*([0-9.]+[kMG]?)?\|(.*)$", raw)
         if m and current and (current, int(m.group(1))) not in seen:
             seen.add((current, int(m.group(1))))
-            yield current, int(m.group(1)), m.group(2), m.group(3)
+            yield current, function, int(m.group(1)), m.group(2), m.group(3)
 
 
 def summary(binary, profdata, source):
@@ -83,13 +87,10 @@ def main():
     out = Path(args.out)
 
     missed, used = [], set()
-    function, last = None, None
+    last = None
     counts = {f: [0, 0, 0] for f in FILES}  # instrumented, reached, unreachable
-    lines = sorted(show(args.binary, args.profdata, source), key=lambda entry: (entry[0], entry[1]))
-    for file, line, count, text in lines:
-        m = FUNCTION.match(text)
-        if m and not text.endswith(";"):
-            function = m.group(1)
+    lines = sorted(show(args.binary, args.profdata, source), key=lambda entry: (entry[0], entry[2]))
+    for file, function, line, count, text in lines:
         if count is None:
             continue
         counts[file][0] += 1
