@@ -8,6 +8,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <string_view>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -212,6 +213,23 @@ Status QemuProcess::accept_from(const Fd& listener, Fd& fd, int timeout_ms) {
 }
 
 QemuProcess::~QemuProcess() {
+  // An instrumented QEMU writes its coverage profile only when it exits
+  // normally, not on SIGKILL: when the user asked for profiles
+  // (LLVM_PROFILE_FILE, scripts/qemu-coverage), end it with QMP `quit` and
+  // give it 10 s (writing a profile takes well under one) before the kill.
+  if (pid_ > 0 && qmp_fd_.valid() && std::getenv("LLVM_PROFILE_FILE")) {
+    static constexpr std::string_view kQuit = "{\"execute\": \"quit\"}\n";
+    if (::send(qmp_fd_.get(), kQuit.data(), kQuit.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(kQuit.size())) {
+      for (int waited_ms = 0; waited_ms < 10000; waited_ms += 20) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          break;
+        }
+        ::usleep(20000);
+      }
+    }
+  }
   qtest_fd_ = Fd();
   qmp_fd_ = Fd();
   console_fd_ = Fd();
