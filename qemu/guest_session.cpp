@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "qemu_probe.hpp"
 #include "mtree_parser.hpp"
 #include "qemu_process.hpp"
 #include "qmp_client.hpp"
@@ -231,11 +232,11 @@ Result<GuestSession> run_guest_session(const GuestSessionOptions& options) {
   launch.qtest = false;
   launch.console = true;
   const auto started = Clock::now();
-  auto version = probe_version(options.binary);
-  if (!version) return version.error();
+  auto probed = probe_qemu(options.binary);
+  if (!probed) return probed.error();
   auto process = QemuProcess::launch(launch);
   if (!process) return process.error();
-  Session session(options, **process, *version);
+  Session session(options, **process, probed->version);
   if (auto booted = session.boot(started); !booted) return booted.error();
   if (auto first = session.checkpoint(); !first) return first.error();
   for (const PlannedResize& resize : options.resizes) {
