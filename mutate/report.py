@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import killers as killing
+import semantic
 
 STATUSES = ("killed", "equivalent", "survived", "not reached")
 
@@ -62,6 +63,7 @@ def write(out: Path, mutants, verdicts, killer_list, seconds, args, scenarios=No
     lines = ["# Mutation testing of the device under test", ""]
     lines += [f"Command: `scripts/mutate {' '.join(_argv(args))}`" if _argv(args) else "Command: `scripts/mutate`", ""]
     lines += ["```", summary, "```", ""]
+    lines += _per_operator(rows)
     lines += _per_file(rows)
     lines += _per_killer(rows, killer_list)
     lines += _survivors(rows, scenarios)
@@ -81,6 +83,8 @@ def _argv(args):
         parts += ["--weaken", args.weaken]
     if args.again:
         parts += ["--again", args.again]
+    if args.family:
+        parts += ["--family", args.family]
     return parts
 
 
@@ -99,12 +103,44 @@ def _summary(rows, seconds, args) -> str:
     killed, judged = _score(rows)
     counts = {s: sum(r[3].status == s for r in rows) for s in STATUSES}
     score = f"{100 * killed / judged:.1f}%" if judged else "-"
+    families = []
+    for name in ("token", "semantic"):
+        mine = [r for r in rows if semantic.family(r[0].operator) == name]
+        if mine:
+            family_killed, family_judged = _score(mine)
+            families.append(f"{name}: {family_killed}/{family_judged} = "
+                            f"{100 * family_killed / family_judged:.1f}%" if family_judged else f"{name}: -")
     return "\n".join([
         f"mutants: {len(rows)}  killed: {counts['killed']}  equivalent: {counts['equivalent']}  "
         f"survived: {counts['survived']}  not reached: {counts['not reached']}",
         f"score: {killed}/{judged} = {score} (killed out of all but the equivalent ones)",
+        "per family: " + "; ".join(families),
         f"median time to kill: {_median_kill(rows):.2f} s; wall time: {seconds:.0f} s",
     ])
+
+
+def _per_operator(rows):
+    """Token and semantic operators apart: the checks were built against the first kind."""
+    lines = ["## Per operator family and operator", "",
+             "| family | operator | mutants | killed | equivalent | survived | not reached | score |",
+             "|---|---|--:|--:|--:|--:|--:|--:|"]
+    for name in ("token", "semantic"):
+        family_rows = [r for r in rows if semantic.family(r[0].operator) == name]
+        if not family_rows:
+            continue
+        operators = sorted({r[0].operator for r in family_rows})
+        for operator, mine in [("(all)", family_rows)] + [(o, [r for r in family_rows if r[0].operator == o])
+                                                           for o in operators]:
+            lines.append(f"| {name} | {operator} | {_counted(mine)} |")
+    return lines + [""]
+
+
+def _counted(rows) -> str:
+    """The cells mutants | killed | equivalent | survived | not reached | score."""
+    killed, judged = _score(rows)
+    count = {s: sum(r[3].status == s for r in rows) for s in STATUSES}
+    score = f"{100 * killed / judged:.1f}%" if judged else "-"
+    return " | ".join([str(len(rows)), *(str(count[s]) for s in STATUSES), score])
 
 
 def _per_file(rows):
@@ -112,11 +148,7 @@ def _per_file(rows):
              "|---|--:|--:|--:|--:|--:|--:|--:|"]
     for file in sorted({r[0].file for r in rows}):
         mine = [r for r in rows if r[0].file == file]
-        killed, judged = _score(mine)
-        count = {s: sum(r[3].status == s for r in mine) for s in STATUSES}
-        score = f"{100 * killed / judged:.1f}%" if judged else "-"
-        lines.append(f"| {file} | {len(mine)} | {count['killed']} | {count['equivalent']} | {count['survived']} | "
-                     f"{count['not reached']} | {score} | {_median_kill(mine):.2f} s |")
+        lines.append(f"| {file} | {_counted(mine)} | {_median_kill(mine):.2f} s |")
     return lines + [""]
 
 
