@@ -47,6 +47,9 @@ def family(operator: str) -> str:
 
 RELATIONAL = {"<", "<=", ">", ">=", "==", "!="}
 ARITHMETIC = {"+", "-", "*", "/", "%", "<<", ">>", "&", "|", "^"}
+# Of those, what can leave the narrow operands' range: `&`, `%`, `>>` and the
+# rest of narrow operands stay in it, so wrapping them changes nothing.
+WIDENING = {"+", "-", "*", "<<"}
 # Types narrower than int: their arithmetic happens in int, and only a cast
 # back (or the variable that stores it) wraps it.
 NARROW = {ci.TypeKind.USHORT: "uint16_t", ci.TypeKind.UCHAR: "uint8_t", ci.TypeKind.CHAR_U: "uint8_t"}
@@ -357,6 +360,8 @@ class SemanticFinder:
     def _wrap_added(self, c, parents):
         """Arithmetic on narrow operands kept wide by the code: the mutant
         wraps it to their type, as an `auto` of the operand's type would."""
+        if self._operator(c) not in WIDENING:
+            return
         operands = [self._bare(o) for o in c.get_children()]
         narrow = {NARROW.get(self._type_kind(o.type)) for o in operands}
         if len(operands) != 2 or None in narrow or self._type_kind(c.type) in NARROW:
