@@ -394,14 +394,16 @@ class SemanticFinder:
         return self._end_of(statement) is not None
 
     def _end_of(self, statement):
-        if statement.kind in (K.COMPOUND_STMT, K.IF_STMT, K.FOR_STMT, K.WHILE_STMT, K.CXX_FOR_RANGE_STMT,
-                              K.SWITCH_STMT) and self._source(statement).rstrip().endswith("}"):
-            return statement.extent.end.offset
+        """Where the statement ends: after its `;` (`if (x) return Error{...};`
+        ends in a brace too), or after the block that closes it."""
         end = statement.extent.end.offset
         rest = self.text(self.rel, end, end + 8)
         stripped = rest.lstrip()
         if stripped.startswith(";"):
             return end + (len(rest) - len(stripped)) + 1
+        if statement.kind in (K.COMPOUND_STMT, K.IF_STMT, K.FOR_STMT, K.WHILE_STMT, K.CXX_FOR_RANGE_STMT,
+                              K.SWITCH_STMT) and self._source(statement).rstrip().endswith("}"):
+            return end
         return None
 
     def _run_swapped(self, run):

@@ -145,8 +145,9 @@ class SemanticOperators(unittest.TestCase):
 
     def test_adjacent_statements_are_swapped_not_declarations(self):
         self.assertEqual(self.variants(semantic.STATEMENTS_SWAPPED, "scaled_total"),
-                         [("total += 3;\n  total *= 5;\n  return total;",
-                           ["total *= 5; total += 3;", "return total; total *= 5;"])])
+                         [("if (total == 0) return uint64_t{9};\n  total += 3;\n  total *= 5;\n  return total;",
+                           ["total += 3; if (total == 0) return uint64_t{9};", "total *= 5; total += 3;",
+                            "return total; total *= 5;"])])
         self.assertEqual(self.find(semantic.STATEMENTS_SWAPPED, "pending_entries"), [])
 
     def test_the_u16_wrap_is_lost_through_auto_or_added_where_kept_wide(self):

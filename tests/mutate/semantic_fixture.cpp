@@ -37,8 +37,10 @@ struct Region {
 };
 bool fits(const Region& r, uint64_t at) { return at < r.usable && at < r.size; }
 
-// Statements swapped: the order of the two updates matters.
+// Statements swapped: the order of the updates matters, and the guard's
+// statement ends in a brace before its ';'.
 uint64_t scaled_total(uint64_t total) {
+  if (total == 0) return uint64_t{9};
   total += 3;
   total *= 5;
   return total;
@@ -46,8 +48,9 @@ uint64_t scaled_total(uint64_t total) {
 
 int main() {
   const Queue q{4, 16};
-  std::printf("%lu %lu %d %ld %d %d %d %d %d %lu\n", static_cast<unsigned long>(block_address(2, 5)),
+  std::printf("%lu %lu %d %ld %d %d %d %d %d %lu %lu\n", static_cast<unsigned long>(block_address(2, 5)),
               static_cast<unsigned long>(first_of_range(1, 9)), pending_entries(2, 65535),
               static_cast<long>(entries_between(1, 2)), in_bounds(q, 8, 8), in_bounds(q, 2, 8), in_bounds(q, 2, 18),
-              fits({8, 16}, 12), fits({16, 8}, 12), static_cast<unsigned long>(scaled_total(1)));
+              fits({8, 16}, 12), fits({16, 8}, 12), static_cast<unsigned long>(scaled_total(1)),
+              static_cast<unsigned long>(scaled_total(0)));
 }
