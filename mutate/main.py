@@ -186,7 +186,7 @@ def main(argv) -> int:
     refused = refused_by_the_compiler(found, info, args.jobs)
     if refused:
         say(f"dropped {len(refused)} semantic points the compiler refuses: " +
-            "; ".join(f"{p.file}:{p.line} {p.operator} '{p.original}'" for p in refused[:5]))
+            "; ".join(f"{p.file}:{p.line} {p.operator} '{report.one_line(p.original)}'" for p in refused[:5]))
         found = [p for p in found if p not in refused]
     # The named mutants are in every tree, so one build serves both kinds of
     # run. They come first among points of the same range: the outer ones,

@@ -174,7 +174,7 @@ def _survivors(rows, scenarios):
     for point, mutant_id, k, verdict in alive:
         where = "no check reaches this line" if verdict.status == "not reached" else "reached, but no check failed"
         lines.append(f"- **{point.file}:{point.line}** ({point.function}, {point.operator}, mutant {mutant_id}): {where}")
-        lines.append(f"  - `{_one_line(point.original)}` -> `{_one_line(point.variants[k])}`")
+        lines.append(f"  - `{one_line(point.original)}` -> `{one_line(point.variants[k])}`")
         if mutant_id in scenarios:
             lines.append(f"  - a corpus input that reaches it: `{scenarios[mutant_id]}` "
                          f"(`VMEMCHECK_MUTANT={mutant_id} build/mutate/build/tools/vmemcheck run {scenarios[mutant_id]}`)")
@@ -182,7 +182,7 @@ def _survivors(rows, scenarios):
     return lines + [""]
 
 
-def _one_line(text):
+def one_line(text):
     flat = " ".join(text.split())
     return flat if len(flat) <= 100 else flat[:97] + "..."
 
@@ -190,7 +190,7 @@ def _one_line(text):
 def identity(point, variant: int):
     """A mutant as mutants.tsv names it apart from its id and line: ids and
     lines move when the code above changes."""
-    return point.file, point.operator, _one_line(point.original), _one_line(point.variants[variant])
+    return point.file, point.operator, one_line(point.original), one_line(point.variants[variant])
 
 
 def unkilled_in(tsv: Path) -> set:
@@ -208,6 +208,6 @@ def _write_tsv(path: Path, rows):
     with open(path, "w") as out:
         out.write("id\tplace\toperator\toriginal\tmutated\tstatus\tkiller\tcheck\tseconds\treason\n")
         for point, mutant_id, k, v in rows:
-            out.write("\t".join([str(mutant_id), f"{point.file}:{point.line}", point.operator, _one_line(point.original),
-                                 _one_line(point.variants[k]), v.status, v.killer, v.command, f"{v.seconds:.2f}",
-                                 _one_line(v.reason)]) + "\n")
+            out.write("\t".join([str(mutant_id), f"{point.file}:{point.line}", point.operator, one_line(point.original),
+                                 one_line(point.variants[k]), v.status, v.killer, v.command, f"{v.seconds:.2f}",
+                                 one_line(v.reason)]) + "\n")
