@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import compile_check
 import equivalents
 import killers as killing
 import named
@@ -22,6 +23,7 @@ import points as finding
 import project
 import report
 import schemata
+import semantic
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +54,9 @@ def parse_arguments(argv):
     parser.add_argument("--named", action="store_true",
                         help="judge the named mutants instead: the planted bugs (mutate/planted/) and the proofs' "
                              "mutants (proofs/mutants/), each a hand-written fault (mutate/named.py)")
+    parser.add_argument("--family", choices=("token", "semantic"),
+                        help="only the token operators (one token changed) or only the semantic ones (a variable, "
+                             "a bound, an order, a condition, a narrow type: mutate/semantic.py)")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     args = parser.parse_args(argv)
     if args.jobs < 1:
@@ -64,8 +69,8 @@ def parse_arguments(argv):
         if unknown:
             parser.error(f"--files: {unknown[0]} is not a file of the device under test "
                          f"(one of: {', '.join(dut_files)})")
-    if args.named and (args.since or args.again):
-        parser.error("--named judges the named mutants: not with --since or --again")
+    if args.named and (args.since or args.again or args.family):
+        parser.error("--named judges the named mutants: not with --since, --again or --family")
     if args.weaken and not Path(args.weaken).is_file():
         parser.error(f"--weaken: no patch file '{args.weaken}'")
     if args.again and not Path(args.again).is_file():
@@ -175,6 +180,14 @@ def main(argv) -> int:
     if unnestable:
         say(f"left out {len(unnestable)} points that overlap others without nesting")
         found = [p for p in found if p not in unnestable]
+    # Semantic points only where they are judged: each file of them costs a
+    # compile check, and the others' would only grow the build.
+    found = [p for p in found if semantic.family(p.operator) == "token" or p.file in files]
+    refused = refused_by_the_compiler(found, info, args.jobs)
+    if refused:
+        say(f"dropped {len(refused)} semantic points the compiler refuses: " +
+            "; ".join(f"{p.file}:{p.line} {p.operator} '{report.one_line(p.original)}'" for p in refused[:5]))
+        found = [p for p in found if p not in refused]
     # The named mutants are in every tree, so one build serves both kinds of
     # run. They come first among points of the same range: the outer ones,
     # whose hole holds the syntax-tree points of the text they replace.
@@ -187,6 +200,8 @@ def main(argv) -> int:
                          "overlap without nesting: a named mutant's 'replace' text must be a whole expression")
     schemata.assign_ids(all_points)
     selected = [p for p in (named_points if args.named else found) if p.file in files]
+    if args.family:
+        selected = [p for p in selected if semantic.family(p.operator) == args.family]
     if args.since:
         lines = changed_lines(args.since, files)
         selected = [p for p in selected if any(n in lines.get(p.file, ()) for n in range(p.line, p.end_line + 1))]
@@ -244,6 +259,18 @@ def main(argv) -> int:
     say(f"report: {out / 'report.md'}")
     unexplained = [m for m in mutants if verdicts[m[1]].status in ("survived", "not reached")]
     return 1 if unexplained else 0
+
+
+def refused_by_the_compiler(found, info, jobs) -> list:
+    """The semantic points whose rewritten file does not compile (compile_check.py)."""
+    by_file = {}
+    for point in found:
+        by_file.setdefault(point.file, []).append(point)
+    checks = {file: [p for p in points if semantic.family(p.operator) == "semantic"] for file, points in by_file.items()}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        refused = pool.map(lambda file: compile_check.refused(ROOT, info, file, by_file[file], checks[file]),
+                           [f for f in checks if checks[f]])
+    return [p for points in refused for p in points]
 
 
 def progress(verdicts, done, total, started) -> str:

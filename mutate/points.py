@@ -15,6 +15,7 @@ from pathlib import Path
 import clang.cindex as ci
 
 import project
+import semantic
 from schemata import Point
 
 # Debian's bindings (python3-clang-14) load their own libclang-14.so from the
@@ -42,9 +43,14 @@ INTEGER_TYPES = {ci.TypeKind.INT, ci.TypeKind.UINT, ci.TypeKind.LONG, ci.TypeKin
 FUNCTIONS = {K.FUNCTION_DECL, K.CXX_METHOD, K.CONSTRUCTOR, K.DESTRUCTOR, K.FUNCTION_TEMPLATE,
              K.LAMBDA_EXPR, K.CONVERSION_FUNCTION}
 
-# Nesting of points with the same range: the outer one first.
+# Nesting of points with the same range: the outer one first. Another
+# variable keeps no text of its range (no hole): it goes innermost.
 RANK = {"statement removed": 0, "call dropped": 0, "early return removed": 0,
-        "condition negated": 1, "off by one": 2, "relational flip": 3, "response/state swapped": 4}
+        "condition negated": 1, "off by one": 2, "relational flip": 3, "response/state swapped": 4,
+        semantic.STATEMENTS_SWAPPED: 5, semantic.OPERANDS_SWAPPED: 5, semantic.CONDITION_DROPPED: 5,
+        semantic.NARROW_ARITHMETIC: 5, semantic.BOUND_REPLACED: 5, semantic.ANOTHER_VARIABLE: 9}
+# The two families the report keeps apart.
+TOKEN_OPERATORS = tuple(o for o in RANK if o not in semantic.OPERATORS)
 
 
 def parsed_through(root: Path, header: str, sources) -> str:
@@ -64,6 +70,7 @@ class Finder:
         self.index = ci.Index.create()
         self.points: dict = {}
         self.macros: set = set()  # (file, start, end) of every macro expansion
+        self.semantic = semantic.SemanticFinder(self._text, self._add, MESSAGE_CALLS)
 
     def find(self, files) -> list:
         wanted = set(files)
@@ -124,6 +131,8 @@ class Finder:
                 bodies = [ch for ch in child.get_children() if ch.kind == K.COMPOUND_STMT]
                 name = f"{function[0]}::lambda" if kind == K.LAMBDA_EXPR else child.spelling
                 child_function = (name, bodies[-1] if bodies else None)
+                if bodies and rel is not None and not in_message:
+                    self.semantic.function(child, bodies[-1], rel, name)
             child_message = in_message or (child.kind == K.CALL_EXPR and child.spelling in MESSAGE_CALLS)
             if rel is not None and not in_message:
                 self._visit(child, rel, child_function)

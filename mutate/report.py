@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import killers as killing
+import semantic
 
 STATUSES = ("killed", "equivalent", "survived", "not reached")
 
@@ -62,6 +63,7 @@ def write(out: Path, mutants, verdicts, killer_list, seconds, args, scenarios=No
     lines = ["# Mutation testing of the device under test", ""]
     lines += [f"Command: `scripts/mutate {' '.join(_argv(args))}`" if _argv(args) else "Command: `scripts/mutate`", ""]
     lines += ["```", summary, "```", ""]
+    lines += _per_operator(rows)
     lines += _per_file(rows)
     lines += _per_killer(rows, killer_list)
     lines += _survivors(rows, scenarios)
@@ -81,6 +83,8 @@ def _argv(args):
         parts += ["--weaken", args.weaken]
     if args.again:
         parts += ["--again", args.again]
+    if args.family:
+        parts += ["--family", args.family]
     return parts
 
 
@@ -99,12 +103,44 @@ def _summary(rows, seconds, args) -> str:
     killed, judged = _score(rows)
     counts = {s: sum(r[3].status == s for r in rows) for s in STATUSES}
     score = f"{100 * killed / judged:.1f}%" if judged else "-"
+    families = []
+    for name in ("token", "semantic"):
+        mine = [r for r in rows if semantic.family(r[0].operator) == name]
+        if mine:
+            family_killed, family_judged = _score(mine)
+            families.append(f"{name}: {family_killed}/{family_judged} = "
+                            f"{100 * family_killed / family_judged:.1f}%" if family_judged else f"{name}: -")
     return "\n".join([
         f"mutants: {len(rows)}  killed: {counts['killed']}  equivalent: {counts['equivalent']}  "
         f"survived: {counts['survived']}  not reached: {counts['not reached']}",
         f"score: {killed}/{judged} = {score} (killed out of all but the equivalent ones)",
+        "per family: " + "; ".join(families),
         f"median time to kill: {_median_kill(rows):.2f} s; wall time: {seconds:.0f} s",
     ])
+
+
+def _per_operator(rows):
+    """Token and semantic operators apart: the checks were built against the first kind."""
+    lines = ["## Per operator family and operator", "",
+             "| family | operator | mutants | killed | equivalent | survived | not reached | score |",
+             "|---|---|--:|--:|--:|--:|--:|--:|"]
+    for name in ("token", "semantic"):
+        family_rows = [r for r in rows if semantic.family(r[0].operator) == name]
+        if not family_rows:
+            continue
+        operators = sorted({r[0].operator for r in family_rows})
+        for operator, mine in [("(all)", family_rows)] + [(o, [r for r in family_rows if r[0].operator == o])
+                                                           for o in operators]:
+            lines.append(f"| {name} | {operator} | {_counted(mine)} |")
+    return lines + [""]
+
+
+def _counted(rows) -> str:
+    """The cells mutants | killed | equivalent | survived | not reached | score."""
+    killed, judged = _score(rows)
+    count = {s: sum(r[3].status == s for r in rows) for s in STATUSES}
+    score = f"{100 * killed / judged:.1f}%" if judged else "-"
+    return " | ".join([str(len(rows)), *(str(count[s]) for s in STATUSES), score])
 
 
 def _per_file(rows):
@@ -112,11 +148,7 @@ def _per_file(rows):
              "|---|--:|--:|--:|--:|--:|--:|--:|"]
     for file in sorted({r[0].file for r in rows}):
         mine = [r for r in rows if r[0].file == file]
-        killed, judged = _score(mine)
-        count = {s: sum(r[3].status == s for r in mine) for s in STATUSES}
-        score = f"{100 * killed / judged:.1f}%" if judged else "-"
-        lines.append(f"| {file} | {len(mine)} | {count['killed']} | {count['equivalent']} | {count['survived']} | "
-                     f"{count['not reached']} | {score} | {_median_kill(mine):.2f} s |")
+        lines.append(f"| {file} | {_counted(mine)} | {_median_kill(mine):.2f} s |")
     return lines + [""]
 
 
@@ -142,7 +174,7 @@ def _survivors(rows, scenarios):
     for point, mutant_id, k, verdict in alive:
         where = "no check reaches this line" if verdict.status == "not reached" else "reached, but no check failed"
         lines.append(f"- **{point.file}:{point.line}** ({point.function}, {point.operator}, mutant {mutant_id}): {where}")
-        lines.append(f"  - `{_one_line(point.original)}` -> `{_one_line(point.variants[k])}`")
+        lines.append(f"  - `{one_line(point.original)}` -> `{one_line(point.variants[k])}`")
         if mutant_id in scenarios:
             lines.append(f"  - a corpus input that reaches it: `{scenarios[mutant_id]}` "
                          f"(`VMEMCHECK_MUTANT={mutant_id} build/mutate/build/tools/vmemcheck run {scenarios[mutant_id]}`)")
@@ -150,7 +182,7 @@ def _survivors(rows, scenarios):
     return lines + [""]
 
 
-def _one_line(text):
+def one_line(text):
     flat = " ".join(text.split())
     return flat if len(flat) <= 100 else flat[:97] + "..."
 
@@ -158,7 +190,7 @@ def _one_line(text):
 def identity(point, variant: int):
     """A mutant as mutants.tsv names it apart from its id and line: ids and
     lines move when the code above changes."""
-    return point.file, point.operator, _one_line(point.original), _one_line(point.variants[variant])
+    return point.file, point.operator, one_line(point.original), one_line(point.variants[variant])
 
 
 def unkilled_in(tsv: Path) -> set:
@@ -176,6 +208,6 @@ def _write_tsv(path: Path, rows):
     with open(path, "w") as out:
         out.write("id\tplace\toperator\toriginal\tmutated\tstatus\tkiller\tcheck\tseconds\treason\n")
         for point, mutant_id, k, v in rows:
-            out.write("\t".join([str(mutant_id), f"{point.file}:{point.line}", point.operator, _one_line(point.original),
-                                 _one_line(point.variants[k]), v.status, v.killer, v.command, f"{v.seconds:.2f}",
-                                 _one_line(v.reason)]) + "\n")
+            out.write("\t".join([str(mutant_id), f"{point.file}:{point.line}", point.operator, one_line(point.original),
+                                 one_line(point.variants[k]), v.status, v.killer, v.command, f"{v.seconds:.2f}",
+                                 one_line(v.reason)]) + "\n")

@@ -114,4 +114,32 @@ constexpr T one_of(unsigned long id, T written, Others... others) {
   return chosen;
 }
 
+// A bound, or the k-th other bound of the function (mutant id + k - 1), at
+// their common type: an integer of the same signedness, so the value
+// compared is the one written.
+template <class T, class... Others>
+constexpr std::common_type_t<T, Others...> bound(unsigned long id, T written, Others... others) {
+  using Common = std::common_type_t<T, Others...>;
+  unsigned long k = 0;
+  Common chosen = written;
+  ((chosen = on(id + k++) ? static_cast<Common>(others) : chosen), ...);
+  return chosen;
+}
+
+// `static_cast<Narrow>(wide)` held in an `auto` or passed on wider: the value
+// stays wide (the int the arithmetic gave), so the wrap is lost when on.
+template <class Narrow, class Wide>
+constexpr Wide wrap_lost(unsigned long id, Wide wide) {
+  if (on(id)) return wide;
+  return static_cast<Wide>(static_cast<Narrow>(wide));
+}
+
+// Arithmetic on narrow operands the code keeps wide, wrapped to their type
+// when on, as an `auto` of that type would.
+template <class Narrow, class Wide>
+constexpr Wide wrap_added(unsigned long id, Wide wide) {
+  if (on(id)) return static_cast<Wide>(static_cast<Narrow>(wide));
+  return wide;
+}
+
 }  // namespace vmemcheck_mutant

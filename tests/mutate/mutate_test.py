@@ -12,10 +12,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "mutate"))
 
+import compile_check  # noqa: E402
 import named  # noqa: E402
 import points  # noqa: E402
 import project  # noqa: E402
 import schemata  # noqa: E402
+import semantic  # noqa: E402
 
 
 class PointsInADevice(unittest.TestCase):
@@ -53,7 +55,8 @@ class PointsInADevice(unittest.TestCase):
 class Schemata(unittest.TestCase):
     def test_each_mutant_and_only_it_is_switched_on(self):
         fixture = "tests/mutate/fixture.cpp"
-        found = points.Finder(ROOT).find([fixture])
+        # The token operators' fixture: the semantic ones have their own (SemanticOperators).
+        found = [p for p in points.Finder(ROOT).find([fixture]) if semantic.family(p.operator) == "token"]
         count = schemata.assign_ids(found)
         self.assertGreaterEqual(count, 15)
         self.assertEqual(schemata.unnestable(found), [])
@@ -106,6 +109,79 @@ class Schemata(unittest.TestCase):
     def run_with(self, binary, mutant):
         env = dict(os.environ, VMEMCHECK_MUTANT=str(mutant))
         return subprocess.run([str(binary)], env=env, capture_output=True, text=True, timeout=10).stdout
+
+
+class SemanticOperators(unittest.TestCase):
+    # semantic_fixture.cpp holds one place for each semantic operator; every
+    # semantic mutant of it changes what it prints.
+    fixture = "tests/mutate/semantic_fixture.cpp"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.found = points.Finder(ROOT).find([cls.fixture])
+
+    def find(self, operator, function):
+        return [p for p in self.found if p.operator == operator and p.function == function]
+
+    def variants(self, operator, function):
+        return [(p.original, p.variants) for p in self.find(operator, function)]
+
+    def test_another_variable_of_the_same_type_in_scope(self):
+        self.assertEqual(self.variants(semantic.ANOTHER_VARIABLE, "block_address"),
+                         [("block", ["offset"]), ("offset", ["block"])])
+
+    def test_a_bound_becomes_the_other_bound_of_the_function(self):
+        self.assertEqual(self.variants(semantic.BOUND_REPLACED, "in_bounds"),
+                         [("q.size", ["q.table_length"]), ("q.table_length", ["q.size"])])
+
+    def test_a_condition_on_one_of_two_related_fields_is_dropped(self):
+        self.assertEqual(self.variants(semantic.CONDITION_DROPPED, "fits"),
+                         [("at < r.usable && at < r.size", ["at < r.usable", "at < r.size"])])
+
+    def test_two_arguments_of_the_same_type_are_swapped(self):
+        self.assertEqual(self.variants(semantic.OPERANDS_SWAPPED, "main")[0],
+                         ("block_address(2, 5)", ["block_address(5, 2)"]))
+        # The Queue argument has no partner of its type: only the two indices swap.
+        self.assertIn(("in_bounds(q, 2, 8)", ["in_bounds(q, 8, 2)"]), self.variants(semantic.OPERANDS_SWAPPED, "main"))
+
+    def test_adjacent_statements_are_swapped_not_declarations(self):
+        self.assertEqual(self.variants(semantic.STATEMENTS_SWAPPED, "scaled_total"),
+                         [("if (total == 0) return uint64_t{9};\n  total += 3;\n  total *= 5;\n  return total;",
+                           ["total += 3; if (total == 0) return uint64_t{9};", "total *= 5; total += 3;",
+                            "return total; total *= 5;"])])
+        self.assertEqual(self.find(semantic.STATEMENTS_SWAPPED, "pending_entries"), [])
+
+    def test_the_u16_wrap_is_lost_through_auto_or_added_where_kept_wide(self):
+        self.assertEqual(self.variants(semantic.NARROW_ARITHMETIC, "pending_entries"),
+                         [("static_cast<uint16_t>(avail_idx - last_avail)", ["avail_idx - last_avail"])])
+        self.assertEqual(self.variants(semantic.NARROW_ARITHMETIC, "entries_between"),
+                         [("used_idx - avail_idx", ["static_cast<uint16_t>(used_idx - avail_idx)"])])
+
+    def test_every_semantic_mutant_compiles_and_changes_behaviour(self):
+        count = schemata.assign_ids(self.found)
+        self.assertEqual(schemata.unnestable(self.found), [])
+        with tempfile.TemporaryDirectory() as scratch:
+            source = Path(scratch) / "semantic.cpp"
+            source.write_text(schemata.rewrite((ROOT / self.fixture).read_bytes(), self.found))
+            original = Schemata().compile_and_run(ROOT / self.fixture, scratch, "original")
+            binary = Schemata().compile(source, scratch, "schemata")
+            self.assertEqual(Schemata().run_with(binary, 0), original)
+            ids = [p.first_id + k for p in self.found if semantic.family(p.operator) == "semantic"
+                   for k in range(len(p.variants))]
+            self.assertGreaterEqual(len(ids), 20)
+            unchanged = [m for m in ids if Schemata().run_with(binary, m) == original]
+        self.assertEqual(unchanged, [], f"semantic mutants that changed nothing: {unchanged}")
+        self.assertLessEqual(max(ids), count)
+
+    def test_a_point_the_compiler_refuses_is_dropped_alone(self):
+        good = [p for p in self.found if semantic.family(p.operator) == "semantic"][:3]
+        [flip] = [p for p in self.found if p.operator == "relational flip" and p.original == "start < end"]
+        refused = schemata.Point(flip.file, flip.start, flip.end, flip.line, flip.end_line, semantic.BOUND_REPLACED,
+                                 flip.function, flip.original, ["x"], [], "no_such_name({id})")
+        everything = [p for p in self.found if p is not flip] + [refused]
+        schemata.assign_ids(everything)
+        dropped = compile_check.refused(ROOT, project.Project(), self.fixture, everything, good + [refused])
+        self.assertEqual(dropped, [refused])
 
 
 class NamedMutants(unittest.TestCase):
