@@ -54,6 +54,9 @@ Result<DeviceConfig> as_on_qemu(DeviceConfig config, const QemuDeviceProfile& pr
                              profile.name)};
   }
   config.persistent_suspend = profile.offers_persistent_suspend();
+  // ACPI_PXM is the machine's to offer (q35 has ACPI), not a device property:
+  // the device is compared as the machine makes it.
+  config.acpi = (profile.offered_features & kFeatureAcpiPxm) != 0;
   return config;
 }
 
