@@ -128,17 +128,20 @@ bool Runner::DmaView::write(uint64_t gpa, std::span<const uint8_t> bytes) {
   if (!devices_.write(gpa, bytes)) return false;
   // The bytes may span devices: each model stores its part.
   for (size_t done = 0; done < bytes.size();) {
-    const uint64_t at = gpa + done;
-    const VirtioMemDevice* owner = runner_.device_at(at);
-    ReferenceModel* model = owner ? runner_.model_of(owner->config().id) : nullptr;
-    const uint64_t offset = owner ? at - owner->addr() : 0;
-    const size_t part = owner ? static_cast<size_t>(std::min<uint64_t>(bytes.size() - done,
-                                                                        owner->config().region_size - offset))
-                              : 1;
-    if (model) model->guest_data().store(offset, bytes.subspan(done, part));
+    const GuestDataAt at = runner_.guest_data_at(gpa + done);
+    const size_t part = at.device_left ? static_cast<size_t>(std::min<uint64_t>(bytes.size() - done, at.device_left)) : 1;
+    if (at.data) at.data->store(at.offset, bytes.subspan(done, part));
     done += part;
   }
   return true;
+}
+
+Runner::GuestDataAt Runner::guest_data_at(uint64_t gpa) {
+  const VirtioMemDevice* owner = device_at(gpa);
+  if (!owner) return {};
+  ReferenceModel* model = model_of(owner->config().id);
+  const uint64_t offset = gpa - owner->addr();
+  return {model ? &model->guest_data() : nullptr, offset, owner->config().region_size - offset};
 }
 
 std::optional<uint64_t> Runner::resolve(const std::string& id, const Address& addr) const {
@@ -609,20 +612,14 @@ void Runner::execute(const GuestAccess& a, StepReport& report) {
 }
 
 void Runner::remember_store(uint64_t gpa, std::span<const uint8_t, 8> bytes, bool accessible) {
-  const auto model_at = [&](uint64_t at) -> ReferenceModel* {
-    const VirtioMemDevice* owner = device_at(at);
-    return owner ? model_of(owner->config().id) : nullptr;
-  };
   if (gpa % 8 == 0) {
-    if (ReferenceModel* model = accessible ? model_at(gpa) : nullptr) {
-      model->guest_data().store(gpa - device_at(gpa)->addr(), bytes);
-    }
+    if (const GuestDataAt at = guest_data_at(gpa); accessible && at.data) at.data->store(at.offset, bytes);
     return;
   }
   // A store across two words may be split at a memslot edge, half of it
   // landing: both words are unknown from now on, whatever the vCPU said.
   for (const uint64_t word : {gpa & ~uint64_t{7}, (gpa & ~uint64_t{7}) + 8}) {
-    if (ReferenceModel* model = model_at(word)) model->guest_data().forget(word - device_at(word)->addr(), 8);
+    if (const GuestDataAt at = guest_data_at(word); at.data) at.data->forget(at.offset, 8);
   }
 }
 

@@ -116,6 +116,14 @@ class Runner {
   bool guest_load(uint64_t gpa, std::span<uint8_t, 8> bytes);
   bool guest_store(uint64_t gpa, std::span<const uint8_t, 8> bytes);
   const VirtioMemDevice* device_at(uint64_t gpa) const;
+  // The guest data of the device holding `gpa` (null where no device or no
+  // model is), `gpa`'s offset in it and the bytes from there to the device's end.
+  struct GuestDataAt {
+    ReferenceGuestData* data = nullptr;
+    uint64_t offset = 0;
+    uint64_t device_left = 0;  // 0: no device at gpa
+  };
+  GuestDataAt guest_data_at(uint64_t gpa);
   // What a vCPU store at `gpa` leaves in the models' guest data.
   void remember_store(uint64_t gpa, std::span<const uint8_t, 8> bytes, bool accessible);
   std::optional<uint64_t> resolve(const std::string& device, const Address& addr) const;
