@@ -32,9 +32,10 @@ struct QemuPool::Entry {
   FreshState fresh;
   uint64_t requested = 0;
   std::unique_ptr<VirtioMemPci> device;  // null while handed out
+  uint64_t given_back = 0;                // clock_ when it was last given back
 };
 
-QemuPool::QemuPool() = default;
+QemuPool::QemuPool(size_t capacity) : capacity_(capacity) {}
 QemuPool::~QemuPool() = default;
 
 // requested-size first: the usable region only grows on a resize, and the
@@ -83,14 +84,41 @@ Result<std::unique_ptr<VirtioMemPci>> QemuPool::take(const std::string& binary, 
 
 void QemuPool::give_back(const std::string& binary, const QemuGeometry& geometry, std::unique_ptr<VirtioMemPci> device) {
   const std::string key = pool_key(binary, geometry);
+  ++clock_;
+  bool kept = false;
   for (auto& entry : entries_) {
     if (entry.key == key && !entry.device) {
       entry.device = std::move(device);
-      return;
+      entry.given_back = clock_;
+      kept = true;
+      break;
     }
   }
-  auto fresh = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
-  if (fresh != entries_.end()) entries_.push_back(Entry{key, fresh->fresh, fresh->requested, std::move(device)});
+  if (!kept) {
+    auto fresh = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
+    if (fresh == entries_.end()) return;
+    entries_.push_back(Entry{key, fresh->fresh, fresh->requested, std::move(device), clock_});
+  }
+  evict_beyond_capacity();
+}
+
+void QemuPool::clear() {
+  for (auto& entry : entries_) entry.device.reset();
+}
+
+// Ends the QEMUs idle longest until at most capacity_ are idle. An entry
+// keeps its fresh state (it holds no QEMU then) for the next start's check.
+void QemuPool::evict_beyond_capacity() {
+  for (;;) {
+    const size_t idle = std::count_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.device != nullptr; });
+    if (idle <= capacity_) return;
+    auto oldest = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->device && (oldest == entries_.end() || it->given_back < oldest->given_back)) oldest = it;
+    }
+    oldest->device.reset();
+    ++evicted_;
+  }
 }
 
 }  // namespace vmemcheck::qemu

@@ -15,12 +15,10 @@
 
 #include "commands.hpp"
 #include "compared_run.hpp"
-#include "core_device_under_test.hpp"
+#include "core_beside_qemu.hpp"
 #include "fuzz_decoder.hpp"
 #include "fuzz_target_option.hpp"
-#include "planted_difference.hpp"
 #include "qemu_binary.hpp"
-#include "qemu_device_under_test.hpp"
 #include "qemu_probe.hpp"
 #include "qemu_process.hpp"
 #include "qemu_sanitizer_finding.hpp"
@@ -126,33 +124,13 @@ Result<std::vector<Target>> targets_of(const Options& o) {
   return targets;
 }
 
-// The core, with the planted difference --plant-difference or
-// --plant-memslot-difference asks for, and one QEMU: the devices under test
-// of one run, compared by scenario::run_compared.
-class Duts {
- public:
-  Duts(const Options& o, const Target& target, qemu::QemuPool* pool) : qemu_(target.binary, target.profile, pool) {
-    if (o.plant || o.plant_memslot) {
-      planted_.emplace(core_, o.plant_memslot ? scenario::Plant::Memslot : scenario::Plant::Response);
-    }
-    if (o.plant_sanitizer) qemu_.plant_sanitizer_report();
-  }
-  scenario::ComparedRun run(const scenario::Scenario& scenario,
-                            const std::function<void(const scenario::ComparedStep&)>& on_step = {}) {
-    scenario::DeviceUnderTest* first = planted_ ? static_cast<scenario::DeviceUnderTest*>(&*planted_) : &core_;
-    const std::array<scenario::DeviceUnderTest*, 2> devices{first, &qemu_};
-    return scenario::run_compared(scenario, devices, {.check_expectations = false, .stop_at_first_difference = true},
-                                  on_step);
-  }
-  const std::string& version() const { return qemu_.version(); }
-
- private:
-  scenario::CoreDeviceUnderTest core_;
-  std::optional<scenario::PlantedDifference> planted_;
-  qemu::QemuDeviceUnderTest qemu_;
-};
-
-const std::string& qemu_decision(const scenario::ComparedRun& run) { return run.tallies.back().decision; }
+// The core (with the difference --plant-difference or
+// --plant-memslot-difference plants) beside the QEMU of `target`.
+qemu::CoreBesideQemu compared(const Options& o, const Target& target, qemu::QemuPool* pool) {
+  qemu::Planted planted{.difference = std::nullopt, .sanitizer_report = o.plant_sanitizer};
+  if (o.plant || o.plant_memslot) planted.difference = o.plant_memslot ? scenario::Plant::Memslot : scenario::Plant::Response;
+  return qemu::CoreBesideQemu(target.binary, target.profile, pool, planted);
+}
 
 // The scenario's first steps, up to and with step `last`, as text that replays.
 std::string steps_text(const scenario::Scenario& scenario, size_t last) {
@@ -173,7 +151,7 @@ void report_sanitizer(const Options& o, const Target& target, const std::string&
 
 // Exit status: 0 agreed, 1 a difference, 2 QEMU could not be run.
 int run_scenario(const Options& o, const scenario::Scenario& parsed, const Target& target) {
-  Duts duts(o, target, nullptr);
+  qemu::CoreBesideQemu duts = compared(o, target, nullptr);
   const auto result = duts.run(parsed, [&](const scenario::ComparedStep& s) {
     if (o.quiet) return;
     if (s.skipped) fmt::print("{:>4}  {} -> skipped: {}\n", s.line, s.op_text, *s.skipped);
@@ -197,7 +175,7 @@ int run_scenario(const Options& o, const scenario::Scenario& parsed, const Targe
   if (result.difference) fmt::print("DIFFERENCE {}\n", scenario::describe(*result.difference));
   fmt::print("{}: QEMU {}{}, {} ops compared, {} memslot listings, {} skipped{}{}, {} difference{}\n", o.file,
              duts.version().empty() ? fmt::format("{} not started", target.profile.name) : duts.version(),
-             qemu_decision(result).empty() ? "" : " (decided " + qemu_decision(result) + ")", result.compared,
+             qemu::qemu_decision(result).empty() ? "" : " (decided " + qemu::qemu_decision(result) + ")", result.compared,
              result.memslot_listings, result.skipped, result.skipped ? " (" : "",
              result.skipped ? count_list(result.skipped_kinds) + ")" : "", result.difference ? 1 : 0,
              result.difference ? "" : "s");
@@ -299,7 +277,7 @@ int run_fuzz(const Options& o, const Target& target) {
       scenario = fuzz::decode(target_of(o.target, inputs[i].string()), bytes);
       scenario.name = inputs[i].filename().string();
     }
-    Duts duts(o, target, o.no_reuse ? nullptr : &pool);
+    qemu::CoreBesideQemu duts = compared(o, target, o.no_reuse ? nullptr : &pool);
     const auto result = duts.run(scenario);
     const std::string source = inputs.empty() ? fmt::format("seed {}", seed) : "corpus input " + inputs[i].string();
     if (!duts.version().empty()) t.version = duts.version();
@@ -325,7 +303,7 @@ int run_fuzz(const Options& o, const Target& target) {
     t.notes.insert(result.notes.begin(), result.notes.end());
     if (inputs.empty()) {
       t.ops_per_geometry[geometry] += result.compared;
-      if (!qemu_decision(result).empty()) t.decisions[geometry] = qemu_decision(result);
+      if (!qemu::qemu_decision(result).empty()) t.decisions[geometry] = qemu::qemu_decision(result);
     }
     for (const auto& [answer, count] : result.tallies.back().answers) t.answers[answer] += count;
     for (const auto& [reason, count] : result.skipped_reasons) t.skipped_reasons[reason] += count;

@@ -1,0 +1,24 @@
+#include "core_beside_qemu.hpp"
+
+#include <array>
+
+namespace vmemcheck::qemu {
+
+CoreBesideQemu::CoreBesideQemu(const std::string& binary, const QemuDeviceProfile& profile, QemuPool* pool,
+                               Planted planted)
+    : qemu_(binary, profile, pool) {
+  if (planted.difference) planted_.emplace(core_, *planted.difference);
+  if (planted.sanitizer_report) qemu_.plant_sanitizer_report();
+}
+
+scenario::ComparedRun CoreBesideQemu::run(const scenario::Scenario& scenario,
+                                          const std::function<void(const scenario::ComparedStep&)>& on_step) {
+  scenario::DeviceUnderTest* first = planted_ ? static_cast<scenario::DeviceUnderTest*>(&*planted_) : &core_;
+  const std::array<scenario::DeviceUnderTest*, 2> devices{first, &qemu_};
+  return scenario::run_compared(scenario, devices, {.check_expectations = false, .stop_at_first_difference = true},
+                                on_step);
+}
+
+const std::string& qemu_decision(const scenario::ComparedRun& run) { return run.tallies.back().decision; }
+
+}  // namespace vmemcheck::qemu

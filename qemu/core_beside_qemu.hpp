@@ -1,0 +1,48 @@
+// The devices under test of one comparison with QEMU: the core first (with a
+// planted difference when asked, to show differences are caught), then one
+// QEMU, run by scenario::run_compared. `vmemcheck qemu` runs its scenarios
+// and fuzz sequences through it, and fuzz_qemu each of its inputs: one
+// comparison, whoever makes the ops.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "compared_run.hpp"
+#include "core_device_under_test.hpp"
+#include "planted_difference.hpp"
+#include "qemu_device_under_test.hpp"
+
+namespace vmemcheck::qemu {
+
+struct Planted {
+  std::optional<scenario::Plant> difference;  // on the core's side
+  bool sanitizer_report = false;              // QEMU's (QemuDeviceUnderTest::plant_sanitizer_report)
+};
+
+class CoreBesideQemu {
+ public:
+  // `pool`: where QEMU comes from and goes back to (null: one started for this run).
+  CoreBesideQemu(const std::string& binary, const QemuDeviceProfile& profile, QemuPool* pool, Planted planted = {});
+  // Not copied or moved: the planted difference holds the core by reference.
+  CoreBesideQemu(const CoreBesideQemu&) = delete;
+  CoreBesideQemu& operator=(const CoreBesideQemu&) = delete;
+  // Stops at the first difference; the scenario's expectations are not
+  // checked (ops skipped on one side may change outcomes; the sides are
+  // compared instead).
+  scenario::ComparedRun run(const scenario::Scenario& scenario,
+                            const std::function<void(const scenario::ComparedStep&)>& on_step = {});
+  // "10.0.2 (Debian ...)" once QEMU ran, else empty.
+  const std::string& version() const { return qemu_.version(); }
+
+ private:
+  scenario::CoreDeviceUnderTest core_;
+  std::optional<scenario::PlantedDifference> planted_;
+  QemuDeviceUnderTest qemu_;
+};
+
+// QEMU's last memslot decision in a run, as decision_text() words it.
+const std::string& qemu_decision(const scenario::ComparedRun& run);
+
+}  // namespace vmemcheck::qemu
