@@ -39,7 +39,7 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
   const uint64_t ram = numa ? 64 * MiB * g.numa_nodes : kBootRam;
   const uint64_t device_area = align_up(std::max(end, kQemuDeviceMemoryBase + g.block_size) - kQemuDeviceMemoryBase, GiB);
   const uint64_t maxmem = ram + (g.device_memory_size ? g.device_memory_size : device_area);
-  std::vector<std::string> args{"-display", "none", "-nodefaults", "-machine", "q35", "-accel", "tcg",
+  std::vector<std::string> args{"-display", "none", "-nodefaults", "-machine", "q35", "-accel", g.accel,
                                 "-m", fmt::format("{}M,maxmem={}M,slots=1", ram / MiB, maxmem / MiB)};
   if (g.large_addresses) args.insert(args.end(), {"-cpu", "max,phys-bits=46,vendor=GenuineIntel"});
   if (numa) {
@@ -57,6 +57,13 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
   if (g.node != 0 || numa) device += fmt::format(",node={}", g.node);
   if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
   args.insert(args.end(), {"-device", device});
+  for (const FurtherDevice& d : g.further) {
+    args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off", d.memdev, d.region_size),
+                             "-device", fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},"
+                                                    "memaddr={},dynamic-memslots={}", d.id, d.memdev, d.block_size,
+                                                    d.requested_size, d.addr, d.dynamic_memslots ? "on" : "off")});
+  }
+  if (!g.kvm_trace.empty()) args.insert(args.end(), {"-trace", "kvm_set_user_memory,file=" + g.kvm_trace});
   return args;
 }
 
