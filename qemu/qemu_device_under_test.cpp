@@ -198,7 +198,8 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
                  config.unplugged_inaccessible, std::nullopt, config.node, machine_.numa_nodes,
                  same_space_ ? machine_.device_memory_size : 0, profile_.ioeventfd,
                  same_space_ && machine_.device_memory_base + machine_.device_memory_size + GiB > max_area_end(false),
-                 accel_, kvm_trace_, {}};
+                 accel_, kvm_trace_, std::nullopt, {}};
+  if (accel_ == "kvm") g.smm = machine_.smm;
   if (profile_.dynamic_memslots) g.dynamic_memslots = config.mode == MemslotMode::Dynamic;
   for (const DeviceConfig& d : further_) {
     g.further.push_back({d.id, d.memdev.empty() || d.memdev == g.memdev ? "mem-" + d.id : d.memdev, d.region_size, d.block_size,

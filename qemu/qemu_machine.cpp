@@ -39,7 +39,7 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
   const uint64_t ram = numa ? 64 * MiB * g.numa_nodes : kBootRam;
   const uint64_t device_area = align_up(std::max(end, kQemuDeviceMemoryBase + g.block_size) - kQemuDeviceMemoryBase, GiB);
   const uint64_t maxmem = ram + (g.device_memory_size ? g.device_memory_size : device_area);
-  std::vector<std::string> args{"-display", "none", "-nodefaults", "-machine", "q35", "-accel", g.accel,
+  std::vector<std::string> args{"-display", "none", "-nodefaults", "-machine", g.smm ? fmt::format("q35,smm={}", *g.smm ? "on" : "off") : "q35", "-accel", g.accel,
                                 "-m", fmt::format("{}M,maxmem={}M,slots=1", ram / MiB, maxmem / MiB)};
   if (g.large_addresses) args.insert(args.end(), {"-cpu", "max,phys-bits=46,vendor=GenuineIntel"});
   if (numa) {

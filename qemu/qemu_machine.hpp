@@ -59,6 +59,10 @@ struct QemuGeometry {
   // `kvm_trace` when set.
   std::string accel = "tcg";
   std::string kvm_trace;
+  // -machine q35,smm=on|off (unset: QEMU's default, on where the accelerator
+  // has SMM). On KVM, SMM's address space 1 mirrors the device's memslots,
+  // as the core's machine smm=on does; QEMU refuses smm=on on a KVM without it.
+  std::optional<bool> smm;
   std::vector<FurtherDevice> further;
 
   friend bool operator==(const QemuGeometry&, const QemuGeometry&) = default;
