@@ -101,7 +101,10 @@ std::optional<KvmCall> parse_kvm_trace_line(const std::string& line) {
   const auto flags = field(line, "flags=0x", 16);
   const auto gpa = field(line, "gpa=0x", 16);
   const auto size = field(line, "size=0x", 16);
-  if (!as || !slot || !flags || !gpa || !size) return std::nullopt;
+  if (!slot || !flags || !gpa || !size) return std::nullopt;
+  // QEMU 7.2 prints no AddrSpace#: its Slot# is KVM's slot, the address space in bits 16..31.
+  if (!as) return KvmCall{static_cast<uint32_t>(*slot >> 16), static_cast<uint32_t>(*slot & 0xffff),
+                          static_cast<uint32_t>(*flags), *gpa, *size};
   return KvmCall{static_cast<uint32_t>(*as), static_cast<uint32_t>(*slot), static_cast<uint32_t>(*flags), *gpa, *size};
 }
 

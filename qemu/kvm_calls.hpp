@@ -44,7 +44,8 @@ struct KvmCall {
 KvmCall kvm_call(const KvmRegion& region);
 // QEMU's trace line "kvm_set_user_memory AddrSpace#0 Slot#4 flags=0x0
 // gpa=0x100000 size=0x7f00000 ua=0x... ret=0" (a log backend's "PID@TIME:"
-// prefix allowed); nullopt for any other line. A call KVM refused (ret != 0)
+// prefix allowed), or 7.2's without AddrSpace# ("Slot#65540" is address
+// space 1's slot 4); nullopt for any other line. A call KVM refused (ret != 0)
 // is kept: the core's backend would have made it too.
 std::optional<KvmCall> parse_kvm_trace_line(const std::string& line);
 // "AS0 #4 map gpa=0x100000 size=0x7f00000 flags=0x0" (or "delete").

@@ -203,7 +203,8 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
   if (profile_.dynamic_memslots) g.dynamic_memslots = config.mode == MemslotMode::Dynamic;
   for (const DeviceConfig& d : further_) {
     g.further.push_back({d.id, d.memdev.empty() || d.memdev == g.memdev ? "mem-" + d.id : d.memdev, d.region_size, d.block_size,
-                         d.requested_size, d.addr.value_or(0), d.mode == MemslotMode::Dynamic});
+                         d.requested_size, d.addr.value_or(0),
+                         profile_.dynamic_memslots ? std::optional(d.mode == MemslotMode::Dynamic) : std::nullopt});
   }
   auto started = pool_ ? pool_->take(binary_, g) : VirtioMemPci::start(binary_, g);
   if (!started) {

@@ -34,7 +34,8 @@ std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t nu
 }
 
 std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
-  const uint64_t end = g.addr.value_or(kQemuDeviceMemoryBase) + g.region_size;
+  uint64_t end = g.addr.value_or(kQemuDeviceMemoryBase) + g.region_size;
+  for (const FurtherDevice& d : g.further) end = std::max(end, d.addr + d.region_size);
   const bool numa = g.numa_nodes > 1 || g.node != 0;
   const uint64_t ram = numa ? 64 * MiB * g.numa_nodes : kBootRam;
   const uint64_t device_area = align_up(std::max(end, kQemuDeviceMemoryBase + g.block_size) - kQemuDeviceMemoryBase, GiB);
@@ -58,10 +59,11 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
   if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
   args.insert(args.end(), {"-device", device});
   for (const FurtherDevice& d : g.further) {
+    std::string further = fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},memaddr={}", d.id,
+                                      d.memdev, d.block_size, d.requested_size, d.addr);
+    if (d.dynamic_memslots) further += fmt::format(",dynamic-memslots={}", *d.dynamic_memslots ? "on" : "off");
     args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off", d.memdev, d.region_size),
-                             "-device", fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},"
-                                                    "memaddr={},dynamic-memslots={}", d.id, d.memdev, d.block_size,
-                                                    d.requested_size, d.addr, d.dynamic_memslots ? "on" : "off")});
+                             "-device", further});
   }
   if (!g.kvm_trace.empty()) args.insert(args.end(), {"-trace", "kvm_set_user_memory,file=" + g.kvm_trace});
   return args;

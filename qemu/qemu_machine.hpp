@@ -26,7 +26,7 @@ struct FurtherDevice {
   uint64_t block_size = 2 * MiB;
   uint64_t requested_size = 0;
   uint64_t addr = 0;
-  bool dynamic_memslots = false;
+  std::optional<bool> dynamic_memslots;  // unset: not given (7.2 has no such property)
   friend bool operator==(const FurtherDevice&, const FurtherDevice&) = default;
 };
 

@@ -19,6 +19,11 @@ TEST(KvmCalls, ParsesQemusTraceLine) {
       "1234@1700000000.000001:kvm_set_user_memory AddrSpace#0 Slot#2 flags=0x2 gpa=0xfeda0000 size=0x0 ua=0x0 ret=0");
   ASSERT_TRUE(deleted);
   EXPECT_EQ(*deleted, (KvmCall{0, 2, 2, 0xfeda0000, 0}));
+  // QEMU 7.2's line: the address space in the slot's bits 16..31.
+  const auto old_line = parse_kvm_trace_line(
+      "kvm_set_user_memory Slot#65540 flags=0x0 gpa=0x100000000 size=0x80000000 ua=0x7fc17fe00000 ret=0");
+  ASSERT_TRUE(old_line);
+  EXPECT_EQ(*old_line, (KvmCall{1, 4, 0, 0x100000000, 0x80000000}));
   EXPECT_FALSE(parse_kvm_trace_line("virtio_mem_plug_request addr=0x100000000 nb_blocks=64"));
   EXPECT_FALSE(parse_kvm_trace_line("kvm_set_user_memory AddrSpace#0 Slot#2 flags=0x0"));
 }
