@@ -141,7 +141,7 @@ std::vector<KvmCall> KvmTraceReader::take_calls() {
 KvmComparison compare_kvm_calls(const std::vector<KvmCallGroup>& groups) {
   KvmComparison result;
   Pairing pairing;
-  result.listing += fmt::format("      {:<62} {:<62}\n", "QEMU (kvm_set_user_memory)", "core (KvmSlotBackend)");
+  result.listing += fmt::format("      {:<62} {}\n", "QEMU (kvm_set_user_memory)", "core (KvmSlotBackend)");
   for (const KvmCallGroup& group : groups) {
     result.qemu_calls += group.qemu.size();
     result.core_calls += group.core.size();
@@ -165,8 +165,10 @@ KvmComparison compare_kvm_calls(const std::vector<KvmCallGroup>& groups) {
         else if (qc->gpa != cc->gpa || qc->size != cc->size || qc->flags != cc->flags) why = "gpa, size or flags differ";
         else why = pairing.pair(*qc, *cc);
         ++result.compared;
-        result.listing += fmt::format("    {} {:<62} {:<62}{}\n", why.empty() ? '=' : '!', column(qc), column(cc),
-                                      why.empty() ? "" : "  <- " + why);
+        std::string line = fmt::format("    {} {:<62} {:<62}{}", why.empty() ? '=' : '!', column(qc), column(cc),
+                                       why.empty() ? "" : "  <- " + why);
+        line.erase(line.find_last_not_of(' ') + 1);
+        result.listing += line + "\n";
         if (!why.empty()) {
           ++result.differences;
           result.difference_lines.push_back(fmt::format("{}QEMU {} | core {}: {}", group.ops, column(qc), column(cc), why));
