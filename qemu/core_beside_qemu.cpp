@@ -5,8 +5,8 @@
 namespace vmemcheck::qemu {
 
 CoreBesideQemu::CoreBesideQemu(const std::string& binary, const QemuDeviceProfile& profile, QemuPool* pool,
-                               Planted planted)
-    : qemu_(binary, profile, pool) {
+                               Planted planted, Platform* platform)
+    : core_(scenario::RunOptions{.platform = platform}), qemu_(binary, profile, pool) {
   if (planted.difference) planted_.emplace(core_, *planted.difference);
   if (planted.sanitizer_report) qemu_.plant_sanitizer_report();
 }

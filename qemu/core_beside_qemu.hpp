@@ -23,8 +23,10 @@ struct Planted {
 
 class CoreBesideQemu {
  public:
-  // `pool`: where QEMU comes from and goes back to (null: one started for this run).
-  CoreBesideQemu(const std::string& binary, const QemuDeviceProfile& profile, QemuPool* pool, Planted planted = {});
+  // `pool`: where QEMU comes from and goes back to (null: one started for
+  // this run); `platform`: the core's (null: the shadow model alone).
+  CoreBesideQemu(const std::string& binary, const QemuDeviceProfile& profile, QemuPool* pool, Planted planted = {},
+                 Platform* platform = nullptr);
   // Not copied or moved: the planted difference holds the core by reference.
   CoreBesideQemu(const CoreBesideQemu&) = delete;
   CoreBesideQemu& operator=(const CoreBesideQemu&) = delete;
@@ -35,6 +37,7 @@ class CoreBesideQemu {
                             const std::function<void(const scenario::ComparedStep&)>& on_step = {});
   // "10.0.2 (Debian ...)" once QEMU ran, else empty.
   const std::string& version() const { return qemu_.version(); }
+  QemuDeviceUnderTest& qemu() { return qemu_; }
 
  private:
   scenario::CoreDeviceUnderTest core_;

@@ -37,6 +37,17 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   // Before the first STATE request, make QEMU's sanitizer report
   // (VirtioMemPci::oversized_qtest_read): --plant-sanitizer-report.
   void plant_sanitizer_report() { plant_sanitizer_report_ = true; }
+  // QEMU on a real /dev/kvm (-accel kvm) with its kvm_set_user_memory trace
+  // events written to `trace_file` (vmemcheck qemu --accel kvm).
+  void run_on_kvm(std::string trace_file) {
+    accel_ = "kvm";
+    kvm_trace_ = std::move(trace_file);
+  }
+  // Devices the scenario adds after the first, each at its own addr=: QEMU
+  // starts them with the first one and does not drive them (their requests
+  // are skipped); their `device` ops run on both sides, so their memslots
+  // reach both KVMs.
+  void start_further_devices(std::vector<DeviceConfig> devices) { further_ = std::move(devices); }
   // "10.0.2 (Debian ...)" once a QEMU ran, else empty.
   const std::string& version() const { return version_text_; }
 
@@ -84,6 +95,10 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   bool plant_sanitizer_report_ = false;
   std::set<std::string> notes_;
   std::string version_text_;
+  std::string accel_ = "tcg";
+  std::string kvm_trace_;
+  std::vector<DeviceConfig> further_;
+  const DeviceConfig* further(const std::string& id) const;
 };
 
 }  // namespace vmemcheck::qemu

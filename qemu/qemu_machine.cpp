@@ -34,12 +34,13 @@ std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t nu
 }
 
 std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
-  const uint64_t end = g.addr.value_or(kQemuDeviceMemoryBase) + g.region_size;
+  uint64_t end = g.addr.value_or(kQemuDeviceMemoryBase) + g.region_size;
+  for (const FurtherDevice& d : g.further) end = std::max(end, d.addr + d.region_size);
   const bool numa = g.numa_nodes > 1 || g.node != 0;
   const uint64_t ram = numa ? 64 * MiB * g.numa_nodes : kBootRam;
   const uint64_t device_area = align_up(std::max(end, kQemuDeviceMemoryBase + g.block_size) - kQemuDeviceMemoryBase, GiB);
   const uint64_t maxmem = ram + (g.device_memory_size ? g.device_memory_size : device_area);
-  std::vector<std::string> args{"-display", "none", "-nodefaults", "-machine", "q35", "-accel", "tcg",
+  std::vector<std::string> args{"-display", "none", "-nodefaults", "-machine", g.smm ? fmt::format("q35,smm={}", *g.smm ? "on" : "off") : "q35", "-accel", g.accel,
                                 "-m", fmt::format("{}M,maxmem={}M,slots=1", ram / MiB, maxmem / MiB)};
   if (g.large_addresses) args.insert(args.end(), {"-cpu", "max,phys-bits=46,vendor=GenuineIntel"});
   if (numa) {
@@ -57,6 +58,14 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
   if (g.node != 0 || numa) device += fmt::format(",node={}", g.node);
   if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
   args.insert(args.end(), {"-device", device});
+  for (const FurtherDevice& d : g.further) {
+    std::string further = fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},memaddr={}", d.id,
+                                      d.memdev, d.block_size, d.requested_size, d.addr);
+    if (d.dynamic_memslots) further += fmt::format(",dynamic-memslots={}", *d.dynamic_memslots ? "on" : "off");
+    args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off", d.memdev, d.region_size),
+                             "-device", further});
+  }
+  if (!g.kvm_trace.empty()) args.insert(args.end(), {"-trace", "kvm_set_user_memory,file=" + g.kvm_trace});
   return args;
 }
 

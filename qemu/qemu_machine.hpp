@@ -17,6 +17,19 @@ namespace vmemcheck::qemu {
 // q35 with less than 2 GiB of boot RAM: the device-memory area starts at 4 GiB.
 inline constexpr uint64_t kQemuDeviceMemoryBase = uint64_t{4} << 30;
 
+// A further virtio-mem-pci in the same machine, started with the first and
+// not driven (vmemcheck qemu --accel kvm: its memslots are compared on KVM).
+struct FurtherDevice {
+  std::string id;
+  std::string memdev;
+  uint64_t region_size = 0;
+  uint64_t block_size = 2 * MiB;
+  uint64_t requested_size = 0;
+  uint64_t addr = 0;
+  std::optional<bool> dynamic_memslots;  // unset: not given (7.2 has no such property)
+  friend bool operator==(const FurtherDevice&, const FurtherDevice&) = default;
+};
+
 // Where the scenario's device sits: QEMU's properties for it.
 struct QemuGeometry {
   std::string id = "vmem0";
@@ -41,6 +54,16 @@ struct QemuGeometry {
   // A CPU with 46 physical-address bits (and Intel's layout, which has no
   // HyperTransport hole below 1 TiB) for areas past qemu64's 40 bits.
   bool large_addresses = false;
+  // The accelerator: "tcg", or "kvm" on a real /dev/kvm (vmemcheck qemu
+  // --accel kvm), with QEMU's kvm_set_user_memory trace events written to
+  // `kvm_trace` when set.
+  std::string accel = "tcg";
+  std::string kvm_trace;
+  // -machine q35,smm=on|off (unset: QEMU's default, on where the accelerator
+  // has SMM). On KVM, SMM's address space 1 mirrors the device's memslots,
+  // as the core's machine smm=on does; QEMU refuses smm=on on a KVM without it.
+  std::optional<bool> smm;
+  std::vector<FurtherDevice> further;
 
   friend bool operator==(const QemuGeometry&, const QemuGeometry&) = default;
 };

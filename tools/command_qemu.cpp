@@ -10,6 +10,9 @@
 #include <fstream>
 #include <iostream>
 #include <set>
+#include <stdexcept>
+
+#include <stdlib.h>
 
 #include <fmt/format.h>
 
@@ -18,7 +21,9 @@
 #include "core_beside_qemu.hpp"
 #include "fuzz_decoder.hpp"
 #include "fuzz_target_option.hpp"
+#include "kvm_calls.hpp"
 #include "qemu_binary.hpp"
+#include "qemu_machine.hpp"
 #include "qemu_probe.hpp"
 #include "qemu_process.hpp"
 #include "qemu_sanitizer_finding.hpp"
@@ -55,6 +60,8 @@ struct Options {
   bool plant = false;
   bool plant_memslot = false;
   bool plant_sanitizer = false;
+  std::string accel = "tcg";
+  bool plant_kvm = false;
   bool no_reuse = false;
   bool quiet = false;
   std::string corpus;
@@ -125,11 +132,13 @@ Result<std::vector<Target>> targets_of(const Options& o) {
 }
 
 // The core (with the difference --plant-difference or
-// --plant-memslot-difference plants) beside the QEMU of `target`.
-qemu::CoreBesideQemu compared(const Options& o, const Target& target, qemu::QemuPool* pool) {
+// --plant-memslot-difference plants, on `platform` when given) beside the
+// QEMU of `target`.
+qemu::CoreBesideQemu compared(const Options& o, const Target& target, qemu::QemuPool* pool,
+                              Platform* platform = nullptr) {
   qemu::Planted planted{.difference = std::nullopt, .sanitizer_report = o.plant_sanitizer};
   if (o.plant || o.plant_memslot) planted.difference = o.plant_memslot ? scenario::Plant::Memslot : scenario::Plant::Response;
-  return qemu::CoreBesideQemu(target.binary, target.profile, pool, planted);
+  return qemu::CoreBesideQemu(target.binary, target.profile, pool, planted, platform);
 }
 
 // The scenario's first steps, up to and with step `last`, as text that replays.
@@ -149,10 +158,85 @@ void report_sanitizer(const Options& o, const Target& target, const std::string&
              o.plant_sanitizer ? " --plant-sanitizer-report" : "", finding.scenario.string());
 }
 
+// --accel kvm: QEMU on /dev/kvm, its kvm_set_user_memory calls collected op by
+// op beside the core backend's (kvm_calls.hpp).
+class KvmCalls {
+ public:
+  explicit KvmCalls(bool plant) : recorder_(plant), dir_(make_dir()), reader_(dir_ + "/kvm-trace") {}
+  // QEMU on KVM with its trace, and the scenario's further devices started with its first.
+  void set_up(const scenario::Scenario& parsed, qemu::QemuDeviceUnderTest& qemu) {
+    qemu.run_on_kvm(reader_.path());
+    std::vector<DeviceConfig> further;
+    bool first = true;
+    for (const auto& step : parsed.steps) {
+      if (const auto* add = std::get_if<scenario::AddDevice>(&step.op)) {
+        if (!first) further.push_back(add->config);
+        first = false;
+      }
+    }
+    qemu.start_further_devices(std::move(further));
+  }
+  ~KvmCalls() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  Platform* platform() { return &recorder_; }
+  // After each step: its calls on both sides. Consecutive `device` steps
+  // are one group: QEMU starts every device when the scenario adds the first.
+  void after(const scenario::ComparedStep& s, bool adds_device) {
+    std::vector<qemu::KvmCall> from_qemu;
+    for (const auto& call : reader_.take_calls()) {
+      if (call.gpa >= qemu::kQemuDeviceMemoryBase) from_qemu.push_back(call);
+    }
+    const std::vector<qemu::KvmCall> from_core = recorder_.take_calls();
+    if (!(adds_device && last_added_device_) || groups_.empty()) groups_.emplace_back();
+    last_added_device_ = adds_device;
+    auto& g = groups_.back();
+    g.ops += fmt::format("  {:>4}  {}\n", s.line, s.op_text);
+    g.qemu.insert(g.qemu.end(), from_qemu.begin(), from_qemu.end());
+    g.core.insert(g.core.end(), from_core.begin(), from_core.end());
+  }
+  // Prints both lists and the figures; the exit status (0 agreed, 1 a
+  // difference, 2 QEMU wrote no trace: not on KVM).
+  int report() {
+    (void)reader_.take_calls();
+    if (reader_.all().empty()) {
+      std::cerr << "vmemcheck qemu: --accel kvm: QEMU wrote no kvm_set_user_memory event to " << reader_.path()
+                << " (is it on KVM, with the trace backend?)\n";
+      return 2;
+    }
+    const qemu::KvmComparison c = qemu::compare_kvm_calls(groups_);
+    fmt::print("KVM_SET_USER_MEMORY_REGION calls at or above {:#x}, op by op:\n{}", qemu::kQemuDeviceMemoryBase,
+               c.listing);
+    for (const auto& line : c.difference_lines) fmt::print("KVM DIFFERENCE\n{}\n", line);
+    fmt::print("KVM calls: QEMU {} of {} traced (the rest are its boot memory and ROMs), core {}; {} compared, "
+               "{} difference{}\n",
+               c.qemu_calls, reader_.all().size(), c.core_calls, c.compared, c.differences,
+               c.differences == 1 ? "" : "s");
+    return c.differences ? 1 : 0;
+  }
+
+ private:
+  static std::string make_dir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "vmemcheck-kvm-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    return pattern;
+  }
+  qemu::RecordingPlatform recorder_;
+  std::string dir_;
+  qemu::KvmTraceReader reader_;
+  std::vector<qemu::KvmCallGroup> groups_;
+  bool last_added_device_ = false;
+};
+
 // Exit status: 0 agreed, 1 a difference, 2 QEMU could not be run.
 int run_scenario(const Options& o, const scenario::Scenario& parsed, const Target& target) {
-  qemu::CoreBesideQemu duts = compared(o, target, nullptr);
+  std::optional<KvmCalls> kvm;  // before the core's runner, which records into it
+  if (o.accel == "kvm") kvm.emplace(o.plant_kvm);
+  qemu::CoreBesideQemu duts = compared(o, target, nullptr, kvm ? kvm->platform() : nullptr);
+  if (kvm) kvm->set_up(parsed, duts.qemu());
   const auto result = duts.run(parsed, [&](const scenario::ComparedStep& s) {
+    if (kvm) kvm->after(s, std::holds_alternative<scenario::AddDevice>(parsed.steps[s.step].op));
     if (o.quiet) return;
     if (s.skipped) fmt::print("{:>4}  {} -> skipped: {}\n", s.line, s.op_text, *s.skipped);
     else if (s.applied.size() == 2) {
@@ -179,7 +263,8 @@ int run_scenario(const Options& o, const scenario::Scenario& parsed, const Targe
              result.memslot_listings, result.skipped, result.skipped ? " (" : "",
              result.skipped ? count_list(result.skipped_kinds) + ")" : "", result.difference ? 1 : 0,
              result.difference ? "" : "s");
-  return result.difference ? 1 : 0;
+  const int kvm_status = kvm ? kvm->report() : 0;
+  return std::max(result.difference ? 1 : 0, kvm_status);
 }
 
 // Figures over every sequence of a --fuzz run.
@@ -360,6 +445,15 @@ Command add_qemu_command(CLI::App& app) {
   cmd->add_flag("--plant-sanitizer-report", options->plant_sanitizer,
                 "Make an instrumented QEMU's AddressSanitizer report before the first STATE request (a qtest "
                 "read of 2 TiB, more than ASan allocates), to show reports are findings");
+  cmd->add_option("--accel", options->accel,
+                  "With SCENARIO: tcg, or kvm to run QEMU on /dev/kvm and compare its KVM_SET_USER_MEMORY_REGION "
+                  "calls (its kvm_set_user_memory trace events) call by call with the core's KVM slot backend's; "
+                  "the scenario's further devices start with its first in QEMU, undriven")
+      ->check(CLI::IsMember({"tcg", "kvm"}))
+      ->capture_default_str();
+  cmd->add_flag("--plant-kvm-difference", options->plant_kvm,
+                "--accel kvm: record the core backend's first memslot call 2 MiB shorter than it was, to show "
+                "KVM call differences are caught");
   cmd->add_option("--corpus", options->corpus,
                   "--fuzz: run the inputs of this directory (decoded by the fuzz target --target names, else "
                   "the one the directory is named after, else ops) instead of random sequences; the first "
@@ -374,6 +468,10 @@ Command add_qemu_command(CLI::App& app) {
     const Options& o = *options;
     if (!o.fuzz && o.file.empty()) {
       std::cerr << "vmemcheck qemu: give a SCENARIO or --fuzz (see --help)\n";
+      return 2;
+    }
+    if (o.accel != "tcg" && o.fuzz) {
+      std::cerr << "vmemcheck qemu: --accel kvm runs a SCENARIO, not --fuzz\n";
       return 2;
     }
     auto targets = targets_of(o);

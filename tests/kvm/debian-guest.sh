@@ -49,9 +49,29 @@ add_modules() {
 # Copies a program into ROOT/run/bin and its shared libraries to the paths
 # the dynamic loader looks for them at.
 add_program() {
+  cp "$2" "$1/run/bin/"
+  add_libraries "$1" "$2"
+}
+
+# Copies PATH (a file, or a folder with its symlinks kept) into ROOT at the
+# same absolute path, with the shared libraries of every ELF program or
+# library in it (QEMU's binary and its modules), so a program that names
+# the path (vmemcheck's QEMU 10 in /opt) finds it there.
+add_tree() {
+  local root=$1 path=$2 file
+  mkdir -p "$root$(dirname "$path")"
+  cp -a "$path" "$root$(dirname "$path")/"
+  find "$path" -type f \( -perm -u+x -o -name '*.so' \) | while read -r file; do
+    if head -c 4 "$file" | grep -q ELF; then add_libraries "$root" "$file"; fi
+  done
+}
+
+# Copies the shared libraries `ldd` lists for PROGRAM to the paths the
+# dynamic loader looks for them at (once each).
+add_libraries() {
   local root=$1 program=$2 lib
-  cp "$program" "$root/run/bin/"
   { ldd "$program" 2>/dev/null || true; } | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}' | while read -r lib; do
+    [ -e "$root$lib" ] && continue
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
   done
