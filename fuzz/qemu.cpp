@@ -90,8 +90,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   // QEMUs end at exit: an instrumented QEMU writes its coverage profile then.
   std::atexit([] {
     fuzzed->pool.clear();
-    fmt::print(stderr, "fuzz_qemu: {} inputs; QEMU edges taken (map bytes): {}\n", fuzzed->inputs,
-               fuzzed->edges.edges_seen());
+    const qemu::QemuPool& pool = fuzzed->pool;
+    fmt::print(stderr, "fuzz_qemu: {} inputs; QEMU edges taken (map bytes): {}; device QEMUs: {} started, {} reused "
+               "after a reset, {} resets refused, {} ended idle\n", fuzzed->inputs, fuzzed->edges.edges_seen(),
+               pool.started(), pool.reused(), pool.refused(), pool.evicted());
   });
   return 0;
 }
