@@ -37,6 +37,8 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   // Before the first STATE request, make QEMU's sanitizer report
   // (VirtioMemPci::oversized_qtest_read): --plant-sanitizer-report.
   void plant_sanitizer_report() { plant_sanitizer_report_ = true; }
+  // Its devices with prealloc=on (QemuGeometry::prealloc): --prealloc.
+  void preallocate() { prealloc_ = true; }
   // "10.0.2 (Debian ...)" once a QEMU ran, else empty.
   const std::string& version() const { return version_text_; }
 
@@ -47,6 +49,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   Result<scenario::Outcome> configure_machine(const scenario::ConfigureMachine& machine,
                                               const scenario::FirstDevice* first);
   Result<scenario::Outcome> migrate(const scenario::Migrate& migrate);
+  void mismatch(QemuGeometry& destination, const std::string& stream_edit) const;
   std::optional<std::string> raw_ring_unsupported(const scenario::Op& op) const;
   Result<scenario::Outcome> set_up_queue(const scenario::SetupQueue& queue, const scenario::FirstDevice* first);
   Result<scenario::Outcome> poke(const scenario::Poke& poke);
@@ -82,6 +85,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   bool broken_ = false;         // it failed to answer once: not for reuse
   bool low_ram_cleared_ = false;  // before the run's first raw-ring op
   bool plant_sanitizer_report_ = false;
+  bool prealloc_ = false;
   std::set<std::string> notes_;
   std::string version_text_;
 };

@@ -54,6 +54,7 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
                                    g.unplugged_inaccessible ? "on" : "off");
   if (g.dynamic_memslots) device += fmt::format(",dynamic-memslots={}", *g.dynamic_memslots ? "on" : "off");
   if (g.synchronous_notify) device += ",ioeventfd=off";
+  if (g.prealloc) device += ",prealloc=on";
   if (g.node != 0 || numa) device += fmt::format(",node={}", g.node);
   if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
   args.insert(args.end(), {"-device", device});

@@ -41,6 +41,10 @@ struct QemuGeometry {
   // A CPU with 46 physical-address bits (and Intel's layout, which has no
   // HyperTransport hole below 1 TiB) for areas past qemu64's 40 bits.
   bool large_addresses = false;
+  // prealloc=on: QEMU preallocates the blocks a plug adds (and a migration's
+  // destination the plugged ones) before it answers; the driver sees the
+  // same answers (vmemcheck qemu --prealloc).
+  bool prealloc = false;
 
   friend bool operator==(const QemuGeometry&, const QemuGeometry&) = default;
 };

@@ -57,6 +57,7 @@ struct Options {
   bool plant = false;
   bool plant_memslot = false;
   bool plant_sanitizer = false;
+  bool prealloc = false;
   bool no_reuse = false;
   bool quiet = false;
   std::string corpus;
@@ -136,6 +137,7 @@ class Duts {
       planted_.emplace(core_, o.plant_memslot ? scenario::Plant::Memslot : scenario::Plant::Response);
     }
     if (o.plant_sanitizer) qemu_.plant_sanitizer_report();
+    if (o.prealloc) qemu_.preallocate();
   }
   scenario::ComparedRun run(const scenario::Scenario& scenario,
                             const std::function<void(const scenario::ComparedStep&)>& on_step = {}) {
@@ -168,7 +170,8 @@ void report_sanitizer(const Options& o, const Target& target, const std::string&
                                               scenario_text, report_of(error));
   fmt::print("SANITIZER REPORT: {}: {}\n  {}: vmemcheck qemu {}{} {}\n", source, finding.key,
              finding.first_of_key ? "replay" : "seen before; replay", target.replay_option,
-             o.plant_sanitizer ? " --plant-sanitizer-report" : "", finding.scenario.string());
+             std::string(o.plant_sanitizer ? " --plant-sanitizer-report" : "") + (o.prealloc ? " --prealloc" : ""),
+             finding.scenario.string());
 }
 
 // Exit status: 0 agreed, 1 a difference, 2 QEMU could not be run.
@@ -235,7 +238,8 @@ void save_finding(const Options& o, const Target& target, const scenario::Scenar
   for (size_t at = described.find('\n'); at != std::string::npos; at = described.find('\n', at + 1)) {
     described.replace(at, 1, "\n#   ");
   }
-  const std::string plant_flag = o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "";
+  const std::string plant_flag = std::string(o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "") +
+                                 (o.prealloc ? "--prealloc " : "");
   std::ofstream out(path);
   out << fmt::format("# vmemcheck qemu finding on QEMU {}, {}{}:\n#   {}\n", target.profile.name, source,
                      plant_flag.empty() ? "" : " (replay with " + plant_flag + ")", described);
@@ -373,6 +377,8 @@ Command add_qemu_command(CLI::App& app) {
   cmd->add_option("--seed", options->seed, "--fuzz: first seed; sequence i uses seed + i")->capture_default_str();
   cmd->add_option("--findings", options->findings, "--fuzz: directory for findings")->capture_default_str();
   cmd->add_flag("--no-reuse", options->no_reuse, "--fuzz: start a fresh QEMU for every sequence");
+  cmd->add_flag("--prealloc", options->prealloc,
+                "Start QEMU's devices with prealloc=on (plugged blocks preallocated; the driver sees the same answers)");
   cmd->add_flag("--plant-difference", options->plant,
                 "Plant a difference on the model side (an acknowledged STATE over unplugged blocks is expected "
                 "to answer PLUGGED), to show differences are caught");
