@@ -235,6 +235,7 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
                  same_space_ && machine_.device_memory_base + machine_.device_memory_size + GiB > max_area_end(false)};
   if (profile_.dynamic_memslots) g.dynamic_memslots = config.mode == MemslotMode::Dynamic;
   g.prealloc = prealloc_;
+  g.qemu_defaults = qemu_defaults_;
   auto started = pool_ ? pool_->take(binary_, g) : VirtioMemPci::start(binary_, g);
   if (!started) {
     if (started.error().code == ErrorCode::QemuRefusedDevice) return Outcome::refused(started.error());

@@ -39,6 +39,8 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   void plant_sanitizer_report() { plant_sanitizer_report_ = true; }
   // Its devices with prealloc=on (QemuGeometry::prealloc): --prealloc.
   void preallocate() { prealloc_ = true; }
+  // Its devices with QEMU's defaults where they agree (QemuGeometry::qemu_defaults): --qemu-defaults.
+  void use_qemu_defaults() { qemu_defaults_ = true; }
   // "10.0.2 (Debian ...)" once a QEMU ran, else empty.
   const std::string& version() const { return version_text_; }
 
@@ -86,6 +88,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   bool low_ram_cleared_ = false;  // before the run's first raw-ring op
   bool plant_sanitizer_report_ = false;
   bool prealloc_ = false;
+  bool qemu_defaults_ = false;
   std::set<std::string> notes_;
   std::string version_text_;
 };

@@ -49,9 +49,11 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
     }
   }
   args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off", g.memdev, g.region_size)});
-  std::string device = fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},"
-                                   "unplugged-inaccessible={}", g.id, g.memdev, g.block_size, g.requested_size,
-                                   g.unplugged_inaccessible ? "on" : "off");
+  const bool default_block = g.qemu_defaults && g.block_size == 2 * MiB;
+  std::string device = fmt::format("virtio-mem-pci,id={},memdev={},{}requested-size={},unplugged-inaccessible={}",
+                                   g.id, g.memdev, default_block ? "" : fmt::format("block-size={},", g.block_size),
+                                   g.requested_size,
+                                   g.unplugged_inaccessible ? "on" : g.qemu_defaults ? "auto" : "off");
   if (g.dynamic_memslots) device += fmt::format(",dynamic-memslots={}", *g.dynamic_memslots ? "on" : "off");
   if (g.synchronous_notify) device += ",ioeventfd=off";
   if (g.prealloc) device += ",prealloc=on";

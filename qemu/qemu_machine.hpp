@@ -45,6 +45,11 @@ struct QemuGeometry {
   // destination the plugged ones) before it answers; the driver sees the
   // same answers (vmemcheck qemu --prealloc).
   bool prealloc = false;
+  // Leave to QEMU what its defaults give anyway (vmemcheck qemu
+  // --qemu-defaults): no block-size= for 2 MiB (the THP size, x86's default
+  // for a RAM backend), and unplugged-inaccessible=auto for off (on x86 a
+  // private RAM backend has the shared zeropage, so auto means off).
+  bool qemu_defaults = false;
 
   friend bool operator==(const QemuGeometry&, const QemuGeometry&) = default;
 };

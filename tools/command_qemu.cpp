@@ -58,6 +58,7 @@ struct Options {
   bool plant_memslot = false;
   bool plant_sanitizer = false;
   bool prealloc = false;
+  bool qemu_defaults = false;
   bool no_reuse = false;
   bool quiet = false;
   std::string corpus;
@@ -138,6 +139,7 @@ class Duts {
     }
     if (o.plant_sanitizer) qemu_.plant_sanitizer_report();
     if (o.prealloc) qemu_.preallocate();
+    if (o.qemu_defaults) qemu_.use_qemu_defaults();
   }
   scenario::ComparedRun run(const scenario::Scenario& scenario,
                             const std::function<void(const scenario::ComparedStep&)>& on_step = {}) {
@@ -170,7 +172,8 @@ void report_sanitizer(const Options& o, const Target& target, const std::string&
                                               scenario_text, report_of(error));
   fmt::print("SANITIZER REPORT: {}: {}\n  {}: vmemcheck qemu {}{} {}\n", source, finding.key,
              finding.first_of_key ? "replay" : "seen before; replay", target.replay_option,
-             std::string(o.plant_sanitizer ? " --plant-sanitizer-report" : "") + (o.prealloc ? " --prealloc" : ""),
+             std::string(o.plant_sanitizer ? " --plant-sanitizer-report" : "") + (o.prealloc ? " --prealloc" : "") +
+                 (o.qemu_defaults ? " --qemu-defaults" : ""),
              finding.scenario.string());
 }
 
@@ -239,7 +242,7 @@ void save_finding(const Options& o, const Target& target, const scenario::Scenar
     described.replace(at, 1, "\n#   ");
   }
   const std::string plant_flag = std::string(o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "") +
-                                 (o.prealloc ? "--prealloc " : "");
+                                 (o.prealloc ? "--prealloc " : "") + (o.qemu_defaults ? "--qemu-defaults " : "");
   std::ofstream out(path);
   out << fmt::format("# vmemcheck qemu finding on QEMU {}, {}{}:\n#   {}\n", target.profile.name, source,
                      plant_flag.empty() ? "" : " (replay with " + plant_flag + ")", described);
@@ -379,6 +382,8 @@ Command add_qemu_command(CLI::App& app) {
   cmd->add_flag("--no-reuse", options->no_reuse, "--fuzz: start a fresh QEMU for every sequence");
   cmd->add_flag("--prealloc", options->prealloc,
                 "Start QEMU's devices with prealloc=on (plugged blocks preallocated; the driver sees the same answers)");
+  cmd->add_flag("--qemu-defaults", options->qemu_defaults,
+                "Leave QEMU's defaults where they agree: no block-size= for 2M, unplugged-inaccessible=auto for off");
   cmd->add_flag("--plant-difference", options->plant,
                 "Plant a difference on the model side (an acknowledged STATE over unplugged blocks is expected "
                 "to answer PLUGGED), to show differences are caught");
