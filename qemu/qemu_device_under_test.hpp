@@ -41,6 +41,8 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   void preallocate() { prealloc_ = true; }
   // Its devices with QEMU's defaults where they agree (QemuGeometry::qemu_defaults): --qemu-defaults.
   void use_qemu_defaults() { qemu_defaults_ = true; }
+  // Its devices with x-early-migration=off (QemuGeometry::late_migration): --late-migration.
+  void migrate_late() { late_migration_ = true; }
   // "10.0.2 (Debian ...)" once a QEMU ran, else empty.
   const std::string& version() const { return version_text_; }
 
@@ -89,6 +91,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   bool plant_sanitizer_report_ = false;
   bool prealloc_ = false;
   bool qemu_defaults_ = false;
+  bool late_migration_ = false;
   std::set<std::string> notes_;
   std::string version_text_;
 };

@@ -57,6 +57,7 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
   if (g.dynamic_memslots) device += fmt::format(",dynamic-memslots={}", *g.dynamic_memslots ? "on" : "off");
   if (g.synchronous_notify) device += ",ioeventfd=off";
   if (g.prealloc) device += ",prealloc=on";
+  if (g.late_migration) device += ",x-early-migration=off";
   if (g.node != 0 || numa) device += fmt::format(",node={}", g.node);
   if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
   args.insert(args.end(), {"-device", device});

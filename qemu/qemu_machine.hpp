@@ -50,6 +50,9 @@ struct QemuGeometry {
   // for a RAM backend), and unplugged-inaccessible=auto for off (on x86 a
   // private RAM backend has the shared zeropage, so auto means off).
   bool qemu_defaults = false;
+  // x-early-migration=off (vmemcheck qemu --late-migration): the device's
+  // state migrates after the RAM, as before QEMU 8.2's early migration.
+  bool late_migration = false;
 
   friend bool operator==(const QemuGeometry&, const QemuGeometry&) = default;
 };

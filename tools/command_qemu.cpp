@@ -59,6 +59,7 @@ struct Options {
   bool plant_sanitizer = false;
   bool prealloc = false;
   bool qemu_defaults = false;
+  bool late_migration = false;
   bool no_reuse = false;
   bool quiet = false;
   std::string corpus;
@@ -140,6 +141,7 @@ class Duts {
     if (o.plant_sanitizer) qemu_.plant_sanitizer_report();
     if (o.prealloc) qemu_.preallocate();
     if (o.qemu_defaults) qemu_.use_qemu_defaults();
+    if (o.late_migration) qemu_.migrate_late();
   }
   scenario::ComparedRun run(const scenario::Scenario& scenario,
                             const std::function<void(const scenario::ComparedStep&)>& on_step = {}) {
@@ -173,7 +175,7 @@ void report_sanitizer(const Options& o, const Target& target, const std::string&
   fmt::print("SANITIZER REPORT: {}: {}\n  {}: vmemcheck qemu {}{} {}\n", source, finding.key,
              finding.first_of_key ? "replay" : "seen before; replay", target.replay_option,
              std::string(o.plant_sanitizer ? " --plant-sanitizer-report" : "") + (o.prealloc ? " --prealloc" : "") +
-                 (o.qemu_defaults ? " --qemu-defaults" : ""),
+                 (o.qemu_defaults ? " --qemu-defaults" : "") + (o.late_migration ? " --late-migration" : ""),
              finding.scenario.string());
 }
 
@@ -242,7 +244,8 @@ void save_finding(const Options& o, const Target& target, const scenario::Scenar
     described.replace(at, 1, "\n#   ");
   }
   const std::string plant_flag = std::string(o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "") +
-                                 (o.prealloc ? "--prealloc " : "") + (o.qemu_defaults ? "--qemu-defaults " : "");
+                                 (o.prealloc ? "--prealloc " : "") + (o.qemu_defaults ? "--qemu-defaults " : "") +
+                                 (o.late_migration ? "--late-migration " : "");
   std::ofstream out(path);
   out << fmt::format("# vmemcheck qemu finding on QEMU {}, {}{}:\n#   {}\n", target.profile.name, source,
                      plant_flag.empty() ? "" : " (replay with " + plant_flag + ")", described);
@@ -384,6 +387,8 @@ Command add_qemu_command(CLI::App& app) {
                 "Start QEMU's devices with prealloc=on (plugged blocks preallocated; the driver sees the same answers)");
   cmd->add_flag("--qemu-defaults", options->qemu_defaults,
                 "Leave QEMU's defaults where they agree: no block-size= for 2M, unplugged-inaccessible=auto for off");
+  cmd->add_flag("--late-migration", options->late_migration,
+                "Start QEMU's devices with x-early-migration=off (their state migrates after the RAM, as before 8.2)");
   cmd->add_flag("--plant-difference", options->plant,
                 "Plant a difference on the model side (an acknowledged STATE over unplugged blocks is expected "
                 "to answer PLUGGED), to show differences are caught");
