@@ -237,6 +237,7 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
   g.prealloc = prealloc_;
   g.qemu_defaults = qemu_defaults_;
   g.late_migration = late_migration_;
+  g.shared_memory = shared_memory_;
   auto started = pool_ ? pool_->take(binary_, g) : VirtioMemPci::start(binary_, g);
   if (!started) {
     if (started.error().code == ErrorCode::QemuRefusedDevice) return Outcome::refused(started.error());

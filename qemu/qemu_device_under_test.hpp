@@ -43,6 +43,8 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   void use_qemu_defaults() { qemu_defaults_ = true; }
   // Its devices with x-early-migration=off (QemuGeometry::late_migration): --late-migration.
   void migrate_late() { late_migration_ = true; }
+  // Its devices' backends with share=on (QemuGeometry::shared_memory): --shared-memory.
+  void share_memory() { shared_memory_ = true; }
   // "10.0.2 (Debian ...)" once a QEMU ran, else empty.
   const std::string& version() const { return version_text_; }
 
@@ -92,6 +94,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   bool prealloc_ = false;
   bool qemu_defaults_ = false;
   bool late_migration_ = false;
+  bool shared_memory_ = false;
   std::set<std::string> notes_;
   std::string version_text_;
 };

@@ -53,6 +53,11 @@ struct QemuGeometry {
   // x-early-migration=off (vmemcheck qemu --late-migration): the device's
   // state migrates after the RAM, as before QEMU 8.2's early migration.
   bool late_migration = false;
+  // The device's backend with share=on (vmemcheck qemu --shared-memory), and
+  // migrations with x-ignore-shared (its RAM is not sent). Such a backend
+  // has no shared zeropage, so QEMU's auto would mean on: qemu_defaults then
+  // keeps unplugged-inaccessible=off.
+  bool shared_memory = false;
 
   friend bool operator==(const QemuGeometry&, const QemuGeometry&) = default;
 };

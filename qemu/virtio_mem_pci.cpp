@@ -185,6 +185,14 @@ Status wait_for_migration(QmpClient& qmp, const char* side, int deadline_ms) {
   return Error{fmt::format("migration not completed at the {} within {} s", side, deadline_ms / 1000)};
 }
 
+Status set_capability(QmpClient& qmp, const char* name, bool on) {
+  const nlohmann::json capability{{"capability", name}, {"state", on}};
+  auto reply = qmp.execute("migrate-set-capabilities", {{"capabilities", nlohmann::json::array({capability})}});
+  if (!reply) return reply.error();
+  if (!reply->ok()) return refused("migrate-set-capabilities", *reply);
+  return ok_status();
+}
+
 }  // namespace
 
 Status VirtioMemPci::migrate(const std::string& binary, const QemuGeometry& destination, uint64_t plugged) {
@@ -193,6 +201,12 @@ Status VirtioMemPci::migrate(const std::string& binary, const QemuGeometry& dest
   auto incoming_qmp = std::make_unique<QmpClient>(**incoming);
   if (auto greeted = incoming_qmp->handshake(); !greeted) return greeted;
   const std::string uri = "unix:" + (*incoming)->directory() + "/migration.sock";
+  // A shared backend's RAM is not sent (both ends would map the same memory).
+  if (destination.shared_memory) {
+    for (QmpClient* qmp : {incoming_qmp.get(), qmp_.get()}) {
+      if (auto ignored = set_capability(*qmp, "x-ignore-shared", true); !ignored) return ignored;
+    }
+  }
   for (auto [qmp, command] : {std::pair{incoming_qmp.get(), "migrate-incoming"}, {qmp_.get(), "migrate"}}) {
     auto reply = qmp->execute(command, {{"uri", uri}});
     if (!reply) return reply.error();
@@ -228,20 +242,12 @@ Status wait_for_migration_status(QmpClient& qmp, std::string_view wanted) {
   return Error{fmt::format("migration not {} within 20 s", wanted)};
 }
 
-Status pause_before_switchover(QmpClient& qmp, bool on) {
-  const nlohmann::json capability{{"capability", "pause-before-switchover"}, {"state", on}};
-  auto reply = qmp.execute("migrate-set-capabilities", {{"capabilities", nlohmann::json::array({capability})}});
-  if (!reply) return reply.error();
-  if (!reply->ok()) return refused("migrate-set-capabilities", *reply);
-  return ok_status();
-}
-
 }  // namespace
 
 Status VirtioMemPci::set_busy(bool busy) {
   if (busy == busy_) return ok_status();
   if (busy) {
-    if (auto paused = pause_before_switchover(*qmp_, true); !paused) return paused;
+    if (auto paused = set_capability(*qmp_, "pause-before-switchover", true); !paused) return paused;
     auto reply = qmp_->execute("migrate", {{"uri", "exec:cat >/dev/null"}});
     if (!reply) return reply.error();
     if (!reply->ok()) return refused("migrate", *reply);
@@ -251,7 +257,7 @@ Status VirtioMemPci::set_busy(bool busy) {
     if (!reply) return reply.error();
     if (!reply->ok()) return refused("migrate_cancel", *reply);
     if (auto cancelled = wait_for_migration_status(*qmp_, "cancelled"); !cancelled) return cancelled;
-    if (auto unpaused = pause_before_switchover(*qmp_, false); !unpaused) return unpaused;
+    if (auto unpaused = set_capability(*qmp_, "pause-before-switchover", false); !unpaused) return unpaused;
   }
   busy_ = busy;
   return ok_status();

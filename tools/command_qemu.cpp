@@ -60,6 +60,7 @@ struct Options {
   bool prealloc = false;
   bool qemu_defaults = false;
   bool late_migration = false;
+  bool shared_memory = false;
   bool no_reuse = false;
   bool quiet = false;
   std::string corpus;
@@ -142,6 +143,7 @@ class Duts {
     if (o.prealloc) qemu_.preallocate();
     if (o.qemu_defaults) qemu_.use_qemu_defaults();
     if (o.late_migration) qemu_.migrate_late();
+    if (o.shared_memory) qemu_.share_memory();
   }
   scenario::ComparedRun run(const scenario::Scenario& scenario,
                             const std::function<void(const scenario::ComparedStep&)>& on_step = {}) {
@@ -175,7 +177,8 @@ void report_sanitizer(const Options& o, const Target& target, const std::string&
   fmt::print("SANITIZER REPORT: {}: {}\n  {}: vmemcheck qemu {}{} {}\n", source, finding.key,
              finding.first_of_key ? "replay" : "seen before; replay", target.replay_option,
              std::string(o.plant_sanitizer ? " --plant-sanitizer-report" : "") + (o.prealloc ? " --prealloc" : "") +
-                 (o.qemu_defaults ? " --qemu-defaults" : "") + (o.late_migration ? " --late-migration" : ""),
+                 (o.qemu_defaults ? " --qemu-defaults" : "") + (o.late_migration ? " --late-migration" : "") +
+                 (o.shared_memory ? " --shared-memory" : ""),
              finding.scenario.string());
 }
 
@@ -245,7 +248,7 @@ void save_finding(const Options& o, const Target& target, const scenario::Scenar
   }
   const std::string plant_flag = std::string(o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "") +
                                  (o.prealloc ? "--prealloc " : "") + (o.qemu_defaults ? "--qemu-defaults " : "") +
-                                 (o.late_migration ? "--late-migration " : "");
+                                 (o.late_migration ? "--late-migration " : "") + (o.shared_memory ? "--shared-memory " : "");
   std::ofstream out(path);
   out << fmt::format("# vmemcheck qemu finding on QEMU {}, {}{}:\n#   {}\n", target.profile.name, source,
                      plant_flag.empty() ? "" : " (replay with " + plant_flag + ")", described);
@@ -389,6 +392,8 @@ Command add_qemu_command(CLI::App& app) {
                 "Leave QEMU's defaults where they agree: no block-size= for 2M, unplugged-inaccessible=auto for off");
   cmd->add_flag("--late-migration", options->late_migration,
                 "Start QEMU's devices with x-early-migration=off (their state migrates after the RAM, as before 8.2)");
+  cmd->add_flag("--shared-memory", options->shared_memory,
+                "QEMU's device backends with share=on, migrated with x-ignore-shared (their RAM is not sent)");
   cmd->add_flag("--plant-difference", options->plant,
                 "Plant a difference on the model side (an acknowledged STATE over unplugged blocks is expected "
                 "to answer PLUGGED), to show differences are caught");
