@@ -387,7 +387,8 @@ Command add_qemu_command(CLI::App& app) {
   cmd->add_option("--findings", options->findings, "--fuzz: directory for findings")->capture_default_str();
   cmd->add_flag("--no-reuse", options->no_reuse, "--fuzz: start a fresh QEMU for every sequence");
   cmd->add_flag("--prealloc", options->prealloc,
-                "Start QEMU's devices with prealloc=on (plugged blocks preallocated; the driver sees the same answers)");
+                "Start QEMU's devices with prealloc=on (plugged blocks preallocated; the driver sees the same answers); "
+                "only devices of at most 4G with blocks of at most 4M");
   cmd->add_flag("--qemu-defaults", options->qemu_defaults,
                 "Leave QEMU's defaults where they agree: no block-size= for 2M, unplugged-inaccessible=auto for off");
   cmd->add_flag("--late-migration", options->late_migration,
