@@ -331,6 +331,7 @@ Result<Outcome> QemuDeviceUnderTest::migrate(const Migrate& m) {
     return migrated.error();
   }
   compare_memslots_ = memslots_comparable(destination.mode);
+  management_.reset();  // the destination's is read afresh
   geometry_ = g;
   config_.mode = destination.mode;
   migrated_away_ = true;
@@ -471,12 +472,19 @@ Result<std::optional<DeviceSnapshot>> QemuDeviceUnderTest::snapshot(const std::s
   s.offered_features = device_->offered_features() & kDeviceFeatureBits;
   s.accepted_features = device_->accepted_features() & kDeviceFeatureBits;
   s.memdev = geometry_.memdev;
-  auto management = device_->management_view();
-  if (!management) {
-    broken_ = true;
-    return management.error();
+  // QMP's view only changes with the config space it mirrors (plugged and
+  // requested size): read again when that changed, or the QEMU did.
+  if (!management_ || management_config_ != state->config || management_of_ != device_.get()) {
+    auto management = device_->management_view();
+    if (!management) {
+      broken_ = true;
+      return management.error();
+    }
+    management_ = std::move(*management);
+    management_config_ = state->config;
+    management_of_ = device_.get();
   }
-  s.management = std::move(*management);
+  s.management = management_;
   if (compare_memslots_) {
     auto decided = device_->decided_memslots();
     if (!decided) {

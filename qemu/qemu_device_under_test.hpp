@@ -95,6 +95,10 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   bool qemu_defaults_ = false;
   bool late_migration_ = false;
   bool shared_memory_ = false;
+  // The last management view read, the config space it went with and the driver it came from.
+  std::optional<scenario::ManagementView> management_;
+  ConfigSpace management_config_;
+  const VirtioMemPci* management_of_ = nullptr;
   std::set<std::string> notes_;
   std::string version_text_;
 };
