@@ -38,6 +38,18 @@ void mark_unused(Outcome& o, std::optional<uint16_t> head, const Outcome* core) 
   }
 }
 
+std::optional<std::string> stream_edit(const Migrate& m) {
+  for (const auto& [key, value] : m.overrides) {
+    if (key == "stream") return value;
+  }
+  return std::nullopt;
+}
+
+// The stream edits whose QEMU counterpart is a destination whose property differs.
+bool mismatching_destination(const std::string& edit) {
+  return edit == "addr" || edit == "region-size" || edit == "block-size" || edit == "node";
+}
+
 }  // namespace
 
 QemuDeviceUnderTest::QemuDeviceUnderTest(std::string binary, QemuDeviceProfile profile, QemuPool* pool)
@@ -47,6 +59,8 @@ QemuDeviceUnderTest::QemuDeviceUnderTest(std::string binary, QemuDeviceProfile p
       same_space_(profile_.dynamic_memslots) {}
 
 QemuDeviceUnderTest::~QemuDeviceUnderTest() {
+  // A QEMU left busy (its migration held) is reusable once that is cancelled.
+  if (device_ && device_->busy() && !device_->set_busy(false)) broken_ = true;
   if (pool_ && device_ && !broken_ && !migrated_away_) pool_->give_back(binary_, geometry_, std::move(device_));
 }
 
@@ -146,13 +160,36 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
   }
   if (const auto* rs = std::get_if<Resize>(&op)) return not_here(rs->device);
   if (const auto* v = std::get_if<VirtioReset>(&op)) return not_here(v->device);
-  if (std::holds_alternative<SystemReset>(op)) return device_ ? std::nullopt : std::optional<std::string>("not on the device QEMU runs");
+  const bool busy = device_ && device_->busy();
+  if (std::holds_alternative<SystemReset>(op)) {
+    if (busy) return "a system reset while QEMU's busy-making migration is held before its switchover";
+    return device_ ? std::nullopt : std::optional<std::string>("not on the device QEMU runs");
+  }
+  if (const auto* b = std::get_if<SetBusy>(&op)) {
+    if (auto why = not_here(b->device)) return why;
+    // 7.2 leaves a cancelled migration in "postmigrate", where it refuses
+    // every later migration ("Can't migrate the vm that was paused due to
+    // previous migration"); 10.0 goes back to prelaunch.
+    if (!profile_.dynamic_memslots) {
+      return "busy: QEMU " + std::string(profile_.name) + " cannot migrate again after a cancelled migration";
+    }
+    return std::nullopt;
+  }
   if (const auto* mg = std::get_if<Migrate>(&op)) {
     if (auto why = not_here(mg->device)) return why;
+    if (busy) return "a migration while QEMU's busy-making migration is held before its switchover";
     if (raw_queue) return std::string(kMigrationWithScenarioQueue);
     // The destination would be a second QEMU writing a second trace, with
     // dirty logging on the source's slots: not compared (docs/qemu-on-kvm.md).
     if (accel_ == "kvm") return "a migration under --accel kvm";
+    // A stream whose device properties mismatch the destination's: QEMU's
+    // counterpart is a destination started with that property changed, which
+    // virtio-mem's sanity checks must refuse as the core refuses the stream.
+    const std::optional<std::string> edit = stream_edit(*mg);
+    if (edit && !mismatching_destination(*edit)) {
+      return "stream=" + *edit + ": a migration stream QEMU would have to corrupt";
+    }
+    if (edit) return std::nullopt;
     if (first && !first->outcome.is_ok()) {
       return "the core refused the destination (" + to_text(first->outcome) + "), so QEMU does not migrate";
     }
@@ -164,7 +201,6 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
     if (raw_queue) return "features: QEMU's negotiation resets the device and its queue, the core keeps the scenario's";
     return std::nullopt;
   }
-  if (std::holds_alternative<SetBusy>(op)) return "QEMU is busy only during a migration";
   if (std::holds_alternative<Expect>(op)) return "both sides' config spaces are compared after every op instead";
   if (std::holds_alternative<Checkpoint>(op)) return "a recorded QEMU's checkpoint: this QEMU's tree is compared after every op";
   if (std::holds_alternative<ShowMtree>(op) || std::holds_alternative<ShowSlots>(op)) {
@@ -209,6 +245,15 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
                          d.requested_size, d.addr.value_or(0),
                          profile_.dynamic_memslots ? std::optional(d.mode == MemslotMode::Dynamic) : std::nullopt});
   }
+  // Preallocation makes each plug touch its blocks: kept to devices whose
+  // requests preallocate at most 256 MiB (64 blocks of 4 MiB) and whose
+  // backend is at most 4 GiB, so that a plug answers within the driver's
+  // 20 s and a QEMU holds at most 4 GiB (a resize to 8 GiB and a plug of 51
+  // blocks of 128 MiB did not answer in 20 s on the instrumented build).
+  g.prealloc = prealloc_ && config.region_size <= 4 * GiB && config.block_size <= 4 * MiB;
+  g.qemu_defaults = qemu_defaults_;
+  g.late_migration = late_migration_;
+  g.shared_memory = shared_memory_;
   auto started = pool_ ? pool_->take(binary_, g) : VirtioMemPci::start(binary_, g);
   if (!started) {
     if (started.error().code == ErrorCode::QemuRefusedDevice) return Outcome::refused(started.error());
@@ -249,6 +294,24 @@ Result<Outcome> QemuDeviceUnderTest::configure_machine(const ConfigureMachine& m
   return started.error();
 }
 
+// The destination's device with the property a stream edit mismatches
+// changed, so that it still starts where it can (QEMU's sanity checks then
+// refuse the migrated state) and is refused at start where it cannot.
+void QemuDeviceUnderTest::mismatch(QemuGeometry& g, const std::string& edit) const {
+  const uint64_t alignment = std::max(g.block_size, 2 * MiB);
+  if (edit == "addr") {
+    g.addr = config_.addr.value_or(kQemuDeviceMemoryBase) + alignment;  // within the area's 1 GiB of alignment room
+  } else if (edit == "region-size") {
+    g.region_size += alignment;
+  } else if (edit == "block-size") {
+    const uint64_t doubled = 2 * g.block_size;
+    const bool fits = g.region_size % doubled == 0 && g.requested_size % doubled == 0;
+    g.block_size = fits || g.block_size < 2 * MiB ? doubled : g.block_size / 2;
+  } else if (edit == "node") {
+    g.node = static_cast<uint16_t>(g.node + 1);
+  }
+}
+
 Result<Outcome> QemuDeviceUnderTest::migrate(const Migrate& m) {
   DeviceConfig destination = config_;
   for (const auto& [key, value] : m.overrides) {
@@ -258,11 +321,28 @@ Result<Outcome> QemuDeviceUnderTest::migrate(const Migrate& m) {
     if (key == "stream" || key == "fail") continue;
     if (auto applied = apply_device_option(destination, key, value); !applied) return applied.error();
   }
-  compare_memslots_ = memslots_comparable(destination.mode);
+  // The destination is started with the destination's properties: what
+  // QEMU's sanity checks compare with the migrated state (memaddr, backend
+  // size, block size, node) included.
   QemuGeometry g = geometry_;
   if (profile_.dynamic_memslots) g.dynamic_memslots = destination.mode == MemslotMode::Dynamic;
+  g.region_size = destination.region_size;
+  g.block_size = destination.block_size;
+  g.node = destination.node;
+  g.addr = destination.addr;
+  const std::optional<std::string> edit = stream_edit(m);
+  if (edit) mismatch(g, *edit);
   const uint64_t plugged = device_->config() ? device_->config()->plugged_size : 0;
-  if (auto migrated = device_->migrate(binary_, g, plugged); !migrated) return migrated.error();
+  if (auto migrated = device_->migrate(binary_, g, plugged); !migrated) {
+    // The destination refused the device (at start) or its state: the source carries on.
+    const ErrorCode code = migrated.error().code;
+    if (code == ErrorCode::QemuRefusedDevice) {
+      return Outcome::refused(Error{migrated.error().message});
+    }
+    return migrated.error();
+  }
+  compare_memslots_ = memslots_comparable(destination.mode);
+  management_.reset();  // the destination's is read afresh
   geometry_ = g;
   config_.mode = destination.mode;
   migrated_away_ = true;
@@ -373,6 +453,10 @@ Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* 
       return Outcome::ok();
     }
     if (const auto* mg = std::get_if<Migrate>(&op)) return migrate(*mg);
+    if (const auto* b = std::get_if<SetBusy>(&op)) {
+      if (auto set = device_->set_busy(b->busy); !set) return set.error();
+      return Outcome::ok();
+    }
     if (const auto* q = std::get_if<SetupQueue>(&op)) return set_up_queue(*q, first);
     if (const auto* p = std::get_if<Poke>(&op)) return poke(*p);
     if (std::holds_alternative<Kick>(op)) return kick(first);
@@ -409,6 +493,19 @@ Result<std::optional<DeviceSnapshot>> QemuDeviceUnderTest::snapshot(const std::s
   s.offered_features = device_->offered_features() & kDeviceFeatureBits;
   s.accepted_features = device_->accepted_features() & kDeviceFeatureBits;
   s.memdev = geometry_.memdev;
+  // QMP's view only changes with the config space it mirrors (plugged and
+  // requested size): read again when that changed, or the QEMU did.
+  if (!management_ || management_config_ != state->config || management_of_ != device_.get()) {
+    auto management = device_->management_view();
+    if (!management) {
+      broken_ = true;
+      return management.error();
+    }
+    management_ = std::move(*management);
+    management_config_ = state->config;
+    management_of_ = device_.get();
+  }
+  s.management = management_;
   if (compare_memslots_) {
     auto decided = device_->decided_memslots();
     if (!decided) {

@@ -48,6 +48,14 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   // are skipped); their `device` ops run on both sides, so their memslots
   // reach both KVMs.
   void start_further_devices(std::vector<DeviceConfig> devices) { further_ = std::move(devices); }
+  // Its devices with prealloc=on (QemuGeometry::prealloc): --prealloc.
+  void preallocate() { prealloc_ = true; }
+  // Its devices with QEMU's defaults where they agree (QemuGeometry::qemu_defaults): --qemu-defaults.
+  void use_qemu_defaults() { qemu_defaults_ = true; }
+  // Its devices with x-early-migration=off (QemuGeometry::late_migration): --late-migration.
+  void migrate_late() { late_migration_ = true; }
+  // Its devices' backends with share=on (QemuGeometry::shared_memory): --shared-memory.
+  void share_memory() { shared_memory_ = true; }
   // "10.0.2 (Debian ...)" once a QEMU ran, else empty.
   const std::string& version() const { return version_text_; }
 
@@ -58,6 +66,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   Result<scenario::Outcome> configure_machine(const scenario::ConfigureMachine& machine,
                                               const scenario::FirstDevice* first);
   Result<scenario::Outcome> migrate(const scenario::Migrate& migrate);
+  void mismatch(QemuGeometry& destination, const std::string& stream_edit) const;
   std::optional<std::string> raw_ring_unsupported(const scenario::Op& op) const;
   Result<scenario::Outcome> set_up_queue(const scenario::SetupQueue& queue, const scenario::FirstDevice* first);
   Result<scenario::Outcome> poke(const scenario::Poke& poke);
@@ -93,6 +102,14 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   bool broken_ = false;         // it failed to answer once: not for reuse
   bool low_ram_cleared_ = false;  // before the run's first raw-ring op
   bool plant_sanitizer_report_ = false;
+  bool prealloc_ = false;
+  bool qemu_defaults_ = false;
+  bool late_migration_ = false;
+  bool shared_memory_ = false;
+  // The last management view read, the config space it went with and the driver it came from.
+  std::optional<scenario::ManagementView> management_;
+  ConfigSpace management_config_;
+  const VirtioMemPci* management_of_ = nullptr;
   std::set<std::string> notes_;
   std::string version_text_;
   std::string accel_ = "tcg";

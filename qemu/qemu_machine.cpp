@@ -49,12 +49,17 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
                                "-numa", fmt::format("node,nodeid={},memdev=ram-node{}", n, n)});
     }
   }
-  args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off", g.memdev, g.region_size)});
-  std::string device = fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},"
-                                   "unplugged-inaccessible={}", g.id, g.memdev, g.block_size, g.requested_size,
-                                   g.unplugged_inaccessible ? "on" : "off");
+  args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off{}", g.memdev,
+                                                  g.region_size, g.shared_memory ? ",share=on" : "")});
+  const bool default_block = g.qemu_defaults && g.block_size == 2 * MiB;
+  std::string device = fmt::format("virtio-mem-pci,id={},memdev={},{}requested-size={},unplugged-inaccessible={}",
+                                   g.id, g.memdev, default_block ? "" : fmt::format("block-size={},", g.block_size),
+                                   g.requested_size,
+                                   g.unplugged_inaccessible ? "on" : g.qemu_defaults && !g.shared_memory ? "auto" : "off");
   if (g.dynamic_memslots) device += fmt::format(",dynamic-memslots={}", *g.dynamic_memslots ? "on" : "off");
   if (g.synchronous_notify) device += ",ioeventfd=off";
+  if (g.prealloc) device += ",prealloc=on";
+  if (g.late_migration) device += ",x-early-migration=off";
   if (g.node != 0 || numa) device += fmt::format(",node={}", g.node);
   if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
   args.insert(args.end(), {"-device", device});

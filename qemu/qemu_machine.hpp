@@ -64,6 +64,23 @@ struct QemuGeometry {
   // as the core's machine smm=on does; QEMU refuses smm=on on a KVM without it.
   std::optional<bool> smm;
   std::vector<FurtherDevice> further;
+  // prealloc=on: QEMU preallocates the blocks a plug adds (and a migration's
+  // destination the plugged ones) before it answers; the driver sees the
+  // same answers (vmemcheck qemu --prealloc).
+  bool prealloc = false;
+  // Leave to QEMU what its defaults give anyway (vmemcheck qemu
+  // --qemu-defaults): no block-size= for 2 MiB (the THP size, x86's default
+  // for a RAM backend), and unplugged-inaccessible=auto for off (on x86 a
+  // private RAM backend has the shared zeropage, so auto means off).
+  bool qemu_defaults = false;
+  // x-early-migration=off (vmemcheck qemu --late-migration): the device's
+  // state migrates after the RAM, as before QEMU 8.2's early migration.
+  bool late_migration = false;
+  // The device's backend with share=on (vmemcheck qemu --shared-memory), and
+  // migrations with x-ignore-shared (its RAM is not sent). Such a backend
+  // has no shared zeropage, so QEMU's auto would mean on: qemu_defaults then
+  // keeps unplugged-inaccessible=off.
+  bool shared_memory = false;
 
   friend bool operator==(const QemuGeometry&, const QemuGeometry&) = default;
 };

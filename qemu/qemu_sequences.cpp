@@ -1,6 +1,7 @@
 #include "qemu_sequences.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -13,11 +14,48 @@ namespace {
 
 using namespace scenario;
 
-// The ops the generator keeps: those QEMU runs.
+// The ops the generator keeps: those QEMU runs. `busy` holds a migration
+// before its switchover on QEMU (tens of milliseconds).
 bool expressible(const Op& op) {
   return std::holds_alternative<GuestRequest>(op) || std::holds_alternative<RawRequest>(op) ||
          std::holds_alternative<Resize>(op) || std::holds_alternative<SystemReset>(op) ||
-         std::holds_alternative<VirtioReset>(op);
+         std::holds_alternative<VirtioReset>(op) || std::holds_alternative<SetBusy>(op);
+}
+
+// A device of geometry `g` made invalid in one way the core refuses
+// (device_config.cpp's validate) and QEMU must refuse at start too: each
+// reaches one of QEMU's refusals (hw/virtio/virtio-mem.c).
+std::optional<DeviceConfig> invalid_device(DeviceConfig c, uint64_t variant) {
+  switch (variant) {
+    case 0:  // virtio_mem_set_block_size: "has to be a power of two"
+      c.block_size = 3 * MiB;
+      c.requested_size = 0;
+      break;
+    case 1:  // virtio_mem_set_block_size: "has to be at least 0x100000"
+      c.block_size = 512 * KiB;
+      break;
+    case 2:  // realize: "'requested-size' property has to be multiples of 'block-size'"
+      c.requested_size = c.requested_size >= c.block_size ? c.requested_size - c.block_size / 2 : c.block_size / 2;
+      break;
+    case 3: {  // realize: "memdev size has to be multiples of 'block-size'" (a multiple of 2 MiB, so
+               // memory_device_pre_plug takes it; with dynamic memslots its decision assumes one memslot)
+      c.block_size = std::max(c.block_size, 4 * MiB);
+      const uint64_t blocks = std::max<uint64_t>(c.region_size / c.block_size, 1);
+      c.region_size = blocks * c.block_size + 2 * MiB;
+      c.requested_size = std::min(c.requested_size / c.block_size, blocks) * c.block_size;
+      break;
+    }
+    case 4:  // realize: "'node' property has value '1', which exceeds the number of numa nodes: 1"
+      c.node = 1;
+      break;
+    case 5:  // realize: "'dynamic-memslots' property set to 'on' requires 'unplugged-inaccessible' to be 'on'"
+      if (c.mode != MemslotMode::Dynamic) return std::nullopt;
+      c.unplugged_inaccessible = false;
+      break;
+    default:
+      return std::nullopt;
+  }
+  return c;
 }
 
 }  // namespace
@@ -57,6 +95,12 @@ Scenario random_qemu_scenario(uint64_t seed, const FuzzGeometry& g, uint64_t ops
   config.requested_size = g.requested;
   config.unplugged_inaccessible = g.unplugged_inaccessible;
   config.mode = g.mode;
+  // One sequence in four first starts an invalid device, which both must
+  // refuse; its own choices, so the rest of the sequence is as without it.
+  SeededChoices invalid_choices(seed * 0x9e3779b97f4a7c15 + 23);
+  if (invalid_choices.below(4) == 0) {
+    if (auto invalid = invalid_device(config, invalid_choices.below(6))) builder.add(AddDevice{*invalid});
+  }
   builder.add_device(config);
   // Half the ops from the shared builder (edge-biased, often invalid), half
   // well-formed requests on aligned blocks near the usable region, so that

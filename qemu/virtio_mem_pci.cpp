@@ -177,11 +177,20 @@ Status wait_for_migration(QmpClient& qmp, const char* side, int deadline_ms) {
     const std::string status = reply->value->value("status", "");
     if (status == "completed") return ok_status();
     if (status == "failed") {
-      return Error{fmt::format("migration failed at the {}: {}", side, reply->value->value("error-desc", reply->value->dump()))};
+      return Error{fmt::format("migration failed at the {}: {}", side, reply->value->value("error-desc", reply->value->dump())),
+                   ErrorCode::QemuRefusedDevice};
     }
     ::usleep(5000);
   }
   return Error{fmt::format("migration not completed at the {} within {} s", side, deadline_ms / 1000)};
+}
+
+Status set_capability(QmpClient& qmp, const char* name, bool on) {
+  const nlohmann::json capability{{"capability", name}, {"state", on}};
+  auto reply = qmp.execute("migrate-set-capabilities", {{"capabilities", nlohmann::json::array({capability})}});
+  if (!reply) return reply.error();
+  if (!reply->ok()) return refused("migrate-set-capabilities", *reply);
+  return ok_status();
 }
 
 }  // namespace
@@ -192,6 +201,12 @@ Status VirtioMemPci::migrate(const std::string& binary, const QemuGeometry& dest
   auto incoming_qmp = std::make_unique<QmpClient>(**incoming);
   if (auto greeted = incoming_qmp->handshake(); !greeted) return greeted;
   const std::string uri = "unix:" + (*incoming)->directory() + "/migration.sock";
+  // A shared backend's RAM is not sent (both ends would map the same memory).
+  if (destination.shared_memory) {
+    for (QmpClient* qmp : {incoming_qmp.get(), qmp_.get()}) {
+      if (auto ignored = set_capability(*qmp, "x-ignore-shared", true); !ignored) return ignored;
+    }
+  }
   for (auto [qmp, command] : {std::pair{incoming_qmp.get(), "migrate-incoming"}, {qmp_.get(), "migrate"}}) {
     auto reply = qmp->execute(command, {{"uri", uri}});
     if (!reply) return reply.error();
@@ -205,6 +220,46 @@ Status VirtioMemPci::migrate(const std::string& binary, const QemuGeometry& dest
   qmp_ = std::move(incoming_qmp);
   process_ = std::move(*incoming);
   decided_.reset();
+  return ok_status();
+}
+
+namespace {
+
+// Polls query-migrate until its status is `wanted`.
+Status wait_for_migration_status(QmpClient& qmp, std::string_view wanted) {
+  for (int waited_ms = 0; waited_ms < 20000; waited_ms += 2) {
+    auto reply = qmp.execute("query-migrate");
+    if (!reply) return reply.error();
+    if (!reply->ok()) return refused("query-migrate", *reply);
+    const std::string status = reply->value->value("status", "");
+    if (status == wanted) return ok_status();
+    if (status == "failed" || status == "completed") {
+      return Error{fmt::format("migration {} while waiting for {}: {}", status, wanted, reply->value->dump()),
+                   ErrorCode::QemuProtocol};
+    }
+    ::usleep(2000);
+  }
+  return Error{fmt::format("migration not {} within 20 s", wanted)};
+}
+
+}  // namespace
+
+Status VirtioMemPci::set_busy(bool busy) {
+  if (busy == busy_) return ok_status();
+  if (busy) {
+    if (auto paused = set_capability(*qmp_, "pause-before-switchover", true); !paused) return paused;
+    auto reply = qmp_->execute("migrate", {{"uri", "exec:cat >/dev/null"}});
+    if (!reply) return reply.error();
+    if (!reply->ok()) return refused("migrate", *reply);
+    if (auto held = wait_for_migration_status(*qmp_, "pre-switchover"); !held) return held;
+  } else {
+    auto reply = qmp_->execute("migrate_cancel");
+    if (!reply) return reply.error();
+    if (!reply->ok()) return refused("migrate_cancel", *reply);
+    if (auto cancelled = wait_for_migration_status(*qmp_, "cancelled"); !cancelled) return cancelled;
+    if (auto unpaused = set_capability(*qmp_, "pause-before-switchover", false); !unpaused) return unpaused;
+  }
+  busy_ = busy;
   return ok_status();
 }
 
@@ -228,6 +283,71 @@ Result<std::vector<uint64_t>> VirtioMemPci::decided_memslots() {
   }
   decided_ = sizes;
   return sizes;
+}
+
+Result<scenario::ManagementView> VirtioMemPci::management_view() {
+  const std::string proxy = "/machine/peripheral/" + id_;
+  const std::string device = proxy + "/virtio-backend";
+  const auto get = [](const std::string& path, const char* property) {
+    return nlohmann::json{{"path", path}, {"property", property}};
+  };
+  const std::vector<std::pair<std::string, nlohmann::json>> commands = {
+      {"query-memory-devices", nullptr},
+      {"qom-get", get(device, "size")},
+      {"qom-get", get(device, "requested-size")},
+      {"qom-get", get(device, "block-size")},
+      {"qom-get", get(proxy, "size")},
+      {"qom-get", get(proxy, "requested-size")},
+      {"query-memory-size-summary", nullptr},
+  };
+  for (const auto& [command, arguments] : commands) {
+    if (auto sent = qmp_->send(command, arguments); !sent) return sent.error();
+  }
+  std::vector<nlohmann::json> values;
+  for (const auto& [command, arguments] : commands) {
+    const std::string what = command + (arguments.is_null() ? "" : " " + arguments.dump());
+    auto reply = qmp_->receive(what);
+    if (!reply) return reply.error();
+    if (!reply->ok()) return refused(what, *reply);
+    values.push_back(*reply->value);
+  }
+  const auto number = [&](const nlohmann::json& value, const std::string& what) -> Result<uint64_t> {
+    if (!value.is_number_unsigned()) return Error{what + " answered " + value.dump(), ErrorCode::QemuProtocol};
+    return value.get<uint64_t>();
+  };
+  scenario::ManagementView v;
+  // This device's entry in query-memory-devices.
+  const nlohmann::json* data = nullptr;
+  for (const nlohmann::json& entry : values[0]) {
+    if (entry.is_object() && entry.value("type", "") == "virtio-mem" && entry.contains("data") &&
+        entry["data"].value("id", "") == id_) {
+      data = &entry["data"];
+    }
+  }
+  if (!data) return Error{"query-memory-devices has no virtio-mem " + id_ + ": " + values[0].dump(), ErrorCode::QemuProtocol};
+  v.id = id_;
+  const std::string memdev = data->value("memdev", "");
+  v.memdev = memdev.starts_with("/objects/") ? memdev.substr(9) : memdev;
+  for (auto [field, key] : {std::pair{&v.memaddr, "memaddr"}, {&v.max_size, "max-size"}, {&v.block_size, "block-size"},
+                            {&v.size, "size"}, {&v.requested_size, "requested-size"}}) {
+    auto value = number(data->value(key, nlohmann::json()), std::string("query-memory-devices ") + key);
+    if (!value) return value.error();
+    *field = *value;
+  }
+  auto node = number(data->value("node", nlohmann::json()), "query-memory-devices node");
+  if (!node) return node.error();
+  v.node = static_cast<uint32_t>(*node);
+  uint64_t* qom[] = {&v.device_size, &v.device_requested_size, &v.device_block_size, &v.proxy_size,
+                     &v.proxy_requested_size};
+  for (size_t i = 0; i < std::size(qom); ++i) {
+    auto value = number(values[1 + i], "qom-get " + commands[1 + i].second.dump());
+    if (!value) return value.error();
+    *qom[i] = *value;
+  }
+  auto plugged = number(values[6].value("plugged-memory", nlohmann::json()), "query-memory-size-summary plugged-memory");
+  if (!plugged) return plugged.error();
+  v.machine_plugged = *plugged;
+  return v;
 }
 
 Result<std::string> VirtioMemPci::qemu_version() {

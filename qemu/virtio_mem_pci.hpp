@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "device_under_test.hpp"
 #include "mtree.hpp"
 #include "qemu_machine.hpp"
 #include "qemu_process.hpp"
@@ -70,13 +71,29 @@ class VirtioMemPci {
   Status virtio_reset() { return initialise(); }
   // Migrates the VM to a fresh QEMU of `destination` (started with
   // -incoming, over a UNIX socket) and drives that one from now on; the
-  // driver's state (BAR, queue, indices) travels with the VM. `plugged`
+  // driver's state (BAR, queue, indices) travels with the VM. A destination
+  // that refuses the state (virtio-mem's sanity checks: a changed memaddr,
+  // backend size, block size or node) fails the migration: the error is then
+  // QemuRefusedDevice (the destination refused the device), and the
+  // source, still in prelaunch, is driven on. `plugged`
   // (bytes) sets the deadline: 20 s and 10 s per GiB.
   Status migrate(const std::string& binary, const QemuGeometry& destination, uint64_t plugged);
+  // A migration under way, or none: QEMU's virtio-mem answers plug, unplug
+  // and unplug-all requests with BUSY only while one is (virtio_mem_is_busy).
+  // On: a migration into `cat >/dev/null` that the capability
+  // pause-before-switchover holds in pre-switchover, where it stays running
+  // until cancelled (no destination QEMU, tens of milliseconds). Off:
+  // migrate_cancel, and the capability off again.
+  Status set_busy(bool busy);
+  bool busy() const { return busy_; }
   // The memslots the device decided on (QOM children memslot-N[0] of its
   // virtio-backend, mapped or not): their sizes by index. None without
   // dynamic-memslots. Read once: QEMU decides when the device is plugged.
   Result<std::vector<uint64_t>> decided_memslots();
+  // The device as QMP shows it (query-memory-devices, qom-get of its own
+  // and its proxy's size properties, query-memory-size-summary): the
+  // commands go out together, then their replies are read.
+  Result<scenario::ManagementView> management_view();
   // "10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)", from QMP query-version.
   Result<std::string> qemu_version();
   // A qtest read of 2 TiB at once: qtest allocates its buffer whole, more
@@ -103,6 +120,7 @@ class VirtioMemPci {
   SplitQueueDriver queue_;
   RawQueue raw_;
   std::optional<std::vector<uint64_t>> decided_;
+  bool busy_ = false;
 };
 
 }  // namespace vmemcheck::qemu

@@ -62,6 +62,10 @@ struct Options {
   bool plant_sanitizer = false;
   std::string accel = "tcg";
   bool plant_kvm = false;
+  bool prealloc = false;
+  bool qemu_defaults = false;
+  bool late_migration = false;
+  bool shared_memory = false;
   bool no_reuse = false;
   bool quiet = false;
   std::string corpus;
@@ -133,12 +137,17 @@ Result<std::vector<Target>> targets_of(const Options& o) {
 
 // The core (with the difference --plant-difference or
 // --plant-memslot-difference plants, on `platform` when given) beside the
-// QEMU of `target`.
-qemu::CoreBesideQemu compared(const Options& o, const Target& target, qemu::QemuPool* pool,
-                              Platform* platform = nullptr) {
+// QEMU of `target`, started the way the options say.
+std::unique_ptr<qemu::CoreBesideQemu> compared(const Options& o, const Target& target, qemu::QemuPool* pool,
+                                               Platform* platform = nullptr) {
   qemu::Planted planted{.difference = std::nullopt, .sanitizer_report = o.plant_sanitizer};
   if (o.plant || o.plant_memslot) planted.difference = o.plant_memslot ? scenario::Plant::Memslot : scenario::Plant::Response;
-  return qemu::CoreBesideQemu(target.binary, target.profile, pool, planted, platform);
+  auto duts = std::make_unique<qemu::CoreBesideQemu>(target.binary, target.profile, pool, planted, platform);
+  if (o.prealloc) duts->qemu().preallocate();
+  if (o.qemu_defaults) duts->qemu().use_qemu_defaults();
+  if (o.late_migration) duts->qemu().migrate_late();
+  if (o.shared_memory) duts->qemu().share_memory();
+  return duts;
 }
 
 // The scenario's first steps, up to and with step `last`, as text that replays.
@@ -155,7 +164,10 @@ void report_sanitizer(const Options& o, const Target& target, const std::string&
                                               scenario_text, report_of(error));
   fmt::print("SANITIZER REPORT: {}: {}\n  {}: vmemcheck qemu {}{} {}\n", source, finding.key,
              finding.first_of_key ? "replay" : "seen before; replay", target.replay_option,
-             o.plant_sanitizer ? " --plant-sanitizer-report" : "", finding.scenario.string());
+             std::string(o.plant_sanitizer ? " --plant-sanitizer-report" : "") + (o.prealloc ? " --prealloc" : "") +
+                 (o.qemu_defaults ? " --qemu-defaults" : "") + (o.late_migration ? " --late-migration" : "") +
+                 (o.shared_memory ? " --shared-memory" : ""),
+             finding.scenario.string());
 }
 
 // --accel kvm: QEMU on /dev/kvm, its kvm_set_user_memory calls collected op by
@@ -233,9 +245,9 @@ class KvmCalls {
 int run_scenario(const Options& o, const scenario::Scenario& parsed, const Target& target) {
   std::optional<KvmCalls> kvm;  // before the core's runner, which records into it
   if (o.accel == "kvm") kvm.emplace(o.plant_kvm);
-  qemu::CoreBesideQemu duts = compared(o, target, nullptr, kvm ? kvm->platform() : nullptr);
-  if (kvm) kvm->set_up(parsed, duts.qemu());
-  const auto result = duts.run(parsed, [&](const scenario::ComparedStep& s) {
+  const auto duts = compared(o, target, nullptr, kvm ? kvm->platform() : nullptr);
+  if (kvm) kvm->set_up(parsed, duts->qemu());
+  const auto result = duts->run(parsed, [&](const scenario::ComparedStep& s) {
     if (kvm) kvm->after(s, std::holds_alternative<scenario::AddDevice>(parsed.steps[s.step].op));
     if (o.quiet) return;
     if (s.skipped) fmt::print("{:>4}  {} -> skipped: {}\n", s.line, s.op_text, *s.skipped);
@@ -258,7 +270,7 @@ int run_scenario(const Options& o, const scenario::Scenario& parsed, const Targe
   for (const auto& note : result.notes) fmt::print("note: {}\n", note);
   if (result.difference) fmt::print("DIFFERENCE {}\n", scenario::describe(*result.difference));
   fmt::print("{}: QEMU {}{}, {} ops compared, {} memslot listings, {} skipped{}{}, {} difference{}\n", o.file,
-             duts.version().empty() ? fmt::format("{} not started", target.profile.name) : duts.version(),
+             duts->version().empty() ? fmt::format("{} not started", target.profile.name) : duts->version(),
              qemu::qemu_decision(result).empty() ? "" : " (decided " + qemu::qemu_decision(result) + ")", result.compared,
              result.memslot_listings, result.skipped, result.skipped ? " (" : "",
              result.skipped ? count_list(result.skipped_kinds) + ")" : "", result.difference ? 1 : 0,
@@ -298,7 +310,9 @@ void save_finding(const Options& o, const Target& target, const scenario::Scenar
   for (size_t at = described.find('\n'); at != std::string::npos; at = described.find('\n', at + 1)) {
     described.replace(at, 1, "\n#   ");
   }
-  const std::string plant_flag = o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "";
+  const std::string plant_flag = std::string(o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "") +
+                                 (o.prealloc ? "--prealloc " : "") + (o.qemu_defaults ? "--qemu-defaults " : "") +
+                                 (o.late_migration ? "--late-migration " : "") + (o.shared_memory ? "--shared-memory " : "");
   std::ofstream out(path);
   out << fmt::format("# vmemcheck qemu finding on QEMU {}, {}{}:\n#   {}\n", target.profile.name, source,
                      plant_flag.empty() ? "" : " (replay with " + plant_flag + ")", described);
@@ -362,10 +376,10 @@ int run_fuzz(const Options& o, const Target& target) {
       scenario = fuzz::decode(target_of(o.target, inputs[i].string()), bytes);
       scenario.name = inputs[i].filename().string();
     }
-    qemu::CoreBesideQemu duts = compared(o, target, o.no_reuse ? nullptr : &pool);
-    const auto result = duts.run(scenario);
+    const auto duts = compared(o, target, o.no_reuse ? nullptr : &pool);
+    const auto result = duts->run(scenario);
     const std::string source = inputs.empty() ? fmt::format("seed {}", seed) : "corpus input " + inputs[i].string();
-    if (!duts.version().empty()) t.version = duts.version();
+    if (!duts->version().empty()) t.version = duts->version();
     if (result.error && result.error_code == ErrorCode::QemuSanitizerReport) {
       ++t.sanitizer_reports;
       // Reported while the QEMU of the sequence before on this geometry was
@@ -436,6 +450,15 @@ Command add_qemu_command(CLI::App& app) {
   cmd->add_option("--seed", options->seed, "--fuzz: first seed; sequence i uses seed + i")->capture_default_str();
   cmd->add_option("--findings", options->findings, "--fuzz: directory for findings")->capture_default_str();
   cmd->add_flag("--no-reuse", options->no_reuse, "--fuzz: start a fresh QEMU for every sequence");
+  cmd->add_flag("--prealloc", options->prealloc,
+                "Start QEMU's devices with prealloc=on (plugged blocks preallocated; the driver sees the same answers); "
+                "only devices of at most 4G with blocks of at most 4M");
+  cmd->add_flag("--qemu-defaults", options->qemu_defaults,
+                "Leave QEMU's defaults where they agree: no block-size= for 2M, unplugged-inaccessible=auto for off");
+  cmd->add_flag("--late-migration", options->late_migration,
+                "Start QEMU's devices with x-early-migration=off (their state migrates after the RAM, as before 8.2)");
+  cmd->add_flag("--shared-memory", options->shared_memory,
+                "QEMU's device backends with share=on, migrated with x-ignore-shared (their RAM is not sent)");
   cmd->add_flag("--plant-difference", options->plant,
                 "Plant a difference on the model side (an acknowledged STATE over unplugged blocks is expected "
                 "to answer PLUGGED), to show differences are caught");

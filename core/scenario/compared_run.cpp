@@ -90,6 +90,9 @@ std::optional<Mismatch> compare_snapshots(const DeviceSnapshot& a, const DeviceS
   if (a.decision && b.decision && *a.decision != *b.decision) {
     return Mismatch{"memslot decision", decision_text(*a.decision), decision_text(*b.decision)};
   }
+  if (a.management && b.management && *a.management != *b.management) {
+    return Mismatch{"management view (query-memory-devices, qom-get)", to_text(*a.management), to_text(*b.management)};
+  }
   if (a.memory && b.memory && *a.memory != *b.memory) {
     std::string first = to_text(*a.memory), other = to_text(*b.memory);
     first.pop_back();
@@ -316,6 +319,15 @@ std::string describe(const Difference& d) {
   };
   return fmt::format("{}:\n  {}:{}\n  {}:{}", where, d.first_label, indented(d.first), d.other_label,
                      indented(d.other));
+}
+
+std::string to_text(const ManagementView& v) {
+  return fmt::format("id={} memdev={} memaddr={:#x} max-size={:#x} block-size={:#x} size={:#x} requested-size={:#x} "
+                     "node={}; qom: size={:#x} requested-size={:#x} block-size={:#x}; proxy: size={:#x} "
+                     "requested-size={:#x}; machine plugged={:#x}",
+                     v.id, v.memdev, v.memaddr, v.max_size, v.block_size, v.size, v.requested_size, v.node,
+                     v.device_size, v.device_requested_size, v.device_block_size, v.proxy_size,
+                     v.proxy_requested_size, v.machine_plugged);
 }
 
 }  // namespace vmemcheck::scenario

@@ -23,7 +23,23 @@ Result<std::optional<DeviceSnapshot>> CoreDeviceUnderTest::snapshot(const std::s
   s.decision = memslot_decision(*d);
   s.memory = device_regions(*d);
   s.memdev = memdev_name(*d);
+  s.management = management_view(*d, *runner_.machine());
   return std::optional<DeviceSnapshot>(std::move(s));
+}
+
+ManagementView management_view(const VirtioMemDevice& device, const Machine& machine) {
+  const ConfigSpace c = device.config_space();
+  ManagementView v;
+  v.id = device.config().id;
+  v.memdev = memdev_name(device);
+  v.memaddr = c.addr;
+  v.max_size = c.region_size;
+  v.block_size = v.device_block_size = c.block_size;
+  v.size = v.device_size = v.proxy_size = c.plugged_size;
+  v.requested_size = v.device_requested_size = v.proxy_requested_size = c.requested_size;
+  v.node = device.config().node;
+  for (const VirtioMemDevice* other : machine.devices()) v.machine_plugged += other->config_space().plugged_size;
+  return v;
 }
 
 std::vector<uint64_t> memslot_decision(const VirtioMemDevice& device) {

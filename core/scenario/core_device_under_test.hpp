@@ -34,5 +34,9 @@ class CoreDeviceUnderTest final : public DeviceUnderTest {
 // mapped whole and has no memslot children, which QEMU creates only with
 // dynamic-memslots; otherwise every memslot's size by index.
 std::vector<uint64_t> memslot_decision(const VirtioMemDevice& device);
+// The core's answers to what QEMU's management interface shows of a device
+// (ManagementView): its config, and the plugged memory of every device of
+// its machine.
+ManagementView management_view(const VirtioMemDevice& device, const Machine& machine);
 
 }  // namespace vmemcheck::scenario

@@ -20,6 +20,32 @@
 
 namespace vmemcheck::scenario {
 
+// The device as a management layer sees it, beside the guest's config space:
+// what QEMU answers to QMP query-memory-devices, to qom-get of the device's
+// (virtio-backend) and its PCI proxy's properties, and the machine's plugged
+// memory (query-memory-size-summary); the core answers from its config.
+// Every value QEMU gives through two paths is kept twice, so that the paths
+// are compared with each other too.
+struct ManagementView {
+  std::string id;
+  std::string memdev;  // the backend's id (QEMU: its path under /objects/)
+  uint64_t memaddr = 0;
+  uint64_t max_size = 0;  // the backend's size
+  uint64_t block_size = 0;
+  uint64_t size = 0;  // plugged
+  uint64_t requested_size = 0;
+  uint32_t node = 0;
+  uint64_t device_size = 0;            // qom-get size, the device's own property
+  uint64_t device_requested_size = 0;  // qom-get requested-size, the device's
+  uint64_t device_block_size = 0;      // qom-get block-size, the device's
+  uint64_t proxy_size = 0;             // qom-get size, through the proxy
+  uint64_t proxy_requested_size = 0;   // qom-get requested-size, through the proxy
+  uint64_t machine_plugged = 0;        // every memory device's plugged memory
+  friend bool operator==(const ManagementView&, const ManagementView&) = default;
+};
+// One line: "id=vmem0 memdev=mem0 memaddr=0x... max-size=... ...".
+std::string to_text(const ManagementView& view);
+
 // What a device under test shows of one virtio-mem device after an op.
 // An unset field is one it cannot observe; it is then not compared.
 struct DeviceSnapshot {
@@ -35,6 +61,7 @@ struct DeviceSnapshot {
   // memslot aliases with their guest-physical range and backend offset.
   std::optional<std::vector<MtreeRegion>> memory;
   std::string memdev;  // the name of its memory backend, which names it in the tree
+  std::optional<ManagementView> management;
 };
 
 // What the first device under test made of a step, for those after it:
