@@ -38,6 +38,17 @@ void mark_unused(Outcome& o, std::optional<uint16_t> head, const Outcome* core) 
   }
 }
 
+// The device an op names, if it names one.
+std::optional<std::string> named_device(const Op& op) {
+  return std::visit([](const auto& o) -> std::optional<std::string> {
+    if constexpr (requires { { o.device } -> std::convertible_to<std::string>; }) {
+      return std::string(o.device);
+    } else {
+      return std::nullopt;
+    }
+  }, op);
+}
+
 }  // namespace
 
 QemuDeviceUnderTest::QemuDeviceUnderTest(std::string binary, QemuDeviceProfile profile, QemuPool* pool)
@@ -47,7 +58,7 @@ QemuDeviceUnderTest::QemuDeviceUnderTest(std::string binary, QemuDeviceProfile p
       same_space_(profile_.dynamic_memslots) {}
 
 QemuDeviceUnderTest::~QemuDeviceUnderTest() {
-  if (pool_ && device_ && !broken_ && !migrated_away_) pool_->give_back(binary_, geometry_, std::move(device_));
+  if (pool_ && device_ && parked_.empty() && !broken_ && !migrated_away_) pool_->give_back(binary_, geometry_, std::move(device_));
 }
 
 Op QemuDeviceUnderTest::adapt(const Op& op) {
@@ -62,10 +73,11 @@ Op QemuDeviceUnderTest::adapt(const Op& op) {
     adapted.kvm.max_memslots = KvmLimits{}.max_memslots;
     return adapted;
   }
-  if (const auto* a = std::get_if<AddDevice>(&op); a && !device_) {
+  if (const auto* a = std::get_if<AddDevice>(&op); a && (!device_ || ops_on_machine_ == 0)) {
     DeviceConfig wanted = a->config;
-    // One device per QEMU run: it sits where the scenario's first fit would put it.
-    if (same_space_ && !wanted.addr) wanted.addr = scenario_base_;
+    // The first device sits where the scenario's first fit would put it (the
+    // core places the others, and QEMU follows).
+    if (same_space_ && !wanted.addr && !device_) wanted.addr = scenario_base_;
     auto on_qemu = as_on_qemu(wanted, profile_);
     if (on_qemu && !unexpressible_device(*on_qemu)) return AddDevice{*on_qemu};
   }
@@ -107,7 +119,22 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
     return std::nullopt;
   }
   if (const auto* a = std::get_if<AddDevice>(&op)) {
-    if (device_) return "only one device per QEMU run";
+    if (device_ && ops_on_machine_ > 0) {
+      return "a device added after other ops: QEMU starts its devices together (hot-plug is not driven)";
+    }
+    if (device_ && parked_.size() + 1 >= VirtioMemPci::kMaxDevices) {
+      return fmt::format("more than {} devices in one QEMU", VirtioMemPci::kMaxDevices);
+    }
+    // A further device restarts QEMU with all of them: one the core refused
+    // (its id taken, its range overlapping another's) is not asked of QEMU.
+    if (device_ && first && !first->outcome.is_ok()) {
+      return std::string("a further device the core refused: QEMU's devices start together, so it is not asked");
+    }
+    if (device_ && first && first->device && !same_space_) {
+      DeviceConfig placed = a->config;
+      placed.addr = first->device->config.addr;
+      if (auto why = unexpressible_device(placed)) return why;
+    }
     if (auto on_qemu = as_on_qemu(a->config, profile_); !on_qemu) {
       return "not expressible on QEMU " + std::string(profile_.name) + ": " + on_qemu.error().message;
     }
@@ -126,6 +153,7 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
     return std::nullopt;
   }
   if (std::holds_alternative<SetupQueue>(op) || std::holds_alternative<Poke>(op) || std::holds_alternative<Kick>(op)) {
+    if (!parked_.empty()) return "the scenario's own rings with several devices in one QEMU: not driven";
     return raw_ring_unsupported(op);
   }
   const auto not_here = [&](const std::string& id) -> std::optional<std::string> {
@@ -148,6 +176,7 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
   if (std::holds_alternative<SystemReset>(op)) return device_ ? std::nullopt : std::optional<std::string>("not on the device QEMU runs");
   if (const auto* mg = std::get_if<Migrate>(&op)) {
     if (auto why = not_here(mg->device)) return why;
+    if (!parked_.empty()) return "a migration of a machine with several devices: not driven";
     if (raw_queue) return std::string(kMigrationWithScenarioQueue);
     if (first && !first->outcome.is_ok()) {
       return "the core refused the destination (" + to_text(first->outcome) + "), so QEMU does not migrate";
@@ -156,7 +185,7 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
   }
   if (const auto* f = std::get_if<NegotiateFeatures>(&op)) {
     if (auto why = not_here(f->device)) return why;
-    if (needs_reset_) return "features: QEMU's negotiation resets the device, which needs a reset";
+    if (needs_reset(f->device)) return "features: QEMU's negotiation resets the device, which needs a reset";
     if (raw_queue) return "features: QEMU's negotiation resets the device and its queue, the core keeps the scenario's";
     return std::nullopt;
   }
@@ -169,6 +198,33 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
   }
   if (std::holds_alternative<GuestAccess>(op)) return "guest reads and writes: the driver does not access device memory";
   return "not expressible on QEMU (faults, vhost, device removal)";
+}
+
+bool QemuDeviceUnderTest::on_device(const std::string& id) const {
+  if (!device_) return false;
+  return id == device_id_ || std::ranges::any_of(parked_, [&](const Parked& p) { return p.id == id; });
+}
+
+bool QemuDeviceUnderTest::needs_reset(const std::string& id) const {
+  if (id == device_id_) return needs_reset_;
+  for (const Parked& p : parked_) {
+    if (p.id == id) return p.needs_reset;
+  }
+  return false;
+}
+
+void QemuDeviceUnderTest::select(const std::string& id) {
+  if (id == device_id_) return;
+  for (Parked& p : parked_) {
+    if (p.id != id) continue;
+    std::swap(p.device, device_);
+    std::swap(p.id, device_id_);
+    std::swap(p.config, config_);
+    std::swap(p.geometry, geometry_);
+    std::swap(p.compare_memslots, compare_memslots_);
+    std::swap(p.needs_reset, needs_reset_);
+    return;
+  }
 }
 
 bool QemuDeviceUnderTest::memslot_mode_on_qemu(MemslotMode mode) const {
@@ -198,6 +254,7 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
                  same_space_ ? machine_.device_memory_size : 0, profile_.ioeventfd,
                  same_space_ && machine_.device_memory_base + machine_.device_memory_size + GiB > max_area_end(false)};
   if (profile_.dynamic_memslots) g.dynamic_memslots = config.mode == MemslotMode::Dynamic;
+  if (device_) return add_to_machine(config, g);
   auto started = pool_ ? pool_->take(binary_, g) : VirtioMemPci::start(binary_, g);
   if (!started) {
     if (started.error().code == ErrorCode::QemuRefusedDevice) return Outcome::refused(started.error());
@@ -211,6 +268,37 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
   auto version = device_->qemu_version();
   if (!version) return version.error();
   version_text_ = *version;
+  auto state = device_->config();
+  if (!state) return state.error();
+  config_.addr = state->addr;
+  return Outcome::ok(fmt::format("addr={:#x} features={:#x}", state->addr, device_->offered_features()));
+}
+
+Result<Outcome> QemuDeviceUnderTest::add_to_machine(const DeviceConfig& config, const QemuGeometry& g) {
+  // The devices so far (any order: each is found by its id), then the new one.
+  std::vector<Parked> devices = std::move(parked_);
+  parked_.clear();
+  devices.push_back(Parked{std::move(device_), device_id_, config_, geometry_, compare_memslots_, false});
+  std::vector<QemuGeometry> geometries;
+  for (const Parked& p : devices) geometries.push_back(p.geometry);
+  geometries.push_back(g);
+  // A single device's QEMU goes back to the pool as it started (no op ran on it).
+  if (pool_ && devices.size() == 1 && !broken_) pool_->give_back(binary_, geometries.front(), std::move(devices.front().device));
+  for (Parked& p : devices) p.device.reset();  // the old QEMU ends before the new one starts
+  // If QEMU refuses the machine, it has no device left: ops on the others are then not run on it.
+  auto started = VirtioMemPci::start_together(binary_, geometries);
+  if (!started) {
+    if (started.error().code == ErrorCode::QemuRefusedDevice) return Outcome::refused(started.error());
+    return started.error();
+  }
+  for (size_t i = 0; i < devices.size(); ++i) devices[i].device = std::move((*started)[i]);
+  parked_ = std::move(devices);
+  device_ = std::move(started->back());
+  device_id_ = config.id;
+  config_ = config;
+  geometry_ = g;
+  needs_reset_ = false;
+  compare_memslots_ = memslots_comparable(config.mode);
   auto state = device_->config();
   if (!state) return state.error();
   config_.addr = state->addr;
@@ -325,6 +413,11 @@ Result<Outcome> QemuDeviceUnderTest::kick(const FirstDevice* first) {
 }
 
 Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* first) {
+  if (auto id = named_device(step.op)) select(*id);
+  if (device_ && !std::holds_alternative<AddDevice>(step.op)) {
+    ++ops_on_machine_;
+    if (!parked_.empty()) ++ops_with_several_devices_;
+  }
   auto outcome = [&]() -> Result<Outcome> {
     const Op& op = step.op;
     if (const auto* m = std::get_if<ConfigureMachine>(&op)) return configure_machine(*m, first);
@@ -352,6 +445,9 @@ Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* 
     }
     if (std::holds_alternative<SystemReset>(op)) {
       if (auto reset = device_->system_reset(); !reset) return reset.error();
+      for (Parked& p : parked_) {
+        if (auto reset = p.device->reinitialise(); !reset) return reset.error();
+      }
       return Outcome::ok();
     }
     if (std::holds_alternative<VirtioReset>(op)) {
@@ -375,6 +471,7 @@ Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* 
 
 Result<std::optional<DeviceSnapshot>> QemuDeviceUnderTest::snapshot(const std::string& id) {
   if (!on_device(id)) return std::optional<DeviceSnapshot>();
+  select(id);
   auto state = device_->read_state(compare_memslots_);
   if (!state) {
     broken_ = true;

@@ -33,8 +33,12 @@ std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t nu
   return std::nullopt;
 }
 
-std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
-  const uint64_t end = g.addr.value_or(kQemuDeviceMemoryBase) + g.region_size;
+std::vector<std::string> qemu_arguments(const QemuGeometry& g) { return qemu_arguments(std::span(&g, 1)); }
+
+std::vector<std::string> qemu_arguments(std::span<const QemuGeometry> devices) {
+  const QemuGeometry& g = devices.front();
+  uint64_t end = 0;
+  for (const QemuGeometry& d : devices) end = std::max(end, d.addr.value_or(kQemuDeviceMemoryBase) + d.region_size);
   const bool numa = g.numa_nodes > 1 || g.node != 0;
   const uint64_t ram = numa ? 64 * MiB * g.numa_nodes : kBootRam;
   const uint64_t device_area = align_up(std::max(end, kQemuDeviceMemoryBase + g.block_size) - kQemuDeviceMemoryBase, GiB);
@@ -48,21 +52,26 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
                                "-numa", fmt::format("node,nodeid={},memdev=ram-node{}", n, n)});
     }
   }
-  args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off", g.memdev, g.region_size)});
-  std::string device = fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},"
-                                   "unplugged-inaccessible={}", g.id, g.memdev, g.block_size, g.requested_size,
-                                   g.unplugged_inaccessible ? "on" : "off");
-  if (g.dynamic_memslots) device += fmt::format(",dynamic-memslots={}", *g.dynamic_memslots ? "on" : "off");
-  if (g.synchronous_notify) device += ",ioeventfd=off";
-  if (g.node != 0 || numa) device += fmt::format(",node={}", g.node);
-  if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
-  args.insert(args.end(), {"-device", device});
+  for (const QemuGeometry& d : devices) {
+    args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off", d.memdev, d.region_size)});
+    std::string device = fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},"
+                                     "unplugged-inaccessible={}", d.id, d.memdev, d.block_size, d.requested_size,
+                                     d.unplugged_inaccessible ? "on" : "off");
+    if (d.dynamic_memslots) device += fmt::format(",dynamic-memslots={}", *d.dynamic_memslots ? "on" : "off");
+    if (d.synchronous_notify) device += ",ioeventfd=off";
+    if (d.node != 0 || numa) device += fmt::format(",node={}", d.node);
+    if (d.addr) device += fmt::format(",memaddr={}", *d.addr);
+    args.insert(args.end(), {"-device", device});
+  }
   return args;
 }
 
-std::vector<LaunchOptions::Refusal> refusals(const QemuGeometry& g) {
-  return {{"-device virtio-mem-pci", ErrorCode::QemuRefusedDevice},
-          {"-object memory-backend-ram,id=" + g.memdev, ErrorCode::QemuRefusedDevice}};
+std::vector<LaunchOptions::Refusal> refusals(const QemuGeometry& g) { return refusals(std::span(&g, 1)); }
+
+std::vector<LaunchOptions::Refusal> refusals(std::span<const QemuGeometry> devices) {
+  std::vector<LaunchOptions::Refusal> out{{"-device virtio-mem-pci", ErrorCode::QemuRefusedDevice}};
+  for (const QemuGeometry& d : devices) out.push_back({"-object memory-backend-ram,id=" + d.memdev, ErrorCode::QemuRefusedDevice});
+  return out;
 }
 
 LaunchOptions machine_probe(const std::string& binary, const MachineConfig& machine, uint32_t phys_bits) {
