@@ -220,26 +220,6 @@ Status VirtioMemPci::reinitialise() {
   return initialise();
 }
 
-namespace {
-
-// Polls query-migrate until the migration completed (ok) or failed (its error).
-Status wait_for_migration(QmpClient& qmp, const char* side, int deadline_ms) {
-  for (int waited_ms = 0; waited_ms < deadline_ms; waited_ms += 5) {
-    auto reply = qmp.execute("query-migrate");
-    if (!reply) return reply.error();
-    if (!reply->ok()) return refused("query-migrate", *reply);
-    const std::string status = reply->value->value("status", "");
-    if (status == "completed") return ok_status();
-    if (status == "failed") {
-      return Error{fmt::format("migration failed at the {}: {}", side, reply->value->value("error-desc", reply->value->dump()))};
-    }
-    ::usleep(5000);
-  }
-  return Error{fmt::format("migration not completed at the {} within {} s", side, deadline_ms / 1000)};
-}
-
-}  // namespace
-
 Status VirtioMemPci::migrate(const std::string& binary, const QemuGeometry& destination, uint64_t plugged) {
   auto incoming = launch(binary, destination, {"-incoming", "defer"});
   if (!incoming) return incoming.error();
