@@ -132,6 +132,14 @@ void Conversion::mark(const RecordingMark& m) {
     usable_owners_.assign(1, resize->device);
     return;
   }
+  if (const auto* migration = std::get_if<RecordedMigration>(&m.what)) {
+    // The whole VM migrates: each device to its counterpart on the destination.
+    ++counts_.migrations;
+    for (const DeviceConfig& d : recording_.devices) {
+      add(scenario::Migrate{d.id, {{"mode", migration->mode}}});
+    }
+    return;
+  }
   const auto& c = std::get<RecordedCheckpoint>(m.what);
   ++counts_.checkpoints;
   add(scenario::Checkpoint{c.device, c.plugged, c.requested, usable_[c.device], c.regions});

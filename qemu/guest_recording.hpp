@@ -32,9 +32,14 @@ struct RecordedCheckpoint {
   uint64_t requested = 0;
   std::vector<MtreeRegion> regions;
 };
+// The VM migrated to a QEMU whose devices all have this memslot mode:
+// "dynamic" (dynamic-memslots=on) or "static" (off), as a scenario names it.
+struct RecordedMigration {
+  std::string mode;
+};
 struct RecordingMark {
   size_t events_before = 0;  // trace events written when the harness made the mark
-  std::variant<RecordedResize, RecordedCheckpoint> what;
+  std::variant<RecordedResize, RecordedCheckpoint, RecordedMigration> what;
 };
 
 struct GuestRecording {
@@ -55,6 +60,7 @@ struct RecordingCounts {
   size_t resets = 0;
   size_t resizes = 0;
   size_t checkpoints = 0;
+  size_t migrations = 0;
 };
 
 // The scenario the recording replays as. Error: the trace is not a complete

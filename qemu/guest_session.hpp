@@ -50,6 +50,12 @@ struct GuestSessionOptions {
   std::string trace_path;       // where QEMU writes its virtio_mem_* trace
   std::vector<PlannedResize> resizes;  // in order
   GuestGeometry geometry;
+  // Migrations with the guest running (item 3): after each of the first
+  // `migrations` resizes' checkpoints, the guest holds its pattern
+  // (guest_memory_check hold), QEMU migrates to a fresh QEMU whose devices
+  // have dynamic-memslots the other way (on -> off, then off -> on, ...),
+  // the guest checks its pattern there, and a checkpoint follows.
+  size_t migrations = 0;
   int boot_seconds = 300;      // until the guest's driver is loaded
   int converge_seconds = 240;  // per resize, until QOM's size is the requested size
 };
@@ -61,6 +67,10 @@ struct GuestSession {
   std::vector<double> converge_seconds;    // per resize
   std::string qemu_version;
   std::string kernel_release;  // as the guest's ready line gives it
+  // Per migration: the pattern the guest held across it, checked afterwards
+  // (its pattern_mib, in_device_mib and mismatches), and how long QEMU took.
+  std::vector<GuestMemoryReport> held;
+  std::vector<double> migration_seconds;
 };
 
 // Error: QEMU or the guest failed (a deadline, a crash, an unreadable trace).

@@ -50,6 +50,17 @@ bool mismatching_destination(const std::string& edit) {
   return edit == "addr" || edit == "region-size" || edit == "block-size" || edit == "node";
 }
 
+// The device an op names, if it names one.
+std::optional<std::string> named_device(const Op& op) {
+  return std::visit([](const auto& o) -> std::optional<std::string> {
+    if constexpr (requires { { o.device } -> std::convertible_to<std::string>; }) {
+      return std::string(o.device);
+    } else {
+      return std::nullopt;
+    }
+  }, op);
+}
+
 }  // namespace
 
 QemuDeviceUnderTest::QemuDeviceUnderTest(std::string binary, QemuDeviceProfile profile, QemuPool* pool)
@@ -61,7 +72,7 @@ QemuDeviceUnderTest::QemuDeviceUnderTest(std::string binary, QemuDeviceProfile p
 QemuDeviceUnderTest::~QemuDeviceUnderTest() {
   // A QEMU left busy (its migration held) is reusable once that is cancelled.
   if (device_ && device_->busy() && !device_->set_busy(false)) broken_ = true;
-  if (pool_ && device_ && !broken_ && !migrated_away_) pool_->give_back(binary_, geometry_, std::move(device_));
+  if (pool_ && device_ && parked_.empty() && !broken_ && !migrated_away_) pool_->give_back(binary_, geometry_, std::move(device_));
 }
 
 Op QemuDeviceUnderTest::adapt(const Op& op) {
@@ -76,10 +87,11 @@ Op QemuDeviceUnderTest::adapt(const Op& op) {
     adapted.kvm.max_memslots = KvmLimits{}.max_memslots;
     return adapted;
   }
-  if (const auto* a = std::get_if<AddDevice>(&op); a && !device_) {
+  if (const auto* a = std::get_if<AddDevice>(&op); a && (!device_ || ops_on_machine_ == 0)) {
     DeviceConfig wanted = a->config;
-    // One device per QEMU run: it sits where the scenario's first fit would put it.
-    if (same_space_ && !wanted.addr) wanted.addr = scenario_base_;
+    // The first device sits where the scenario's first fit would put it (the
+    // core places the others, and QEMU follows).
+    if (same_space_ && !wanted.addr && !device_) wanted.addr = scenario_base_;
     auto on_qemu = as_on_qemu(wanted, profile_);
     if (on_qemu && !unexpressible_device(*on_qemu)) return AddDevice{*on_qemu};
   }
@@ -110,6 +122,43 @@ std::optional<std::string> QemuDeviceUnderTest::unexpressible_device(const Devic
   return std::nullopt;
 }
 
+// Why QEMU does not start this device (beside those it has), if it does not.
+std::optional<std::string> QemuDeviceUnderTest::add_unsupported(const AddDevice& add, const FirstDevice* first) const {
+  if (device_ && further(add.config.id)) return std::nullopt;
+  if (device_ && ops_on_machine_ > 0) {
+    return "a device added after other ops: QEMU starts its devices together (hot-plug is not driven)";
+  }
+  if (device_ && parked_.size() + 1 >= VirtioMemPci::kMaxDevices) {
+    return fmt::format("more than {} devices in one QEMU", VirtioMemPci::kMaxDevices);
+  }
+  // A further device restarts QEMU with all of them: one the core refused
+  // (its id taken, its range overlapping another's) is not asked of QEMU.
+  if (device_ && first && !first->outcome.is_ok()) {
+    return std::string("a further device the core refused: QEMU's devices start together, so it is not asked");
+  }
+  if (device_ && first && first->device && !same_space_) {
+    DeviceConfig placed = add.config;
+    placed.addr = first->device->config.addr;
+    if (auto why = unexpressible_device(placed)) return why;
+  }
+  if (auto on_qemu = as_on_qemu(add.config, profile_); !on_qemu) {
+    return "not expressible on QEMU " + std::string(profile_.name) + ": " + on_qemu.error().message;
+  }
+  if (auto why = unexpressible_device(add.config)) return why;
+  // The machine's KVM memslot budget (kvm-memslots=, vhost) has no QEMU counterpart under TCG.
+  if (first && first->outcome.code == ErrorCode::MemslotBudget) {
+    return "refused by the machine's memslot budget, which QEMU under TCG does not have";
+  }
+  // QEMU runs a device of a memslot mode it lacks as its nearest one, so it
+  // cannot judge that mode's own options and rules (memslots=, slot-size=,
+  // Firecracker's unplugged-inaccessible): a refusal of such a device is the core's alone.
+  if (first && !first->outcome.is_ok() && !memslot_mode_on_qemu(add.config.mode)) {
+    return fmt::format("the core refused a mode={} device, a mode QEMU {} does not have", name(add.config.mode),
+                       profile_.name);
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const FirstDevice* first) const {
   if (std::holds_alternative<ConfigureMachine>(op)) {
     if (device_) return "the machine is set up once, before the device";
@@ -120,27 +169,9 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
     }
     return std::nullopt;
   }
-  if (const auto* a = std::get_if<AddDevice>(&op)) {
-    if (device_ && further(a->config.id)) return std::nullopt;
-    if (device_) return "only one device per QEMU run";
-    if (auto on_qemu = as_on_qemu(a->config, profile_); !on_qemu) {
-      return "not expressible on QEMU " + std::string(profile_.name) + ": " + on_qemu.error().message;
-    }
-    if (auto why = unexpressible_device(a->config)) return why;
-    // The machine's KVM memslot budget (kvm-memslots=, vhost) has no QEMU counterpart under TCG.
-    if (first && first->outcome.code == ErrorCode::MemslotBudget) {
-      return "refused by the machine's memslot budget, which QEMU under TCG does not have";
-    }
-    // QEMU runs a device of a memslot mode it lacks as its nearest one, so it
-    // cannot judge that mode's own options and rules (memslots=, slot-size=,
-    // Firecracker's unplugged-inaccessible): a refusal of such a device is the core's alone.
-    if (first && !first->outcome.is_ok() && !memslot_mode_on_qemu(a->config.mode)) {
-      return fmt::format("the core refused a mode={} device, a mode QEMU {} does not have", name(a->config.mode),
-                         profile_.name);
-    }
-    return std::nullopt;
-  }
+  if (const auto* a = std::get_if<AddDevice>(&op)) return add_unsupported(*a, first);
   if (std::holds_alternative<SetupQueue>(op) || std::holds_alternative<Poke>(op) || std::holds_alternative<Kick>(op)) {
+    if (!parked_.empty()) return "the scenario's own rings with several devices in one QEMU: not driven";
     return raw_ring_unsupported(op);
   }
   const auto not_here = [&](const std::string& id) -> std::optional<std::string> {
@@ -167,6 +198,10 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
   }
   if (const auto* b = std::get_if<SetBusy>(&op)) {
     if (auto why = not_here(b->device)) return why;
+    if (!parked_.empty()) {
+      return "busy with several devices in one QEMU: QEMU's busy is a held migration of the whole machine, the "
+             "core's busy one device's";
+    }
     // 7.2 leaves a cancelled migration in "postmigrate", where it refuses
     // every later migration ("Can't migrate the vm that was paused due to
     // previous migration"); 10.0 goes back to prelaunch.
@@ -178,6 +213,7 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
   if (const auto* mg = std::get_if<Migrate>(&op)) {
     if (auto why = not_here(mg->device)) return why;
     if (busy) return "a migration while QEMU's busy-making migration is held before its switchover";
+    if (!parked_.empty()) return "a migration of a machine with several devices: not driven";
     if (raw_queue) return std::string(kMigrationWithScenarioQueue);
     // The destination would be a second QEMU writing a second trace, with
     // dirty logging on the source's slots: not compared (docs/qemu-on-kvm.md).
@@ -197,7 +233,7 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
   }
   if (const auto* f = std::get_if<NegotiateFeatures>(&op)) {
     if (auto why = not_here(f->device)) return why;
-    if (needs_reset_) return "features: QEMU's negotiation resets the device, which needs a reset";
+    if (needs_reset(f->device)) return "features: QEMU's negotiation resets the device, which needs a reset";
     if (raw_queue) return "features: QEMU's negotiation resets the device and its queue, the core keeps the scenario's";
     return std::nullopt;
   }
@@ -209,6 +245,33 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
   }
   if (std::holds_alternative<GuestAccess>(op)) return "guest reads and writes: the driver does not access device memory";
   return "not expressible on QEMU (faults, vhost, device removal)";
+}
+
+bool QemuDeviceUnderTest::on_device(const std::string& id) const {
+  if (!device_) return false;
+  return id == device_id_ || std::ranges::any_of(parked_, [&](const Parked& p) { return p.id == id; });
+}
+
+bool QemuDeviceUnderTest::needs_reset(const std::string& id) const {
+  if (id == device_id_) return needs_reset_;
+  for (const Parked& p : parked_) {
+    if (p.id == id) return p.needs_reset;
+  }
+  return false;
+}
+
+void QemuDeviceUnderTest::select(const std::string& id) {
+  if (id == device_id_) return;
+  for (Parked& p : parked_) {
+    if (p.id != id) continue;
+    std::swap(p.device, device_);
+    std::swap(p.id, device_id_);
+    std::swap(p.config, config_);
+    std::swap(p.geometry, geometry_);
+    std::swap(p.compare_memslots, compare_memslots_);
+    std::swap(p.needs_reset, needs_reset_);
+    return;
+  }
 }
 
 bool QemuDeviceUnderTest::memslot_mode_on_qemu(MemslotMode mode) const {
@@ -254,6 +317,7 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
   g.qemu_defaults = qemu_defaults_;
   g.late_migration = late_migration_;
   g.shared_memory = shared_memory_;
+  if (device_) return add_to_machine(config, g);
   auto started = pool_ ? pool_->take(binary_, g) : VirtioMemPci::start(binary_, g);
   if (!started) {
     if (started.error().code == ErrorCode::QemuRefusedDevice) return Outcome::refused(started.error());
@@ -267,6 +331,37 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
   auto version = device_->qemu_version();
   if (!version) return version.error();
   version_text_ = *version;
+  auto state = device_->config();
+  if (!state) return state.error();
+  config_.addr = state->addr;
+  return Outcome::ok(fmt::format("addr={:#x} features={:#x}", state->addr, device_->offered_features()));
+}
+
+Result<Outcome> QemuDeviceUnderTest::add_to_machine(const DeviceConfig& config, const QemuGeometry& g) {
+  // The devices so far (any order: each is found by its id), then the new one.
+  std::vector<Parked> devices = std::move(parked_);
+  parked_.clear();
+  devices.push_back(Parked{std::move(device_), device_id_, config_, geometry_, compare_memslots_, false});
+  std::vector<QemuGeometry> geometries;
+  for (const Parked& p : devices) geometries.push_back(p.geometry);
+  geometries.push_back(g);
+  // A single device's QEMU goes back to the pool as it started (no op ran on it).
+  if (pool_ && devices.size() == 1 && !broken_) pool_->give_back(binary_, geometries.front(), std::move(devices.front().device));
+  for (Parked& p : devices) p.device.reset();  // the old QEMU ends before the new one starts
+  // If QEMU refuses the machine, it has no device left: ops on the others are then not run on it.
+  auto started = VirtioMemPci::start_together(binary_, geometries);
+  if (!started) {
+    if (started.error().code == ErrorCode::QemuRefusedDevice) return Outcome::refused(started.error());
+    return started.error();
+  }
+  for (size_t i = 0; i < devices.size(); ++i) devices[i].device = std::move((*started)[i]);
+  parked_ = std::move(devices);
+  device_ = std::move(started->back());
+  device_id_ = config.id;
+  config_ = config;
+  geometry_ = g;
+  needs_reset_ = false;
+  compare_memslots_ = memslots_comparable(config.mode);
   auto state = device_->config();
   if (!state) return state.error();
   config_.addr = state->addr;
@@ -416,6 +511,11 @@ Result<Outcome> QemuDeviceUnderTest::kick(const FirstDevice* first) {
 }
 
 Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* first) {
+  if (auto id = named_device(step.op)) select(*id);
+  if (device_ && !std::holds_alternative<AddDevice>(step.op)) {
+    ++ops_on_machine_;
+    if (!parked_.empty()) ++ops_with_several_devices_;
+  }
   auto outcome = [&]() -> Result<Outcome> {
     const Op& op = step.op;
     if (const auto* m = std::get_if<ConfigureMachine>(&op)) return configure_machine(*m, first);
@@ -446,6 +546,9 @@ Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* 
     }
     if (std::holds_alternative<SystemReset>(op)) {
       if (auto reset = device_->system_reset(); !reset) return reset.error();
+      for (Parked& p : parked_) {
+        if (auto reset = p.device->reinitialise(); !reset) return reset.error();
+      }
       return Outcome::ok();
     }
     if (std::holds_alternative<VirtioReset>(op)) {
@@ -480,6 +583,7 @@ const DeviceConfig* QemuDeviceUnderTest::further(const std::string& id) const {
 
 Result<std::optional<DeviceSnapshot>> QemuDeviceUnderTest::snapshot(const std::string& id) {
   if (!on_device(id)) return std::optional<DeviceSnapshot>();
+  select(id);
   auto state = device_->read_state(compare_memslots_);
   if (!state) {
     broken_ = true;

@@ -1,8 +1,9 @@
 // A real QEMU's virtio-mem-pci as a device under test (device_under_test.hpp),
 // driven over qtest and QMP by virtio_mem_pci.hpp: one q35 machine started
-// with -S when the scenario adds its device, so one device per run; ops QEMU
-// cannot express (busy, faults, vhost, guest accesses, further devices) are
-// unsupported, with the reason. Raw rings (queue, poke, kick) run in the low
+// with -S when the scenario adds its device; devices the scenario adds before
+// any other op runs start together in one QEMU (a new one for each), each
+// driven apart. Ops QEMU cannot express (busy, faults, vhost, guest accesses,
+// a device added after other ops) are unsupported, with the reason. Raw rings (queue, poke, kick) run in the low
 // guest RAM both machines have (raw_queue.hpp). The core models the release's
 // device profile: adapt() gives it QEMU's memory-device space and the
 // profile's features.
@@ -12,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "device_under_test.hpp"
 #include "qemu_pool.hpp"
@@ -56,13 +58,18 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   void migrate_late() { late_migration_ = true; }
   // Its devices' backends with share=on (QemuGeometry::shared_memory): --shared-memory.
   void share_memory() { shared_memory_ = true; }
+  // Ops QEMU ran with several devices in its machine (their adds aside).
+  size_t ops_with_several_devices() const { return ops_with_several_devices_; }
   // "10.0.2 (Debian ...)" once a QEMU ran, else empty.
   const std::string& version() const { return version_text_; }
 
  private:
   std::optional<std::string> unexpressible_device(const DeviceConfig& config) const;
+  std::optional<std::string> add_unsupported(const scenario::AddDevice& add, const scenario::FirstDevice* first) const;
   // `first`: where the first device under test placed it, if one did.
   Result<scenario::Outcome> add_device(const DeviceConfig& config, const scenario::FirstDevice* first);
+  // A further device: QEMU starts again with all of them (no op ran on the others).
+  Result<scenario::Outcome> add_to_machine(const DeviceConfig& config, const QemuGeometry& geometry);
   Result<scenario::Outcome> configure_machine(const scenario::ConfigureMachine& machine,
                                               const scenario::FirstDevice* first);
   Result<scenario::Outcome> migrate(const scenario::Migrate& migrate);
@@ -72,7 +79,10 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   Result<scenario::Outcome> poke(const scenario::Poke& poke);
   Result<scenario::Outcome> kick(const scenario::FirstDevice* first);
   Status clear_low_ram_once();
-  bool on_device(const std::string& id) const { return device_ && id == device_id_; }
+  bool on_device(const std::string& id) const;
+  bool needs_reset(const std::string& id) const;
+  // Makes the device `id` the one the fields below describe (a parked one swaps places).
+  void select(const std::string& id);
   // Whether this release has the memslot mode (static; dynamic since 8.2).
   bool memslot_mode_on_qemu(MemslotMode mode) const;
   // Whether QEMU has the core's memslot mode, so that memslots are compared; a note when not.
@@ -116,6 +126,19 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   std::string kvm_trace_;
   std::vector<DeviceConfig> further_;
   const DeviceConfig* further(const std::string& id) const;
+  // The machine's other devices while one is driven: the fields above
+  // describe the device the last op named, select() swaps another in.
+  struct Parked {
+    std::unique_ptr<VirtioMemPci> device;
+    std::string id;
+    DeviceConfig config;
+    QemuGeometry geometry;
+    bool compare_memslots = false;
+    bool needs_reset = false;
+  };
+  std::vector<Parked> parked_;
+  size_t ops_on_machine_ = 0;  // ops QEMU ran since it started, its devices' adds aside
+  size_t ops_with_several_devices_ = 0;
 };
 
 }  // namespace vmemcheck::qemu

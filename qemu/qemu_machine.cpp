@@ -33,8 +33,12 @@ std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t nu
   return std::nullopt;
 }
 
-std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
-  uint64_t end = g.addr.value_or(kQemuDeviceMemoryBase) + g.region_size;
+std::vector<std::string> qemu_arguments(const QemuGeometry& g) { return qemu_arguments(std::span(&g, 1)); }
+
+std::vector<std::string> qemu_arguments(std::span<const QemuGeometry> devices) {
+  const QemuGeometry& g = devices.front();
+  uint64_t end = 0;
+  for (const QemuGeometry& d : devices) end = std::max(end, d.addr.value_or(kQemuDeviceMemoryBase) + d.region_size);
   for (const FurtherDevice& d : g.further) end = std::max(end, d.addr + d.region_size);
   const bool numa = g.numa_nodes > 1 || g.node != 0;
   const uint64_t ram = numa ? 64 * MiB * g.numa_nodes : kBootRam;
@@ -49,20 +53,23 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
                                "-numa", fmt::format("node,nodeid={},memdev=ram-node{}", n, n)});
     }
   }
-  args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off{}", g.memdev,
-                                                  g.region_size, g.shared_memory ? ",share=on" : "")});
-  const bool default_block = g.qemu_defaults && g.block_size == 2 * MiB;
-  std::string device = fmt::format("virtio-mem-pci,id={},memdev={},{}requested-size={},unplugged-inaccessible={}",
-                                   g.id, g.memdev, default_block ? "" : fmt::format("block-size={},", g.block_size),
-                                   g.requested_size,
-                                   g.unplugged_inaccessible ? "on" : g.qemu_defaults && !g.shared_memory ? "auto" : "off");
-  if (g.dynamic_memslots) device += fmt::format(",dynamic-memslots={}", *g.dynamic_memslots ? "on" : "off");
-  if (g.synchronous_notify) device += ",ioeventfd=off";
-  if (g.prealloc) device += ",prealloc=on";
-  if (g.late_migration) device += ",x-early-migration=off";
-  if (g.node != 0 || numa) device += fmt::format(",node={}", g.node);
-  if (g.addr) device += fmt::format(",memaddr={}", *g.addr);
-  args.insert(args.end(), {"-device", device});
+  for (const QemuGeometry& d : devices) {
+    args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off{}", d.memdev,
+                                                    d.region_size, d.shared_memory ? ",share=on" : "")});
+    const bool default_block = d.qemu_defaults && d.block_size == 2 * MiB;
+    std::string device = fmt::format("virtio-mem-pci,id={},memdev={},{}requested-size={},unplugged-inaccessible={}",
+                                     d.id, d.memdev, default_block ? "" : fmt::format("block-size={},", d.block_size),
+                                     d.requested_size,
+                                     d.unplugged_inaccessible ? "on" : d.qemu_defaults && !d.shared_memory ? "auto" : "off");
+    if (d.dynamic_memslots) device += fmt::format(",dynamic-memslots={}", *d.dynamic_memslots ? "on" : "off");
+    if (d.synchronous_notify) device += ",ioeventfd=off";
+    if (d.prealloc) device += ",prealloc=on";
+    if (d.late_migration) device += ",x-early-migration=off";
+    if (d.node != 0 || numa) device += fmt::format(",node={}", d.node);
+    if (d.addr) device += fmt::format(",memaddr={}", *d.addr);
+    args.insert(args.end(), {"-device", device});
+  }
+  // Devices started beside the driven ones and never driven (vmemcheck qemu --accel kvm).
   for (const FurtherDevice& d : g.further) {
     std::string further = fmt::format("virtio-mem-pci,id={},memdev={},block-size={},requested-size={},memaddr={}", d.id,
                                       d.memdev, d.block_size, d.requested_size, d.addr);
@@ -74,9 +81,12 @@ std::vector<std::string> qemu_arguments(const QemuGeometry& g) {
   return args;
 }
 
-std::vector<LaunchOptions::Refusal> refusals(const QemuGeometry& g) {
-  return {{"-device virtio-mem-pci", ErrorCode::QemuRefusedDevice},
-          {"-object memory-backend-ram,id=" + g.memdev, ErrorCode::QemuRefusedDevice}};
+std::vector<LaunchOptions::Refusal> refusals(const QemuGeometry& g) { return refusals(std::span(&g, 1)); }
+
+std::vector<LaunchOptions::Refusal> refusals(std::span<const QemuGeometry> devices) {
+  std::vector<LaunchOptions::Refusal> out{{"-device virtio-mem-pci", ErrorCode::QemuRefusedDevice}};
+  for (const QemuGeometry& d : devices) out.push_back({"-object memory-backend-ram,id=" + d.memdev, ErrorCode::QemuRefusedDevice});
+  return out;
 }
 
 LaunchOptions machine_probe(const std::string& binary, const MachineConfig& machine, uint32_t phys_bits) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -88,9 +89,15 @@ struct QemuGeometry {
 // The command-line arguments (after QEMU's own -S and sockets) for a q35
 // machine with 128 MiB of boot RAM and this one device.
 std::vector<std::string> qemu_arguments(const QemuGeometry& geometry);
+// The same machine (the first geometry's: boot RAM, NUMA, memory-device
+// space, CPU) with several devices, in this order on the command line; the
+// others' machine fields are not read. Without a memory-device space, one
+// just fitting the device that ends last.
+std::vector<std::string> qemu_arguments(std::span<const QemuGeometry> devices);
 // What QEMU may refuse of that command line at start: the device and its
 // memory backend, as its error messages name them (QemuRefusedDevice).
 std::vector<LaunchOptions::Refusal> refusals(const QemuGeometry& geometry);
+std::vector<LaunchOptions::Refusal> refusals(std::span<const QemuGeometry> devices);
 // A q35 machine alone with the core's machine configuration: its
 // memory-device space and the CPU's physical address bits; QEMU checks
 // the space against them when it starts (pc_memory_init), with or without

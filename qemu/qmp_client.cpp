@@ -1,5 +1,7 @@
 #include "qmp_client.hpp"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 namespace vmemcheck::qemu {
@@ -99,6 +101,23 @@ Status QmpClient::wait_event(std::string_view name) {
     if (!event) return malformed(*line, fmt::format("(waiting for event {})", name), "a line that is not an event");
     events_.push_back(std::move(*event));
   }
+}
+
+Status wait_for_migration(QmpClient& qmp, std::string_view side, int deadline_ms, int poll_ms) {
+  for (int waited_ms = 0; waited_ms < deadline_ms; waited_ms += poll_ms) {
+    auto reply = qmp.execute("query-migrate");
+    if (!reply) return reply.error();
+    if (!reply->ok()) return Error{fmt::format("query-migrate at the {}: {}", side, reply->error), ErrorCode::QemuProtocol};
+    const std::string status = reply->value->value("status", "");
+    if (status == "completed") return ok_status();
+    if (status == "failed") {
+      // Refused, as a start can be: the destination's checks refused the state.
+      return Error{fmt::format("migration failed at the {}: {}", side, reply->value->value("error-desc", reply->value->dump())),
+                   ErrorCode::QemuRefusedDevice};
+    }
+    ::usleep(static_cast<useconds_t>(poll_ms) * 1000);
+  }
+  return Error{fmt::format("migration not completed at the {} within {} s", side, deadline_ms / 1000)};
 }
 
 }  // namespace vmemcheck::qemu

@@ -50,4 +50,9 @@ class QmpClient {
   std::deque<std::string> events_;  // names of events not yet waited for
 };
 
+// Polls query-migrate every `poll_ms` until the migration completed (ok) or
+// failed (its error-desc); `side` ("source", "destination") names the QEMU
+// in messages. Error also when not completed within `deadline_ms`.
+Status wait_for_migration(QmpClient& qmp, std::string_view side, int deadline_ms, int poll_ms = 5);
+
 }  // namespace vmemcheck::qemu

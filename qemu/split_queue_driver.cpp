@@ -11,6 +11,8 @@ namespace {
 constexpr uint64_t kQueueDesc = 0x100000;
 constexpr uint64_t kQueueAvail = 0x101000;
 constexpr uint64_t kQueueUsed = 0x102000;
+// Each further device's rings: 16 KiB on (three 4 KiB rings), all below the buffers.
+constexpr uint64_t kRingsStride = 0x4000;
 constexpr uint64_t kRequestBuffer = 0x110000;
 constexpr uint64_t kResponseBuffer = 0x120000;
 constexpr uint16_t kDescNext = 1, kDescWrite = 2;
@@ -20,7 +22,7 @@ Error protocol(std::string message) { return Error{std::move(message), ErrorCode
 // Descriptors: [0] readable part -> [1] writable part; a part of 0 bytes is
 // left out (both 0: one empty readable descriptor, itself a protocol violation).
 // Returns the head.
-uint16_t write_descriptors(const Chain& chain, std::vector<std::string>& commands) {
+uint16_t write_descriptors(const Chain& chain, uint64_t desc_ring, std::vector<std::string>& commands) {
   uint8_t desc[32] = {};
   uint16_t head = 0;
   const bool has_readable = chain.readable > 0 || chain.writable == 0;
@@ -38,22 +40,29 @@ uint16_t write_descriptors(const Chain& chain, std::vector<std::string>& command
     store_le(desc, 24, 4, chain.writable);
     store_le(desc, 28, 2, kDescWrite);
   }
-  commands.push_back(mem_write_command(kQueueDesc, desc));
+  commands.push_back(mem_write_command(desc_ring, desc));
   return head;
 }
 
 }  // namespace
 
-QueueRings SplitQueueDriver::rings() { return {kQueueDesc, kQueueAvail, kQueueUsed}; }
+static_assert(kQueueDesc + SplitQueueDriver::kMaxDevices * kRingsStride <= kRequestBuffer);
+
+SplitQueueDriver::SplitQueueDriver(unsigned index)
+    : desc_(kQueueDesc + index * kRingsStride),
+      avail_(kQueueAvail + index * kRingsStride),
+      used_(kQueueUsed + index * kRingsStride) {}
+
+QueueRings SplitQueueDriver::rings() const { return {desc_, avail_, used_}; }
 
 std::vector<std::string> SplitQueueDriver::reset_commands(const VirtioPciTransport::Queue& queue) {
   queue_ = queue;
   avail_idx_ = used_idx_ = 0;
   std::vector<std::string> commands;
-  for (uint64_t ring : {kQueueDesc, kQueueAvail, kQueueUsed}) commands.push_back(fmt::format("memset {:#x} 4096 0", ring));
+  for (uint64_t ring : {desc_, avail_, used_}) commands.push_back(fmt::format("memset {:#x} 4096 0", ring));
   // VIRTQ_AVAIL_F_NO_INTERRUPT: the driver polls the used ring after each notify.
   const uint8_t no_interrupt[2] = {1, 0};
-  commands.push_back(mem_write_command(kQueueAvail, no_interrupt));
+  commands.push_back(mem_write_command(avail_, no_interrupt));
   return commands;
 }
 
@@ -73,19 +82,19 @@ Result<Answer> SplitQueueDriver::request(QemuProcess& process, const Chain& chai
   }
   // The response buffer starts as 0xff, so a device that writes nothing is seen.
   commands.push_back(fmt::format("memset {:#x} {} 0xff", kResponseBuffer, kResponseSize));
-  const uint16_t head = write_descriptors(chain, commands);
+  const uint16_t head = write_descriptors(chain, desc_, commands);
   uint8_t slot[2];
   store_le(slot, 0, 2, head);
-  commands.push_back(mem_write_command(kQueueAvail + 4 + 2 * (avail_idx_ % queue_.size), slot));
+  commands.push_back(mem_write_command(avail_ + 4 + 2 * (avail_idx_ % queue_.size), slot));
   ++avail_idx_;
   uint8_t idx[2];
   store_le(idx, 0, 2, avail_idx_);
-  commands.push_back(mem_write_command(kQueueAvail + 2, idx));
+  commands.push_back(mem_write_command(avail_ + 2, idx));
   commands.push_back(mmio_write_command(queue_.notify_addr, 2, 0));
   // The used index, the element the device would have written and the response, read at once.
   const size_t reads = commands.size();
-  commands.push_back(fmt::format("read {:#x} 2", kQueueUsed + 2));
-  commands.push_back(fmt::format("read {:#x} 8", kQueueUsed + 4 + 8 * (used_idx_ % queue_.size)));
+  commands.push_back(fmt::format("read {:#x} 2", used_ + 2));
+  commands.push_back(fmt::format("read {:#x} 8", used_ + 4 + 8 * (used_idx_ % queue_.size)));
   commands.push_back(fmt::format("read {:#x} {}", kResponseBuffer, kResponseSize));
   auto answers = process.qtest_batch(commands);
   if (!answers) return answers.error();

@@ -37,8 +37,14 @@ class SplitQueueDriver {
   // The largest readable or writable part a chain may have (the driver's buffers).
   static constexpr uint64_t kMaxPart = 0x10000;
 
+  // The driver of device `index` (0-3) of one machine: its rings lie
+  // kRingsStride bytes after those of device index - 1. The request and
+  // response buffers are shared: requests are served one at a time.
+  explicit SplitQueueDriver(unsigned index = 0);
+  static constexpr unsigned kMaxDevices = 4;
+
   // Where the rings are, for the transport's queue registers.
-  static QueueRings rings();
+  QueueRings rings() const;
   // The commands that clear the rings and ask for no interrupts, before the
   // queue is enabled; the indices start again from 0.
   std::vector<std::string> reset_commands(const VirtioPciTransport::Queue& queue);
@@ -48,6 +54,7 @@ class SplitQueueDriver {
   Result<Answer> request(QemuProcess& process, const Chain& chain);
 
  private:
+  uint64_t desc_ = 0, avail_ = 0, used_ = 0;
   VirtioPciTransport::Queue queue_;
   uint16_t avail_idx_ = 0, used_idx_ = 0;
 };

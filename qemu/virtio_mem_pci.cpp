@@ -12,8 +12,10 @@ namespace {
 
 constexpr uint16_t kVendorVirtio = 0x1af4;
 constexpr uint16_t kDeviceVirtioMem = 0x1058;
-// The virtio BAR: inside q35's 32-bit PCI hole.
+// The virtio BAR: inside q35's 32-bit PCI hole, 1 MiB apart for each
+// further device of a machine (QEMU's virtio-pci BAR is 16 KiB).
 constexpr uint64_t kBarBase = 0xe0000000;
+constexpr uint64_t kBarStride = 0x100000;
 // What a driver accepts of what virtio-mem offers.
 constexpr uint64_t kDriverFeatures = kFeatureAcpiPxm | kFeatureUnpluggedInaccessible;
 
@@ -21,11 +23,33 @@ Error refused(std::string_view command, const QmpReply& reply) {
   return Error{fmt::format("{}: {}", command, reply.error), ErrorCode::QemuProtocol};
 }
 
+Result<std::unique_ptr<QemuProcess>> launch(const std::string& binary, std::span<const QemuGeometry> devices,
+                                            std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = qemu_arguments(devices);
+  args.insert(args.end(), extra.begin(), extra.end());
+  return QemuProcess::launch({binary, args, 20000, refusals(devices)});
+}
+
 Result<std::unique_ptr<QemuProcess>> launch(const std::string& binary, const QemuGeometry& geometry,
                                             std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = qemu_arguments(geometry);
-  args.insert(args.end(), extra.begin(), extra.end());
-  return QemuProcess::launch({binary, args, 20000, refusals(geometry)});
+  return launch(binary, std::span(&geometry, 1), std::move(extra));
+}
+
+// The PCI function QEMU placed the device `id` at (query-pci's qdev_id), on bus 0.
+Result<std::pair<PciFunction, std::string>> function_of(QmpClient& qmp, const std::string& id) {
+  auto reply = qmp.execute("query-pci");
+  if (!reply) return reply.error();
+  if (!reply->ok() || !reply->value->is_array()) return refused("query-pci", *reply);
+  for (const nlohmann::json& bus : *reply->value) {
+    for (const nlohmann::json& device : bus.value("devices", nlohmann::json::array())) {
+      if (device.value("qdev_id", "") != id) continue;
+      const auto number = [&](const char* key) { return device.value(key, uint32_t{0}); };
+      if (number("bus") != 0) return Error{fmt::format("virtio-mem-pci '{}' on PCI bus {}, not 0", id, number("bus"))};
+      const PciFunction function = 0x80000000u | (number("slot") << 11) | (number("function") << 8);
+      return std::pair{function, fmt::format("{} at 00:{:02x}.{}", id, number("slot"), number("function"))};
+    }
+  }
+  return Error{fmt::format("query-pci lists no device '{}'", id)};
 }
 
 }  // namespace
@@ -41,16 +65,42 @@ Result<std::unique_ptr<VirtioMemPci>> VirtioMemPci::start(const std::string& bin
   return d;
 }
 
-Status VirtioMemPci::connect() {
-  qmp_ = std::make_unique<QmpClient>(*process_);
-  if (auto greeted = qmp_->handshake(); !greeted) return greeted;
-  auto found = find_pci_functions(*process_, kVendorVirtio, kDeviceVirtioMem);
-  if (!found) return found.error();
-  if (found->empty()) {
-    return Error{fmt::format("no virtio-mem-pci device (vendor {:#x}, device {:#x}) on PCI bus 0", kVendorVirtio,
-                             kDeviceVirtioMem)};
+Result<std::vector<std::unique_ptr<VirtioMemPci>>> VirtioMemPci::start_together(const std::string& binary,
+                                                                                std::span<const QemuGeometry> devices) {
+  if (devices.empty() || devices.size() > kMaxDevices) {
+    return Error{fmt::format("{} devices in one QEMU (the driver drives 1 to {})", devices.size(), kMaxDevices)};
   }
-  auto transport = VirtioPciTransport::probe(*process_, found->front(), kBarBase);
+  auto process = launch(binary, devices);
+  if (!process) return process.error();
+  std::shared_ptr<QemuProcess> shared = std::move(*process);
+  std::vector<std::unique_ptr<VirtioMemPci>> out;
+  for (unsigned i = 0; i < devices.size(); ++i) {
+    std::unique_ptr<VirtioMemPci> d(new VirtioMemPci(i));
+    d->process_ = shared;
+    d->id_ = devices[i].id;
+    if (i > 0) d->qmp_ = out.front()->qmp_;
+    if (auto connected = d->connect(i == 0); !connected) return connected.error();
+    if (auto ready = d->initialise(); !ready) return ready.error();
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+Status VirtioMemPci::connect(bool handshake) {
+  if (handshake) {
+    qmp_ = std::make_shared<QmpClient>(*process_);
+    if (auto greeted = qmp_->handshake(); !greeted) return greeted;
+  }
+  auto found = function_of(*qmp_, id_);
+  if (!found) return found.error();
+  auto ids = pci_read(*process_, found->first, 0);
+  if (!ids) return ids.error();
+  if ((*ids & 0xffff) != kVendorVirtio || (*ids >> 16) != kDeviceVirtioMem) {
+    return Error{fmt::format("{}: ids {:#x}, not virtio-mem-pci (vendor {:#x}, device {:#x})", found->second, *ids,
+                             kVendorVirtio, kDeviceVirtioMem)};
+  }
+  found_at_ = found->second;
+  auto transport = VirtioPciTransport::probe(*process_, found->first, kBarBase + index_ * kBarStride);
   if (!transport) return transport.error();
   transport_ = std::move(*transport);
   return transport_.enable(*process_);
@@ -67,7 +117,7 @@ Status VirtioMemPci::initialise() {
   auto queue = transport_.select_queue(*process_, 0);
   if (!queue) return queue.error();
   std::vector<std::string> commands = queue_.reset_commands(*queue);
-  auto enable = transport_.enable_queue_commands(SplitQueueDriver::rings());
+  auto enable = transport_.enable_queue_commands(queue_.rings());
   commands.insert(commands.end(), enable.begin(), enable.end());
   if (auto done = process_->qtest_batch(commands); !done) return done.error();
   return ok_status();
@@ -162,28 +212,15 @@ Status VirtioMemPci::system_reset() {
   if (!reply) return reply.error();
   if (!reply->ok()) return refused("system_reset", *reply);
   if (auto reset = qmp_->wait_event("RESET"); !reset) return reset;
+  return reinitialise();
+}
+
+Status VirtioMemPci::reinitialise() {
   if (auto enabled = transport_.enable(*process_); !enabled) return enabled;
   return initialise();
 }
 
 namespace {
-
-// Polls query-migrate until the migration completed (ok) or failed (its error).
-Status wait_for_migration(QmpClient& qmp, const char* side, int deadline_ms) {
-  for (int waited_ms = 0; waited_ms < deadline_ms; waited_ms += 5) {
-    auto reply = qmp.execute("query-migrate");
-    if (!reply) return reply.error();
-    if (!reply->ok()) return refused("query-migrate", *reply);
-    const std::string status = reply->value->value("status", "");
-    if (status == "completed") return ok_status();
-    if (status == "failed") {
-      return Error{fmt::format("migration failed at the {}: {}", side, reply->value->value("error-desc", reply->value->dump())),
-                   ErrorCode::QemuRefusedDevice};
-    }
-    ::usleep(5000);
-  }
-  return Error{fmt::format("migration not completed at the {} within {} s", side, deadline_ms / 1000)};
-}
 
 Status set_capability(QmpClient& qmp, const char* name, bool on) {
   const nlohmann::json capability{{"capability", name}, {"state", on}};
@@ -198,7 +235,8 @@ Status set_capability(QmpClient& qmp, const char* name, bool on) {
 Status VirtioMemPci::migrate(const std::string& binary, const QemuGeometry& destination, uint64_t plugged) {
   auto incoming = launch(binary, destination, {"-incoming", "defer"});
   if (!incoming) return incoming.error();
-  auto incoming_qmp = std::make_unique<QmpClient>(**incoming);
+  if (process_.use_count() > 1) return Error{"a migration of one device of several in a machine: not driven"};
+  auto incoming_qmp = std::make_shared<QmpClient>(**incoming);
   if (auto greeted = incoming_qmp->handshake(); !greeted) return greeted;
   const std::string uri = "unix:" + (*incoming)->directory() + "/migration.sock";
   // A shared backend's RAM is not sent (both ends would map the same memory).

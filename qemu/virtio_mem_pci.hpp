@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,13 @@ struct DeviceState {
 class VirtioMemPci {
  public:
   static Result<std::unique_ptr<VirtioMemPci>> start(const std::string& binary, const QemuGeometry& geometry);
+  // Several devices in one machine (qemu_arguments' order), each found on
+  // the PCI bus by its id (QMP query-pci's qdev_id) and driven apart: its
+  // own BAR and rings. They share the QEMU: a system reset reaches them all
+  // (system_reset() on one, reinitialise() on the others); they do not migrate.
+  static Result<std::vector<std::unique_ptr<VirtioMemPci>>> start_together(const std::string& binary,
+                                                                           std::span<const QemuGeometry> devices);
+  static constexpr size_t kMaxDevices = SplitQueueDriver::kMaxDevices;
 
   static constexpr uint64_t kMaxPart = SplitQueueDriver::kMaxPart;
 
@@ -64,6 +72,10 @@ class VirtioMemPci {
   Result<std::optional<std::string>> resize(uint64_t requested);
   // QMP system_reset, waits for the RESET event, then re-initialises the driver.
   Status system_reset();
+  // After a system reset of the machine it shares: places the BAR again and re-initialises.
+  Status reinitialise();
+  // "vmem0 at 00:02.0": where query-pci found the device.
+  const std::string& found_at() const { return found_at_; }
   // A driver that accepts exactly these device feature bits (plus VERSION_1):
   // whether the device kept FEATURES_OK. The driver re-initialises afterwards.
   Result<bool> try_features(uint64_t device_features);
@@ -108,14 +120,19 @@ class VirtioMemPci {
   Result<std::map<std::string, std::string>> property_defaults();
 
  private:
-  VirtioMemPci() = default;
-  // QMP handshake, PCI: find the device, its transport (once), place the BAR.
-  Status connect();
+  explicit VirtioMemPci(unsigned index = 0) : index_(index), queue_(index) {}
+  // QMP handshake (when `handshake`), PCI: find the device by its id, its
+  // transport (once), place the BAR.
+  Status connect(bool handshake = true);
   Status initialise();  // virtio: reset, features, queue, DRIVER_OK
 
-  std::unique_ptr<QemuProcess> process_;
-  std::unique_ptr<QmpClient> qmp_;
+  // Shared by the devices of one machine (start_together); the client is
+  // declared after the process it reads, so it ends first.
+  std::shared_ptr<QemuProcess> process_;
+  std::shared_ptr<QmpClient> qmp_;
+  unsigned index_ = 0;  // in its machine: which BAR base and rings
   std::string id_;
+  std::string found_at_;
   VirtioPciTransport transport_;
   SplitQueueDriver queue_;
   RawQueue raw_;

@@ -35,6 +35,7 @@ struct Options {
   size_t plan_start = 0;
   bool plant_memslot = false;
   bool second_device = false;
+  size_t migrations = 0;
 };
 
 // The guest's request that exposed a difference: the last one at or before its step.
@@ -79,11 +80,12 @@ void write_recording(const Options& o, const scenario::Scenario& recording, cons
                      const qemu::RecordingCounts& counts) {
   std::ofstream out(o.record);
   out << fmt::format("# A real guest's virtio-mem traffic (vmemcheck guest): Debian's Linux {} driver against QEMU {}\n"
-                     "# (TCG, q35, 512M boot RAM, maxmem 8G, {} with 2M blocks, dynamic-memslots=on),\n"
+                     "# (TCG, q35, 512M boot RAM, maxmem 8G, {} with 2M blocks, dynamic-memslots=on{}),\n"
                      "# {} requests with QEMU's answers from its virtio_mem_* trace, {} resizes over QMP, {} checkpoints\n"
                      "# (QOM size and requested-size, the usable region as traced, info mtree). Replay: vmemcheck guest --replay FILE\n",
                      session.kernel_release, session.qemu_version,
                      session.recording.devices.size() == 1 ? "a 4G memory-backend-ram" : "devices of 4G and 2G",
+                     counts.migrations ? fmt::format(", {} migrations of the running guest toggling it", counts.migrations) : "",
                      counts.requests, counts.resizes, counts.checkpoints);
   out << scenario::to_text(recording);
 }
@@ -91,11 +93,13 @@ void write_recording(const Options& o, const scenario::Scenario& recording, cons
 void print_session(const qemu::GuestSession& session, const qemu::RecordingCounts& counts) {
   const auto& times = session.converge_seconds;
   const double total = std::accumulate(times.begin(), times.end(), 0.0);
-  fmt::print("guest: booted to its driver in {:.1f} s; {} resizes, converged in {:.1f} s on average, {:.1f} s at most\n",
-             session.boot_seconds, times.size() - 1, times.size() > 1 ? (total - times[0]) / double(times.size() - 1) : 0.0,
-             times.empty() ? 0.0 : *std::max_element(times.begin(), times.end()));
-  fmt::print("trace: {} requests, {} responses (each request answered before the next), {} system resets; {} checkpoints\n",
-             counts.requests, counts.responses, counts.resets, counts.checkpoints);
+  // A checkpoint follows the boot, every resize and every migration.
+  fmt::print("guest: booted to its driver in {:.1f} s; {} resizes, converged in {:.1f} s on average, {:.1f} s at most "
+             "({} checkpoints after boot)\n",
+             session.boot_seconds, counts.resizes, times.size() > 1 ? (total - times[0]) / double(times.size() - 1) : 0.0,
+             times.empty() ? 0.0 : *std::max_element(times.begin(), times.end()), times.size() - 1);
+  fmt::print("trace: {} requests, {} responses (each request answered before the next), {} system resets; {} checkpoints; "
+             "{} migrations\n", counts.requests, counts.responses, counts.resets, counts.checkpoints, counts.migrations);
   uint64_t pattern = 0, in_device = 0;
   for (const auto& r : session.reports) {
     pattern += r.pattern_mib;
@@ -103,6 +107,25 @@ void print_session(const qemu::GuestSession& session, const qemu::RecordingCount
   }
   fmt::print("guest memory: a pattern over {} MiB written and read back at {} checkpoints, {} MiB of it in the device\n",
              pattern, session.reports.size(), in_device);
+  for (size_t i = 0; i < session.held.size(); ++i) {
+    const auto& held = session.held[i];
+    fmt::print("migration {} (dynamic-memslots {}): {:.1f} s; the guest held a pattern over {} MiB ({} MiB in the "
+               "device) across it, rewriting it meanwhile: {} words wrong\n",
+               i + 1, i % 2 == 0 ? "on -> off" : "off -> on",
+               i < session.migration_seconds.size() ? session.migration_seconds[i] : 0.0, held.pattern_mib,
+               held.in_device_mib, held.mismatches);
+  }
+}
+
+// The patterns held across migrations: intact, and some of each in device memory.
+std::vector<std::string> judge_held_patterns(const qemu::GuestSession& session) {
+  std::vector<std::string> problems;
+  for (size_t i = 0; i < session.held.size(); ++i) {
+    const auto& held = session.held[i];
+    if (held.mismatches) problems.push_back(fmt::format("migration {}: {} words of the held pattern read back wrong", i + 1, held.mismatches));
+    if (!held.pattern_mib) problems.push_back(fmt::format("migration {}: the guest held no pattern", i + 1));
+  }
+  return problems;
 }
 
 // Exit status as replay(), and 1 when the guest's memory check found a problem.
@@ -114,6 +137,7 @@ int run_live(const Options& o) {
   options.trace_path = o.trace;
   if (o.second_device) options.geometry.devices.push_back(qemu::kSecondGuestDevice);
   options.resizes = qemu::resize_plan(o.plan_start, o.resizes, options.geometry);
+  options.migrations = o.migrations;
   auto session = qemu::run_guest_session(options);
   if (!session) {
     std::cerr << "vmemcheck guest: " << session.error().message << "\n";
@@ -127,9 +151,10 @@ int run_live(const Options& o) {
   }
   print_session(*session, counts);
   const auto& events = session->recording.events;
-  const auto problems = qemu::judge_guest_memory(session->reports, options.geometry.block_size, [&](const qemu::GuestMemoryReport& report) {
+  auto problems = qemu::judge_guest_memory(session->reports, options.geometry.block_size, [&](const qemu::GuestMemoryReport& report) {
     return qemu::plugged_blocks(events, report.events_before, options.geometry.block_size);
   });
+  for (auto& problem : judge_held_patterns(*session)) problems.push_back(std::move(problem));
   for (const auto& problem : problems) fmt::print("GUEST MEMORY PROBLEM {}\n", problem);
   if (!o.record.empty()) write_recording(o, *recording, *session, counts);
   recording->name = o.record.empty() ? "guest recording" : o.record;
@@ -158,6 +183,11 @@ Command add_guest_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--second-device", options->second_device,
                 "A second virtio-mem-pci (vmem1, 2 GiB) in the same QEMU; the resizes take turns");
+  cmd->add_option("--migrations", options->migrations,
+                  "Migrate the running guest after each of the first N resizes, dynamic-memslots on -> off, then "
+                  "off -> on, ..., the guest holding and rewriting its pattern meanwhile")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   cmd->add_option("--record", options->record, "Keep the recording as this scenario");
   cmd->add_option("--trace", options->trace, "QEMU's trace file")->capture_default_str();
   cmd->add_flag("--plant-memslot-difference", options->plant_memslot,

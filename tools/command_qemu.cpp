@@ -282,6 +282,7 @@ int run_scenario(const Options& o, const scenario::Scenario& parsed, const Targe
 // Figures over every sequence of a --fuzz run.
 struct FuzzTally {
   uint64_t ops = 0, findings = 0, sanitizer_reports = 0, listings = 0, digest = 0;
+  uint64_t ops_with_several_devices = 0, sequences_with_several_devices = 0;
   std::string version;
   std::map<size_t, uint64_t> ops_per_geometry;
   std::map<size_t, std::string> decisions;
@@ -335,6 +336,8 @@ void print_fuzz_summary(const Options& o, const Target& target, const FuzzTally&
   for (const auto& note : t.notes) fmt::print("  note: {}\n", note);
   for (const auto& [reason, count] : t.skipped_reasons) fmt::print("  skipped {}x: {}\n", count, reason);
   fmt::print("  QEMU's answers to requests: {}\n", count_list(t.answers));
+  fmt::print("  several devices in one QEMU: {} sequences, {} ops\n", t.sequences_with_several_devices,
+             t.ops_with_several_devices);
   fmt::print("  QEMU processes: {} started, {} reused after a reset, {} resets refused (not fresh); outcome digest {:016x}\n",
              o.no_reuse ? sequences : pool.started(), pool.reused(), pool.refused(), t.digest);
   fmt::print("qemu fuzz done: QEMU {}, {} sequences, {} ops in {:.1f}s ({:.0f} ops/s), {} memslot listings, {} "
@@ -398,6 +401,8 @@ int run_fuzz(const Options& o, const Target& target) {
     }
     t.ops += result.compared;
     t.listings += result.memslot_listings;
+    t.ops_with_several_devices += duts->qemu().ops_with_several_devices();
+    t.sequences_with_several_devices += duts->qemu().ops_with_several_devices() > 0;
     t.digest = t.digest * 0x100000001b3 ^ result.tallies.back().digest;
     t.notes.insert(result.notes.begin(), result.notes.end());
     if (inputs.empty()) {

@@ -29,10 +29,11 @@ Result<ChainAnswer> parse_recorded_answer(std::string_view text, bool state_requ
 std::optional<std::string> RecordedDeviceUnderTest::unsupported(const Op& op, const FirstDevice*) const {
   if (std::holds_alternative<ConfigureMachine>(op) || std::holds_alternative<AddDevice>(op) ||
       std::holds_alternative<GuestRequest>(op) || std::holds_alternative<Resize>(op) ||
-      std::holds_alternative<SystemReset>(op) || std::holds_alternative<Checkpoint>(op)) {
+      std::holds_alternative<SystemReset>(op) || std::holds_alternative<Checkpoint>(op) ||
+      std::holds_alternative<Migrate>(op)) {
     return std::nullopt;
   }
-  return "not in a recording: a guest's QEMU is recorded through requests, resizes, resets and checkpoints";
+  return "not in a recording: a guest's QEMU is recorded through requests, resizes, resets, migrations and checkpoints";
 }
 
 Result<const Step*> RecordedDeviceUnderTest::recorded(const Step& step) {

@@ -11,7 +11,16 @@
 //     given must not have come online as RAM.
 //
 //   guest_memory_check DEVICE_START DEVICE_SIZE
+//
+// Across a migration (issue 24, item 3) it holds its pattern instead:
+//   guest_memory_check hold DEVICE_START DEVICE_SIZE
+// writes the pattern, says "vmemcheck-hold: allocated=MIB device=MIB", then
+// passes over it again and again, each word read (a wrong one counted) and
+// written back, so the guest dirties its memory while QEMU migrates it;
+// on SIGUSR1 it checks every word once more and reports the usual
+// vmemcheck-pattern line, its mismatches those of every pass.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -56,7 +65,11 @@ uint64_t physical(int pagemap, const void* virt) {
 // A pattern word that differs per address and per run, so stale data never passes.
 uint64_t pattern(const uint64_t* at, uint64_t run) { return reinterpret_cast<uintptr_t>(at) * 0x9e3779b97f4a7c15ull ^ run; }
 
-void check_pattern(uint64_t device_start, uint64_t device_size) {
+volatile sig_atomic_t released = 0;
+
+void release(int) { released = 1; }
+
+void check_pattern(uint64_t device_start, uint64_t device_size, bool hold) {
   const uint64_t free_bytes = meminfo_kib("MemAvailable") * 1024;
   const uint64_t bytes = free_bytes > 2 * kReserve ? std::min(free_bytes - kReserve, kMaxPattern) / kPage * kPage : 0;
   auto* words = static_cast<uint64_t*>(
@@ -69,13 +82,25 @@ void check_pattern(uint64_t device_start, uint64_t device_size) {
   const uint64_t count = bytes / sizeof *words, run = static_cast<uint64_t>(getpid()) << 32 | meminfo_kib("MemFree");
   for (uint64_t i = 0; i < count; ++i) words[i] = pattern(&words[i], run);
   uint64_t mismatches = 0, in_device = 0;
-  for (uint64_t i = 0; i < count; ++i) mismatches += words[i] != pattern(&words[i], run);
   const int pagemap = open("/proc/self/pagemap", 0);
   for (uint64_t page = 0; page < bytes / kPage; ++page) {
     const uint64_t phys = physical(pagemap, reinterpret_cast<char*>(words) + page * kPage);
     in_device += phys >= device_start && phys - device_start < device_size;
   }
   close(pagemap);
+  if (hold) {
+    std::printf("vmemcheck-hold: allocated=%llu device=%llu\n", static_cast<unsigned long long>(bytes >> 20),
+                static_cast<unsigned long long>(in_device * kPage >> 20));
+    std::fflush(stdout);
+    while (!released) {
+      for (uint64_t i = 0; i < count && !released; ++i) {
+        const uint64_t expected = pattern(&words[i], run);
+        mismatches += words[i] != expected;
+        words[i] = expected;
+      }
+    }
+  }
+  for (uint64_t i = 0; i < count; ++i) mismatches += words[i] != pattern(&words[i], run);
   munmap(words, bytes);
   std::printf("vmemcheck-pattern: memtotal=%llu allocated=%llu device=%llu mismatches=%llu\n",
               static_cast<unsigned long long>(meminfo_kib("MemTotal")), static_cast<unsigned long long>(bytes >> 20), static_cast<unsigned long long>(in_device * kPage >> 20),
@@ -118,12 +143,18 @@ void list_online(uint64_t device_start, uint64_t device_size) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: guest_memory_check DEVICE_START DEVICE_SIZE\n");
+  const bool hold = argc == 4 && std::string(argv[1]) == "hold";
+  if (argc != 3 && !hold) {
+    std::fprintf(stderr, "usage: guest_memory_check [hold] DEVICE_START DEVICE_SIZE\n");
     return 2;
   }
-  const uint64_t start = std::strtoull(argv[1], nullptr, 0), size = std::strtoull(argv[2], nullptr, 0);
+  const uint64_t start = std::strtoull(argv[argc - 2], nullptr, 0), size = std::strtoull(argv[argc - 1], nullptr, 0);
+  if (hold) {
+    signal(SIGUSR1, release);
+    check_pattern(start, size, true);
+    return 0;
+  }
   list_online(start, size);
-  check_pattern(start, size);
+  check_pattern(start, size, false);
   return 0;
 }

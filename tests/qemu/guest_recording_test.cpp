@@ -109,6 +109,29 @@ TEST(GuestRecording, AttributesEventsToSeveralDevices) {
   EXPECT_EQ(counts.resets, 1u);
 }
 
+// A migration of the running guest (item 3): the whole VM moves, so each
+// device migrates to the destination's memslot mode, between the events
+// before and after it.
+TEST(GuestRecording, MigratesEveryDeviceAtItsMark) {
+  GuestRecording r = recording(*parse_virtio_mem_trace(
+      "virtio_mem_plug_request addr=0x100000000 nb_blocks=64\n"
+      "virtio_mem_send_response type=0\n"
+      "virtio_mem_plug_request addr=0x108000000 nb_blocks=64\n"
+      "virtio_mem_send_response type=0\n"));
+  r.marks = {{2, RecordedMigration{"static"}}, {4, RecordedMigration{"dynamic"}}};
+  RecordingCounts counts;
+  const auto scenario = to_scenario(r, counts);
+  ASSERT_TRUE(scenario) << scenario.error().message;
+  EXPECT_EQ(scenario::to_text(*scenario),
+            "machine\n"
+            "device vmem0 size=4G addr=0x100000000 memdev=mem0\n"
+            "plug vmem0 0x100000000 64 => ACK\n"
+            "migrate vmem0 mode=static\n"
+            "plug vmem0 0x108000000 64 => ACK\n"
+            "migrate vmem0 mode=dynamic\n");
+  EXPECT_EQ(counts.migrations, 2u);
+}
+
 TEST(GuestRecording, PluggedBlocksFollowAcknowledgedRequestsOnly) {
   const auto events = *parse_virtio_mem_trace(
       "virtio_mem_plug_request addr=0x100000000 nb_blocks=2\n"
