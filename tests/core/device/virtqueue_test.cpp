@@ -392,6 +392,11 @@ TEST(Virtqueue, IndirectRules) {
   bad_length.desc(0, {kTable, 24, kDescFlagIndirect, 0});
   bad_length.offer(0);
   bad_length.expect_fault("indirect table of descriptor 0 has length 24: not a non-zero multiple of 16");
+  // An empty table holds no chain: its own fault, not a loop found in zero entries.
+  Rig empty;
+  empty.desc(0, {kTable, 0, kDescFlagIndirect, 0});
+  empty.offer(0);
+  empty.expect_fault("indirect table of descriptor 0 has length 0: not a non-zero multiple of 16");
 
   Rig outside;
   outside.desc(0, {kRamSize - 16, 32, kDescFlagIndirect, 0});
