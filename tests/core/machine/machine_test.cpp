@@ -110,5 +110,23 @@ TEST(Machine, MigrationDestinationRealizesFromTheLiveRequestedSize) {
   EXPECT_EQ(kvm.slot_count(), 0u);
 }
 
+// A hot-removed device's backing memory goes with it (QEMU unrealizes the
+// device and the memdev is released): the KVM backend no longer holds it.
+TEST(Machine, RemovedDeviceReleasesItsBacking) {
+  ShadowKvm kvm;
+  SparseHostMemory host;
+  Machine machine(MachineConfig{}, kvm, host);
+  DeviceConfig config;
+  config.id = "vmem0";
+  config.region_size = GiB;
+  config.requested_size = 0;
+  const auto added = machine.add_device(config);
+  ASSERT_TRUE(added);
+  const DeviceHandle handle = (*added)->handle_id();
+  ASSERT_TRUE(machine.kvm_backend().device_hva(handle));
+  ASSERT_TRUE(machine.remove_device("vmem0"));
+  EXPECT_FALSE(machine.kvm_backend().device_hva(handle));
+}
+
 }  // namespace
 }  // namespace vmemcheck
