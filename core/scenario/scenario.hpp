@@ -116,9 +116,10 @@ struct NegotiateFeatures {
 // What a Migrate's "stream=" option does to the migrated state on its way.
 // Each breaks one check of the destination's load (DESIGN §6 "Migration":
 // addr, size, block size and node must match; the rest must be consistent).
-inline constexpr std::string_view kStreamEdits[] = {"addr",         "region-size", "block-size",
-                                                    "node",         "bitmap-size", "plugged-size",
-                                                    "usable",       "requested",   "beyond-usable"};
+inline constexpr std::string_view kStreamEdits[] = {"addr",         "region-size",      "block-size",
+                                                    "node",         "bitmap-size",      "plugged-size",
+                                                    "usable",       "usable-unaligned", "requested",
+                                                    "requested-beyond", "beyond-usable"};
 
 // Options given on the line, applied over the source device's configuration.
 struct Migrate {

@@ -59,7 +59,11 @@ void edit_stream(MigrationState& s, std::string_view edit) {
   else if (edit == "bitmap-size") s.bitmap = BlockBitmap(s.bitmap.size() - 1);  // shorter, for the same reason
   else if (edit == "plugged-size") s.plugged_size += s.block_size;
   else if (edit == "usable") s.usable_region_size = s.region_size + s.block_size;
+  // Within the region, off the block size (one byte short, or one byte).
+  else if (edit == "usable-unaligned") s.usable_region_size = s.usable_region_size ? s.usable_region_size - 1 : 1;
   else if (edit == "requested") s.requested_size += 1;
+  // A whole block beyond the region: aligned, only too large.
+  else if (edit == "requested-beyond") s.requested_size = s.region_size + s.block_size;
   else if (edit == "beyond-usable") {
     // The first block past the usable region plugged, and none further (the
     // source's plugged blocks lie inside it): the load's check must look at

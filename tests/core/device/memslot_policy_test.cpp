@@ -56,6 +56,16 @@ TEST(MemslotPolicy, DynamicUsesTheMachineLimit) {
   EXPECT_EQ(policy->layout(4 * GiB, 2 * MiB, 256), (MemslotLayout{4 * GiB, GiB, 4}));
 }
 
+// Both automatic modes pass the region, the block size and the machine's
+// limit in their places: 100 GiB over at most 7 memslots is 14.28 GiB per
+// memslot, rounded up to the 2 MiB block (not to the 1 GiB minimum).
+TEST(MemslotPolicy, AutomaticSlotSizeRoundsUpToTheBlock) {
+  for (const auto mode : {MemslotMode::Multiple, MemslotMode::Dynamic}) {
+    const auto policy = policy_for(mode);
+    EXPECT_EQ(policy->layout(100 * GiB, 2 * MiB, 7), (MemslotLayout{100 * GiB, 7315 * 2 * MiB, 7})) << name(mode);
+  }
+}
+
 TEST(MemslotPolicy, FixedUsesItsSlotSize) {
   const auto policy = policy_for(MemslotMode::Fixed);
   EXPECT_FALSE(policy->decides_automatically());

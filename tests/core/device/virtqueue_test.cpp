@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 
 #include <fmt/format.h>
@@ -144,6 +145,61 @@ TEST(Virtqueue, RingIndicesWrapAround) {
   }
   EXPECT_EQ(r.queue.used_idx(), 3 * kSize);
   EXPECT_EQ(r.read_u32(kUsed) >> 16, 3u * kSize);
+}
+
+// Serves `total` STATE chains in kicks of 1..kSize chains (the batch size
+// varies, so the ring positions drift), checking each kick: a driver that
+// keeps offering runs the free-running indices past 2^16.
+void serve(Rig& r, uint32_t total) {
+  for (uint16_t i = 0; i < kSize; ++i) {
+    r.put_request(kRequests + 32 * i, {RequestType::State, r.device->addr(), 1});
+    r.desc(2 * i, {kRequests + 32 * i, kRequestSize, kDescFlagNext, static_cast<uint16_t>(2 * i + 1)});
+    r.desc(2 * i + 1, {kResponses + 16 * i, kResponseSize, kDescFlagWrite, 0});
+  }
+  for (uint32_t served = 0, round = 0; served < total; ++round) {
+    const uint32_t batch = std::min<uint32_t>(1 + round % kSize, total - served);
+    for (uint32_t j = 0; j < batch; ++j) r.offer(static_cast<uint16_t>(2 * ((served + j) % (kSize / 2))));
+    const KickResult kick = service_queue(r.queue, *r.device);
+    ASSERT_FALSE(kick.fault) << *kick.fault << " after " << served << " chains";
+    ASSERT_EQ(kick.chains.size(), batch) << "after " << served << " chains";
+    served += batch;
+  }
+}
+
+// virtio 1.2 §2.7.6, §2.7.8: the available and the used index are free-running
+// u16s; after 65535 comes 0, and the device goes on serving. Each used element
+// lands at idx % size and names its head; the used index in the ring wraps too.
+TEST(Virtqueue, IndicesRunPast65535) {
+  Rig r;
+  constexpr uint32_t kTotal = 65536 + 2 * kSize + 3;  // 19 past the wrap, not at a ring boundary
+  serve(r, kTotal);
+  EXPECT_EQ(r.queue.last_avail(), kTotal % 65536);
+  EXPECT_EQ(r.queue.used_idx(), kTotal % 65536);
+  EXPECT_EQ(r.read_u32(kUsed) >> 16, kTotal % 65536);
+  const uint32_t last = kTotal - 1;
+  EXPECT_EQ(r.read_u32(kUsed + used_ring_offset(last % kSize)), 2 * (last % (kSize / 2)));
+  EXPECT_EQ(r.read_u32(kUsed + used_ring_offset(last % kSize) + 4), kResponseSize);
+  // Nothing new after the wrap: the indices are equal again, no chain is taken.
+  EXPECT_TRUE(service_queue(r.queue, *r.device).chains.empty());
+}
+
+// The distance from the device's index to the driver's is taken modulo 2^16:
+// across the wrap, more than the queue size ahead is still too far, and an
+// index that moves backwards is 65535 (or so) entries ahead.
+TEST(Virtqueue, AvailableIndexTooFarAheadAcrossTheWrap) {
+  for (const uint16_t ahead : {uint16_t{kSize + 1}, uint16_t{65535}, uint16_t{65536 - kSize}}) {
+    Rig r;
+    serve(r, 65536 - 4);  // the device's index is 65532
+    const uint16_t avail = static_cast<uint16_t>(65532 + ahead);
+    r.write_u16(kAvail + avail_idx_offset(), avail);
+    const KickResult kick = service_queue(r.queue, *r.device);
+    ASSERT_TRUE(kick.fault) << "available index " << avail;
+    EXPECT_EQ(*kick.fault, fmt::format("available index {} is {} entries ahead of the device's 65532 (queue size 8)",
+                                       avail, ahead));
+    EXPECT_TRUE(kick.chains.empty());
+    EXPECT_TRUE(r.device->needs_reset());
+    EXPECT_EQ(r.read_u32(kUsed) >> 16, 65532u) << "no chain may be answered";
+  }
 }
 
 TEST(Virtqueue, RequestAndResponseMaySpanSeveralBuffers) {
@@ -336,6 +392,11 @@ TEST(Virtqueue, IndirectRules) {
   bad_length.desc(0, {kTable, 24, kDescFlagIndirect, 0});
   bad_length.offer(0);
   bad_length.expect_fault("indirect table of descriptor 0 has length 24: not a non-zero multiple of 16");
+  // An empty table holds no chain: its own fault, not a loop found in zero entries.
+  Rig empty;
+  empty.desc(0, {kTable, 0, kDescFlagIndirect, 0});
+  empty.offer(0);
+  empty.expect_fault("indirect table of descriptor 0 has length 0: not a non-zero multiple of 16");
 
   Rig outside;
   outside.desc(0, {kRamSize - 16, 32, kDescFlagIndirect, 0});

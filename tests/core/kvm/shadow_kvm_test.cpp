@@ -367,6 +367,14 @@ TEST(ShadowKvm, MetadataCountsTheLargePageOfTheLastPage) {
   EXPECT_EQ(slot_metadata(GiB - 4096, 4096, MetadataModel{.tdp_mmu = false}).rmap, 8u * (1 + 1 + 1));
 }
 
+// KVM counts a level's pages from the slot's first gfn to its last
+// (__kvm_mmu_slot_lpages): 4 MiB straddling the 1 GiB boundary touches two
+// 2 MiB pages and two 1 GiB pages, one on each side.
+TEST(ShadowKvm, MetadataCountsTheLargePagesAcrossABoundary) {
+  EXPECT_EQ(slot_metadata(GiB - 2 * MiB, 4 * MiB, MetadataModel{}).lpage_info, 4u * (2 + 2));
+  EXPECT_EQ(slot_metadata(GiB - 2 * MiB, 4 * MiB, MetadataModel{.tdp_mmu = false}).rmap, 8u * (1024 + 2 + 2));
+}
+
 TEST(ShadowKvm, MetadataSumsEverySlotsComponents) {
   ShadowKvm kvm(KvmLimits{}, MetadataModel{.tdp_mmu = false});
   ASSERT_EQ(kvm.set_user_memory_region(region(0, 4 * GiB, GiB, kHva, kKvmMemLogDirtyPages)), 0);

@@ -110,5 +110,52 @@ TEST(Machine, MigrationDestinationRealizesFromTheLiveRequestedSize) {
   EXPECT_EQ(kvm.slot_count(), 0u);
 }
 
+// A hot-removed device's backing memory goes with it (QEMU unrealizes the
+// device and the memdev is released): the KVM backend no longer holds it.
+TEST(Machine, RemovedDeviceReleasesItsBacking) {
+  ShadowKvm kvm;
+  SparseHostMemory host;
+  Machine machine(MachineConfig{}, kvm, host);
+  DeviceConfig config;
+  config.id = "vmem0";
+  config.region_size = GiB;
+  config.requested_size = 0;
+  const auto added = machine.add_device(config);
+  ASSERT_TRUE(added);
+  const DeviceHandle handle = (*added)->handle_id();
+  ASSERT_TRUE(machine.kvm_backend().device_hva(handle));
+  ASSERT_TRUE(machine.remove_device("vmem0"));
+  EXPECT_FALSE(machine.kvm_backend().device_hva(handle));
+}
+
+// A device the machine refuses leaves no backing behind: not when realize
+// fails (its memslot cannot be mapped), not when no address is free. The
+// next device added still gets its own backing.
+TEST(Machine, RefusedDeviceLeavesNoBacking) {
+  ShadowKvm kvm;
+  SparseHostMemory host;
+  Machine machine(MachineConfig{.device_memory_size = 4 * GiB}, kvm, host);
+  DeviceConfig config;
+  config.region_size = GiB;
+  config.requested_size = 0;
+  config.id = "first";
+  const auto first = machine.add_device(config);
+  ASSERT_TRUE(first);
+  const DeviceHandle next = (*first)->handle_id() + 1;
+  machine.backend().arm(FaultKind::Map);
+  config.id = "unmappable";
+  EXPECT_FALSE(machine.add_device(config));
+  EXPECT_FALSE(machine.kvm_backend().device_hva(next));
+  config.id = "misplaced";
+  config.addr = 0;  // outside the device-memory area
+  EXPECT_FALSE(machine.add_device(config));
+  EXPECT_FALSE(machine.kvm_backend().device_hva(next));
+  config.id = "second";
+  config.addr.reset();
+  const auto second = machine.add_device(config);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE(machine.kvm_backend().device_hva((*second)->handle_id()));
+}
+
 }  // namespace
 }  // namespace vmemcheck
