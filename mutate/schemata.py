@@ -32,12 +32,21 @@ class Point:
     template: str        # the replacement: {id}, {id1}.., {h0}, {h1}.. for the holes
     first_id: int = 0
     exact: bool = False  # the variants are the exact replacement text (fixed() can apply them)
+    # The same operator on the same text earlier in the same function makes
+    # this the occurrence'th such point (assign_ids): its key says so.
+    occurrence: int = 1
 
     def key(self, variant: int) -> str:
-        """What names a mutant across edits: file, function, operator and texts."""
-        def flat(text):
-            return " ".join(text.split())
-        return f"{self.file}|{self.function}|{self.operator}|{flat(self.original)}|{flat(self.variants[variant])}"
+        """What names a mutant across edits: file, function, operator and texts,
+        and `#N` for the Nth point of the same text there (N > 1): two points
+        of one text in a function, one killed and one equivalent, must not
+        share an entry of mutate/equivalent.tsv."""
+        key = f"{self.file}|{self.function}|{self.operator}|{_flat(self.original)}|{_flat(self.variants[variant])}"
+        return key if self.occurrence == 1 else f"{key}|#{self.occurrence}"
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
 
 
 def fixed(source: bytes, point, variant: int = 0) -> str:
@@ -50,11 +59,17 @@ def fixed(source: bytes, point, variant: int = 0) -> str:
 
 
 def assign_ids(points) -> int:
-    """Numbers every mutant from 1 (0 is 'none'); returns how many."""
+    """Numbers every mutant from 1 (0 is 'none'), and each point among those
+    of the same operator and text in its function, in file order; returns how
+    many mutants."""
     next_id = 1
+    seen = {}
     for point in points:
         point.first_id = next_id
         next_id += len(point.variants)
+        same = (point.file, point.function, point.operator, _flat(point.original))
+        seen[same] = seen.get(same, 0) + 1
+        point.occurrence = seen[same]
     return next_id - 1
 
 
