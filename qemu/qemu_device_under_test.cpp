@@ -72,7 +72,7 @@ QemuDeviceUnderTest::QemuDeviceUnderTest(std::string binary, QemuDeviceProfile p
 QemuDeviceUnderTest::~QemuDeviceUnderTest() {
   // A QEMU left busy (its migration held) is reusable once that is cancelled.
   if (device_ && device_->busy() && !device_->set_busy(false)) broken_ = true;
-  if (pool_ && device_ && parked_.empty() && !broken_ && !migrated_away_) pool_->give_back(binary_, geometry_, std::move(device_));
+  if (pool_ && device_ && parked_.empty() && !broken_ && !migrated_away_ && !removed_any_) pool_->give_back(binary_, geometry_, std::move(device_));
 }
 
 Op QemuDeviceUnderTest::adapt(const Op& op) {
@@ -125,7 +125,7 @@ std::optional<std::string> QemuDeviceUnderTest::unexpressible_device(const Devic
 // Why QEMU does not start this device (beside those it has), if it does not.
 std::optional<std::string> QemuDeviceUnderTest::add_unsupported(const AddDevice& add, const FirstDevice* first) const {
   if (device_ && further(add.config.id)) return std::nullopt;
-  if (device_ && ops_on_machine_ > 0) {
+  if ((device_ || emptied_machine_) && ops_on_machine_ > 0) {
     return "a device added after other ops: QEMU starts its devices together (hot-plug is not driven)";
   }
   if (device_ && parked_.size() + 1 >= VirtioMemPci::kMaxDevices) {
@@ -161,7 +161,7 @@ std::optional<std::string> QemuDeviceUnderTest::add_unsupported(const AddDevice&
 
 std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const FirstDevice* first) const {
   if (std::holds_alternative<ConfigureMachine>(op)) {
-    if (device_) return "the machine is set up once, before the device";
+    if (device_ || emptied_machine_) return "the machine is set up once, before the device";
     // QEMU judges a machine's phys-bits (apply()); the rest of it (KVM's and
     // vhost's memslots) has no QEMU counterpart under TCG.
     if (first && !first->outcome.is_ok() && (first->outcome.code != ErrorCode::PhysBits || !same_space_)) {
@@ -190,6 +190,14 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
     return not_here(r->device);
   }
   if (const auto* rs = std::get_if<Resize>(&op)) return not_here(rs->device);
+  if (const auto* rm = std::get_if<RemoveDevice>(&op)) {
+    if (auto why = not_here(rm->device)) return why;
+    if (!profile_.removable) {
+      return "remove: QEMU " + std::string(profile_.name) + " does not remove a virtio-mem-pci device (device_del)";
+    }
+    if (device_->busy()) return "a remove while QEMU's busy-making migration is held: QEMU refuses device_del during any migration";
+    return std::nullopt;
+  }
   if (const auto* v = std::get_if<VirtioReset>(&op)) return not_here(v->device);
   const bool busy = device_ && device_->busy();
   if (std::holds_alternative<SystemReset>(op)) {
@@ -214,6 +222,7 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
     if (auto why = not_here(mg->device)) return why;
     if (busy) return "a migration while QEMU's busy-making migration is held before its switchover";
     if (!parked_.empty()) return "a migration of a machine with several devices: not driven";
+    if (removed_any_) return "a migration of a machine that lost a device: its destination is not started alike";
     if (raw_queue) return std::string(kMigrationWithScenarioQueue);
     // The destination would be a second QEMU writing a second trace, with
     // dirty logging on the source's slots: not compared (docs/qemu-on-kvm.md).
@@ -244,7 +253,7 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
                              : "memslots are not compared for this device (see the notes)";
   }
   if (std::holds_alternative<GuestAccess>(op)) return "guest reads and writes: the driver does not access device memory";
-  return "not expressible on QEMU (faults, vhost, device removal)";
+  return "not expressible on QEMU (faults, vhost)";
 }
 
 bool QemuDeviceUnderTest::on_device(const std::string& id) const {
@@ -317,6 +326,7 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
   g.qemu_defaults = qemu_defaults_;
   g.late_migration = late_migration_;
   g.shared_memory = shared_memory_;
+  g.hotplug_slot = profile_.removable;
   if (device_) return add_to_machine(config, g);
   auto started = pool_ ? pool_->take(binary_, g) : VirtioMemPci::start(binary_, g);
   if (!started) {
@@ -444,6 +454,30 @@ Result<Outcome> QemuDeviceUnderTest::migrate(const Migrate& m) {
   return Outcome::ok();
 }
 
+Result<Outcome> QemuDeviceUnderTest::remove_device() {
+  auto refusal = device_->remove();
+  if (!refusal) return refusal.error();
+  if (*refusal) return Outcome::refused(Error{**refusal});
+  removed_any_ = true;
+  management_.reset();
+  // Another device of the machine takes the removed one's place; without
+  // one, the machine runs on empty.
+  if (parked_.empty()) {
+    emptied_machine_ = std::move(device_);
+    device_id_.clear();
+    return Outcome::ok();
+  }
+  Parked next = std::move(parked_.back());
+  parked_.pop_back();
+  device_ = std::move(next.device);
+  device_id_ = std::move(next.id);
+  config_ = std::move(next.config);
+  geometry_ = std::move(next.geometry);
+  compare_memslots_ = next.compare_memslots;
+  needs_reset_ = next.needs_reset;
+  return Outcome::ok();
+}
+
 std::optional<std::string> QemuDeviceUnderTest::raw_ring_unsupported(const Op& op) const {
   if (const auto* q = std::get_if<SetupQueue>(&op)) {
     if (!on_device(q->device)) return "not on the device QEMU runs";
@@ -556,6 +590,7 @@ Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* 
       return Outcome::ok();
     }
     if (const auto* mg = std::get_if<Migrate>(&op)) return migrate(*mg);
+    if (std::holds_alternative<RemoveDevice>(op)) return remove_device();
     if (const auto* b = std::get_if<SetBusy>(&op)) {
       if (auto set = device_->set_busy(b->busy); !set) return set.error();
       return Outcome::ok();

@@ -73,6 +73,7 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   Result<scenario::Outcome> configure_machine(const scenario::ConfigureMachine& machine,
                                               const scenario::FirstDevice* first);
   Result<scenario::Outcome> migrate(const scenario::Migrate& migrate);
+  Result<scenario::Outcome> remove_device();
   void mismatch(QemuGeometry& destination, const std::string& stream_edit) const;
   std::optional<std::string> raw_ring_unsupported(const scenario::Op& op) const;
   Result<scenario::Outcome> set_up_queue(const scenario::SetupQueue& queue, const scenario::FirstDevice* first);
@@ -109,6 +110,10 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   bool compare_memslots_ = false;
   bool needs_reset_ = false;    // as the last snapshot read it
   bool migrated_away_ = false;  // a migrated VM runs in a QEMU started with -incoming: not for reuse
+  bool removed_any_ = false;    // its machine lost a device: not for reuse
+  // The driver of the machine's last device after its removal: it holds the
+  // QEMU, which runs on without devices until the run ends.
+  std::unique_ptr<VirtioMemPci> emptied_machine_;
   bool broken_ = false;         // it failed to answer once: not for reuse
   bool low_ram_cleared_ = false;  // before the run's first raw-ring op
   bool plant_sanitizer_report_ = false;

@@ -33,6 +33,8 @@ std::optional<std::string> inexpressible(const DeviceConfig& config, uint32_t nu
   return std::nullopt;
 }
 
+std::string hotplug_port(const std::string& device_id) { return device_id + "-port"; }
+
 std::vector<std::string> qemu_arguments(const QemuGeometry& g) { return qemu_arguments(std::span(&g, 1)); }
 
 std::vector<std::string> qemu_arguments(std::span<const QemuGeometry> devices) {
@@ -53,7 +55,8 @@ std::vector<std::string> qemu_arguments(std::span<const QemuGeometry> devices) {
                                "-numa", fmt::format("node,nodeid={},memdev=ram-node{}", n, n)});
     }
   }
-  for (const QemuGeometry& d : devices) {
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const QemuGeometry& d = devices[i];
     args.insert(args.end(), {"-object", fmt::format("memory-backend-ram,id={},size={},reserve=off{}", d.memdev,
                                                     d.region_size, d.shared_memory ? ",share=on" : "")});
     const bool default_block = d.qemu_defaults && d.block_size == 2 * MiB;
@@ -67,6 +70,11 @@ std::vector<std::string> qemu_arguments(std::span<const QemuGeometry> devices) {
     if (d.late_migration) device += ",x-early-migration=off";
     if (d.node != 0 || numa) device += fmt::format(",node={}", d.node);
     if (d.addr) device += fmt::format(",memaddr={}", *d.addr);
+    if (d.hotplug_slot) {
+      // Chassis numbers tell a machine's slots apart (QEMU refuses a repeated chassis/slot pair).
+      args.insert(args.end(), {"-device", fmt::format("pcie-root-port,id={},bus=pcie.0,chassis={}", hotplug_port(d.id), i + 1)});
+      device += ",bus=" + hotplug_port(d.id);
+    }
     args.insert(args.end(), {"-device", device});
   }
   // Devices started beside the driven ones and never driven (vmemcheck qemu --accel kvm).

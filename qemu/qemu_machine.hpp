@@ -82,9 +82,15 @@ struct QemuGeometry {
   // has no shared zeropage, so QEMU's auto would mean on: qemu_defaults then
   // keeps unplugged-inaccessible=off.
   bool shared_memory = false;
+  // The device on its own pcie-root-port (hotplug_port()), a hotplug slot,
+  // so that device_del can remove it: q35's pcie.0 does not hotplug.
+  bool hotplug_slot = false;
 
   friend bool operator==(const QemuGeometry&, const QemuGeometry&) = default;
 };
+
+// The id of the pcie-root-port a device with a hotplug slot sits on.
+std::string hotplug_port(const std::string& device_id);
 
 // The command-line arguments (after QEMU's own -S and sockets) for a q35
 // machine with 128 MiB of boot RAM and this one device.

@@ -32,13 +32,27 @@ Result<ProbedQemu> probe_qemu(const std::string& binary) {
   const auto failed = [&](const Error& error) {
     return Error{fmt::format("probing QEMU {}: {}", binary, error.message), error.code};
   };
-  auto device = VirtioMemPci::start(binary, probe_geometry());
+  // On a hotplug slot, to try device_del; a build without pcie-root-port
+  // (a developer's minimal device list) refuses that machine: then without.
+  QemuGeometry geometry = probe_geometry();
+  geometry.hotplug_slot = true;
+  auto device = VirtioMemPci::start(binary, geometry);
+  if (!device && device.error().message.find("pcie-root-port") != std::string::npos) {
+    geometry.hotplug_slot = false;
+    device = VirtioMemPci::start(binary, geometry);
+  }
   if (!device) return failed(device.error());
   auto version = (*device)->qemu_version();
   if (!version) return failed(version.error());
   auto defaults = (*device)->property_defaults();
   if (!defaults) return failed(defaults.error());
   ProbedQemu probed{*version, release_of(*version), profile_of(**device, *defaults)};
+  // Last: a removed device is not driven any more.
+  if (geometry.hotplug_slot) {
+    auto refusal = (*device)->remove();
+    if (!refusal) return failed(refusal.error());
+    probed.profile.removable = !*refusal;
+  }
   probed.profile.name = probed.release ? qemu_profile(*probed.release).name : version->substr(0, version->find(' '));
   return probed;
 }

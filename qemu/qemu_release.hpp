@@ -27,6 +27,10 @@ struct QemuDeviceProfile {
   bool ioeventfd = false;         // an ioeventfd property (10.0; not 7.2, which notifies synchronously)
   // "auto" (7.2), "on" (10.0): checked, not modelled (vmemcheck always passes the property).
   std::string unplugged_inaccessible_default;
+  // device_del removes an empty device on a hotplug slot (10.0; 7.2 answers
+  // "virtio based memory devices cannot be unplugged."). A build without
+  // pcie-root-port has no hotplug slot to try: false.
+  bool removable = false;
 
   bool offers_persistent_suspend() const;
   friend bool operator==(const QemuDeviceProfile&, const QemuDeviceProfile&) = default;

@@ -16,6 +16,9 @@ constexpr uint16_t kDeviceVirtioMem = 0x1058;
 // further device of a machine (QEMU's virtio-pci BAR is 16 KiB).
 constexpr uint64_t kBarBase = 0xe0000000;
 constexpr uint64_t kBarStride = 0x100000;
+// ICH9's ACPI PCI hotplug registers (QEMU's ACPI_PCIHP_ADDR_ICH9): the eject
+// register at +0x08, the bus selector at +0x10.
+constexpr uint16_t kAcpiPciHotplugBase = 0x0cc0;
 // What a driver accepts of what virtio-mem offers.
 constexpr uint64_t kDriverFeatures = kFeatureAcpiPxm | kFeatureUnpluggedInaccessible;
 
@@ -60,6 +63,7 @@ Result<std::unique_ptr<VirtioMemPci>> VirtioMemPci::start(const std::string& bin
   std::unique_ptr<VirtioMemPci> d(new VirtioMemPci());
   d->process_ = std::move(*process);
   d->id_ = geometry.id;
+  if (geometry.hotplug_slot) d->port_ = hotplug_port(geometry.id);
   if (auto connected = d->connect(); !connected) return connected.error();
   if (auto ready = d->initialise(); !ready) return ready.error();
   return d;
@@ -78,6 +82,7 @@ Result<std::vector<std::unique_ptr<VirtioMemPci>>> VirtioMemPci::start_together(
     std::unique_ptr<VirtioMemPci> d(new VirtioMemPci(i));
     d->process_ = shared;
     d->id_ = devices[i].id;
+    if (devices[i].hotplug_slot) d->port_ = hotplug_port(devices[i].id);
     if (i > 0) d->qmp_ = out.front()->qmp_;
     if (auto connected = d->connect(i == 0); !connected) return connected.error();
     if (auto ready = d->initialise(); !ready) return ready.error();
@@ -91,7 +96,7 @@ Status VirtioMemPci::connect(bool handshake) {
     qmp_ = std::make_shared<QmpClient>(*process_);
     if (auto greeted = qmp_->handshake(); !greeted) return greeted;
   }
-  auto found = function_of(*qmp_, id_);
+  auto found = port_ ? behind_port() : function_of(*qmp_, id_);
   if (!found) return found.error();
   auto ids = pci_read(*process_, found->first, 0);
   if (!ids) return ids.error();
@@ -216,8 +221,58 @@ Status VirtioMemPci::system_reset() {
 }
 
 Status VirtioMemPci::reinitialise() {
+  // A system reset also reset the port's bus numbers and window.
+  if (port_) {
+    if (auto routed = behind_port(); !routed) return routed.error();
+  }
   if (auto enabled = transport_.enable(*process_); !enabled) return enabled;
   return initialise();
+}
+
+Result<std::pair<PciFunction, std::string>> VirtioMemPci::behind_port() {
+  auto port = function_of(*qmp_, *port_);
+  if (!port) return port.error();
+  // What firmware does for a bridge: the bus behind it numbered (one bus
+  // per device of the machine, after bus 0), its memory window opened over
+  // the device's 1 MiB of BAR space (the prefetchable window stays closed:
+  // a prefetchable BAR may sit in the plain one), memory and bus mastering on.
+  const uint32_t bus = index_ + 1;
+  const uint64_t window = kBarBase + index_ * kBarStride;
+  const auto window_bits = [](uint64_t address) { return static_cast<uint32_t>(address >> 16) & 0xfff0u; };
+  std::vector<std::string> commands = pci_write_commands(port->first, 0x18, bus << 16 | bus << 8);
+  for (const auto& more : {pci_write_commands(port->first, 0x20, window_bits(window) | window_bits(window + kBarStride - 1) << 16),
+                           pci_write_commands(port->first, 0x24, 0x0000fff0u),
+                           pci_write_commands(port->first, 0x04, 0x0006u)}) {
+    commands.insert(commands.end(), more.begin(), more.end());
+  }
+  if (auto done = process_->qtest_batch(commands); !done) return done.error();
+  return std::pair{PciFunction{0x80000000u | bus << 16}, fmt::format("{} at {:02x}:00.0 behind {} ({})", id_, bus, *port_, port->second)};
+}
+
+Result<std::optional<std::string>> VirtioMemPci::remove() {
+  if (!port_) return Error{fmt::format("{}: not on a hotplug slot, so device_del cannot remove it", id_)};
+  auto reply = qmp_->execute("device_del", {{"id", id_}});
+  if (!reply) return reply.error();
+  if (!reply->ok()) return std::optional<std::string>(reply->error);
+  // The guest's part: QEMU's ACPI PCI hotplug (q35's default for root
+  // ports) asked it to eject the slot; its _EJ0 method selects the slot's
+  // bus by the number QEMU gave it (the bus's acpi-pcihp-bsel) and writes
+  // the slot's bit (device 0: bit 0) to the eject register.
+  const std::string bus_path = fmt::format("/machine/peripheral/{}/{}", *port_, *port_);
+  auto bsel = qmp_->execute("qom-get", {{"path", bus_path}, {"property", "acpi-pcihp-bsel"}});
+  if (!bsel) return bsel.error();
+  if (!bsel->ok() || !bsel->value->is_number_unsigned()) return refused("qom-get acpi-pcihp-bsel of " + bus_path, *bsel);
+  const uint64_t selector = bsel->value->get<uint64_t>();
+  if (auto ejected = process_->qtest_batch({fmt::format("outl {:#x} {:#x}", kAcpiPciHotplugBase + 0x10, selector),
+                                            fmt::format("outl {:#x} 0x1", kAcpiPciHotplugBase + 0x08)});
+      !ejected) {
+    return ejected.error();
+  }
+  // The eject unplugs at once: the device is gone from QOM, or it was not ejected.
+  auto gone = qmp_->execute("qom-list", {{"path", "/machine/peripheral/" + id_}});
+  if (!gone) return gone.error();
+  if (gone->ok()) return Error{fmt::format("{}: still present after device_del and the slot's eject (bsel {})", id_, selector), ErrorCode::QemuProtocol};
+  return std::optional<std::string>();
 }
 
 namespace {

@@ -74,6 +74,11 @@ class VirtioMemPci {
   Status system_reset();
   // After a system reset of the machine it shares: places the BAR again and re-initialises.
   Status reinitialise();
+  // Hot-unplug, for a device started on a hotplug slot (QemuGeometry::
+  // hotplug_slot): QMP device_del, then the guest's eject of the slot. Ok
+  // when the device is gone, or QEMU's refusal of device_del (not an
+  // Error). The driver must not be used afterwards.
+  Result<std::optional<std::string>> remove();
   // "vmem0 at 00:02.0": where query-pci found the device.
   const std::string& found_at() const { return found_at_; }
   // A driver that accepts exactly these device feature bits (plus VERSION_1):
@@ -125,6 +130,9 @@ class VirtioMemPci {
   // transport (once), place the BAR.
   Status connect(bool handshake = true);
   Status initialise();  // virtio: reset, features, queue, DRIVER_OK
+  // A device on a hotplug slot: its pcie-root-port set up as firmware would
+  // (bus number, memory window, bus mastering); the device's function behind it.
+  Result<std::pair<PciFunction, std::string>> behind_port();
 
   // Shared by the devices of one machine (start_together); the client is
   // declared after the process it reads, so it ends first.
@@ -132,6 +140,7 @@ class VirtioMemPci {
   std::shared_ptr<QmpClient> qmp_;
   unsigned index_ = 0;  // in its machine: which BAR base and rings
   std::string id_;
+  std::optional<std::string> port_;  // hotplug_port(id_) when on a hotplug slot
   std::string found_at_;
   VirtioPciTransport transport_;
   SplitQueueDriver queue_;

@@ -184,6 +184,11 @@ Status Machine::remove_device(const std::string& id) {
     return Error{fmt::format("device '{}' cannot be removed: plugged size {:#x}, requested size "
                              "{:#x} (both must be 0)", id, (*it)->plugged_size(), (*it)->requested_size())};
   }
+  // QEMU 10.0 refuses too: a legacy device whose unplugged memory the
+  // guest may still read (docs/qemu.md, "Decided by QEMU").
+  if (!(*it)->config().unplugged_inaccessible) {
+    return Error{fmt::format("device '{}' cannot be removed: unplugged-inaccessible is off", id)};
+  }
   const DeviceHandle handle = (*it)->handle_id();
   devices_.erase(it);
   list_devices();

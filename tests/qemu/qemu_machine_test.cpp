@@ -50,6 +50,22 @@ TEST(QemuMachine, SeveralDevicesShareOneMachine) {
   EXPECT_EQ(qemu_arguments(first), qemu_arguments(std::vector<QemuGeometry>{first}));
 }
 
+// A device that device_del may remove sits on its own pcie-root-port, each
+// port of a machine with its own chassis number (QEMU refuses a repeated one).
+TEST(QemuMachine, HotplugSlotsAreRootPortsWithTheirOwnChassis) {
+  QemuGeometry first = device("vmem0", "mem0", GiB, 0, 4 * GiB);
+  QemuGeometry second = device("vmem1", "mem1", GiB, 0, 5 * GiB);
+  first.hotplug_slot = second.hotplug_slot = true;
+  EXPECT_EQ(after(qemu_arguments(std::vector<QemuGeometry>{first, second}), "-device"),
+            (std::vector<std::string>{
+                "pcie-root-port,id=vmem0-port,bus=pcie.0,chassis=1",
+                "virtio-mem-pci,id=vmem0,memdev=mem0,block-size=2097152,requested-size=0,"
+                "unplugged-inaccessible=on,memaddr=4294967296,bus=vmem0-port",
+                "pcie-root-port,id=vmem1-port,bus=pcie.0,chassis=2",
+                "virtio-mem-pci,id=vmem1,memdev=mem1,block-size=2097152,requested-size=0,"
+                "unplugged-inaccessible=on,memaddr=5368709120,bus=vmem1-port"}));
+}
+
 TEST(QemuMachine, EachBackendMayBeRefused) {
   const std::vector<QemuGeometry> devices{device("vmem0", "mem0", GiB, 0, 4 * GiB), device("vmem1", "mem1", GiB, 0, 5 * GiB)};
   const auto refused = refusals(devices);

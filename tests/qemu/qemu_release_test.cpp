@@ -56,10 +56,15 @@ TEST(QemuRelease, ProbedProfileDifferencesNamed) {
   EXPECT_EQ(profile_differences(probed, qemu_profile(QemuVersion::V10_0)), "");
   EXPECT_EQ(profile_differences(probed, qemu_profile(QemuVersion::V7_2)),
             "offered features 0x7 (table: 0x3), dynamic-memslots present (table: absent), ioeventfd present "
-            "(table: absent), unplugged-inaccessible default on (table: auto)");
+            "(table: absent), unplugged-inaccessible default on (table: auto), device_del removes (table: does "
+            "not remove)");
   probed.name = "10.1.50";  // the name is no property of the device
   EXPECT_EQ(profile_differences(probed, qemu_profile(QemuVersion::V10_0)), "");
-  EXPECT_EQ(describe(probed), "features 0x7, dynamic-memslots, ioeventfd, unplugged-inaccessible default on");
+  EXPECT_EQ(describe(probed),
+            "features 0x7, dynamic-memslots, ioeventfd, unplugged-inaccessible default on, device_del removes");
+  probed.removable = false;  // a build without pcie-root-port: no hotplug slot to remove from
+  EXPECT_EQ(profile_differences(probed, qemu_profile(QemuVersion::V10_0)),
+            "device_del does not remove (table: removes)");
 }
 
 TEST(QemuRelease, ProbedProfileRunsWithoutTableEntry) {

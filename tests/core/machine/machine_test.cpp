@@ -128,6 +128,23 @@ TEST(Machine, RemovedDeviceReleasesItsBacking) {
   EXPECT_FALSE(machine.kvm_backend().device_hva(handle));
 }
 
+// QEMU 10.0 refuses device_del of a legacy device (unplugged-inaccessible=
+// off), empty as it may be; the core follows (DESIGN §7: the real device
+// decides where §6 is silent). The device stays, and goes once it is on.
+TEST(Machine, LegacyDeviceIsNotRemoved) {
+  ShadowKvm kvm;
+  SparseHostMemory host;
+  Machine machine(MachineConfig{}, kvm, host);
+  DeviceConfig config;
+  config.region_size = GiB;
+  config.unplugged_inaccessible = false;
+  ASSERT_TRUE(machine.add_device(config));
+  const Status refused = machine.remove_device("vmem0");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "device 'vmem0' cannot be removed: unplugged-inaccessible is off");
+  EXPECT_NE(machine.find("vmem0"), nullptr);
+}
+
 // A device the machine refuses leaves no backing behind: not when realize
 // fails (its memslot cannot be mapped), not when no address is free. The
 // next device added still gets its own backing.
