@@ -198,7 +198,14 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
     if (device_->busy()) return "a remove while QEMU's busy-making migration is held: QEMU refuses device_del during any migration";
     return std::nullopt;
   }
-  if (const auto* v = std::get_if<VirtioReset>(&op)) return not_here(v->device);
+  if (const auto* v = std::get_if<VirtioReset>(&op)) {
+    if (auto why = not_here(v->device)) return why;
+    if (v->function_level && !geometry_.hotplug_slot) {
+      return "virtio-reset flr: the device sits on pcie.0 (no hotplug slot on QEMU " + std::string(profile_.name) +
+             "), where virtio-pci has no PCI Express capability and so no FLR";
+    }
+    return std::nullopt;
+  }
   const bool busy = device_ && device_->busy();
   if (std::holds_alternative<SystemReset>(op)) {
     if (busy) return "a system reset while QEMU's busy-making migration is held before its switchover";
@@ -585,8 +592,10 @@ Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* 
       }
       return Outcome::ok();
     }
-    if (std::holds_alternative<VirtioReset>(op)) {
-      if (auto reset = device_->virtio_reset(); !reset) return reset.error();
+    if (const auto* v = std::get_if<VirtioReset>(&op)) {
+      if (auto reset = v->function_level ? device_->function_level_reset() : device_->virtio_reset(); !reset) {
+        return reset.error();
+      }
       return Outcome::ok();
     }
     if (const auto* mg = std::get_if<Migrate>(&op)) return migrate(*mg);

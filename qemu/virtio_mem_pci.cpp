@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "mtree_parser.hpp"
@@ -227,6 +229,31 @@ Status VirtioMemPci::reinitialise() {
   }
   if (auto enabled = transport_.enable(*process_); !enabled) return enabled;
   return initialise();
+}
+
+Status VirtioMemPci::function_level_reset() {
+  constexpr uint8_t kPciExpressCapability = 0x10;
+  const PciFunction function = transport_.function();
+  auto capabilities = pci_capabilities(*process_, function);
+  if (!capabilities) return capabilities.error();
+  const auto express = std::ranges::find(*capabilities, kPciExpressCapability, &PciCapability::id);
+  if (express == capabilities->end()) {
+    return Error{fmt::format("{}: no PCI Express capability, so no function-level reset", found_at_)};
+  }
+  // Device Capabilities (+4) bit 28: FLR offered; Device Control (+8, the
+  // low half of its dword) bit 15 initiates it. The Device Status above it
+  // is written 0, which changes none of its write-1-to-clear bits.
+  auto offered = pci_read(*process_, function, static_cast<uint8_t>(express->offset + 4));
+  if (!offered) return offered.error();
+  if (!(*offered & (1u << 28))) return Error{fmt::format("{}: the function does not offer FLR", found_at_)};
+  auto control = pci_read(*process_, function, static_cast<uint8_t>(express->offset + 8));
+  if (!control) return control.error();
+  const uint32_t initiate = (*control & 0xffffu) | 0x8000u;
+  if (auto done = process_->qtest_batch(pci_write_commands(function, static_cast<uint8_t>(express->offset + 8), initiate));
+      !done) {
+    return done.error();
+  }
+  return reinitialise();
 }
 
 Result<std::pair<PciFunction, std::string>> VirtioMemPci::behind_port() {

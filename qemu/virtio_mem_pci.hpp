@@ -86,6 +86,11 @@ class VirtioMemPci {
   Result<bool> try_features(uint64_t device_features);
   // Driver-initiated virtio reset (status 0), then re-initialisation.
   Status virtio_reset() { return initialise(); }
+  // A PCIe function-level reset (Device Control's Initiate FLR), which QEMU
+  // carries out as a cold reset of the function (virtio-pci offers it
+  // behind a PCIe port only: a device on a hotplug slot), then the BAR
+  // placed again and re-initialisation.
+  Status function_level_reset();
   // Migrates the VM to a fresh QEMU of `destination` (started with
   // -incoming, over a UNIX socket) and drives that one from now on; the
   // driver's state (BAR, queue, indices) travels with the VM. A destination

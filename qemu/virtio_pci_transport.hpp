@@ -53,6 +53,7 @@ class VirtioPciTransport {
   std::vector<std::string> config_and_status_reads(size_t bytes) const;
 
   uint64_t offered() const { return offered_; }
+  PciFunction function() const { return function_; }
   uint64_t accepted() const { return accepted_; }
 
  private:

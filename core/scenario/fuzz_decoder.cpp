@@ -48,7 +48,7 @@ void add_rare_op(ScenarioBuilder& b) {
     case 0: b.add_remove(d); break;
     case 1: b.add(AddVhost{{fmt::format("vhost{}", b.below(4)), static_cast<uint32_t>(b.below(1024))}}); break;
     case 2: b.add(NegotiateFeatures{d.id, b.driver_features()}); break;
-    case 3: b.add(VirtioReset{d.id}); break;
+    case 3: b.add(VirtioReset{d.id, b.chance(2)}); break;
     case 4:
       b.add(InjectFault{b.chance(2) ? FaultKind::Attach : FaultKind::Map, std::nullopt, 0});
       b.add_device(fmt::format("vmem{}", 3 + b.below(2)));

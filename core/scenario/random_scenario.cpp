@@ -221,7 +221,7 @@ void ScenarioBuilder::add_op() {
     if (chance(2)) raw.writable = below(kResponseSize + 4);
     add(raw);
   } else if (choice < 89) {
-    add(VirtioReset{d.id});
+    add(VirtioReset{d.id, chance(2)});
   } else if (choice < 95) {
     Address a = address(d);
     a.value &= ~uint64_t{7};

@@ -189,7 +189,13 @@ Result<Op> parse_resize(const Words& w) {
 
 Result<Op> parse_system_reset(const Words&) { return Op{SystemReset{}}; }
 
-Result<Op> parse_virtio_reset(const Words& w) { return Op{VirtioReset{w.id()}}; }
+Result<Op> parse_virtio_reset(const Words& w) {
+  if (w.size() > 3 || (w.size() == 3 && w[2] != "flr")) {
+    return Error{fmt::format("'virtio-reset' takes an ID and, for a PCIe function-level reset, 'flr'; got '{}'",
+                             w.size() > 2 ? w[2] : "")};
+  }
+  return Op{VirtioReset{w.id(), w.size() == 3}};
+}
 
 Result<Op> parse_busy(const Words& w) {
   auto busy = switch_value("busy", w[2]);
@@ -400,7 +406,7 @@ constexpr Verb kGrammar[] = {
     {"raw", "raw ID type=N [addr=ADDR] [nb=N] [readable=N] [writable=N]", 2, parse_raw},
     {"resize", "resize ID SIZE", 3, parse_resize},
     {"reset", "reset", 1, parse_system_reset},
-    {"virtio-reset", "virtio-reset ID", 2, parse_virtio_reset},
+    {"virtio-reset", "virtio-reset ID [flr]", 2, parse_virtio_reset},
     {"busy", "busy ID on|off", 3, parse_busy},
     {"features", "features ID BITS", 3, parse_features},
     {"remove", "remove ID", 2, parse_remove},
@@ -573,7 +579,9 @@ struct TextOf {
   }
   std::string operator()(const Resize& r) const { return fmt::format("resize {} {}", r.device, format_size(r.requested)); }
   std::string operator()(const SystemReset&) const { return "reset"; }
-  std::string operator()(const VirtioReset& r) const { return "virtio-reset " + r.device; }
+  std::string operator()(const VirtioReset& r) const {
+    return "virtio-reset " + r.device + (r.function_level ? " flr" : "");
+  }
   std::string operator()(const NegotiateFeatures& f) const {
     return fmt::format("features {} {:#x}", f.device, f.driver_features);
   }

@@ -100,6 +100,11 @@ struct SystemReset {
 };
 struct VirtioReset {
   std::string device;
+  // `flr`: by a PCIe function-level reset instead of the virtio status.
+  // The device resets alike (its plugged memory stays: QEMU 10.0 unplugs
+  // only on a system reset, the fix of a 9.2 bug that unplugged on any
+  // device reset); only the transport differs, which QEMU then also resets.
+  bool function_level = false;
   friend bool operator==(const VirtioReset&, const VirtioReset&) = default;
 };
 struct SetBusy {

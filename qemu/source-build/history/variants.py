@@ -86,10 +86,9 @@ VARIANTS = [
          title="virtio-mem: unplug memory only during system resets, not device resets",
          date="2024-10-25 (David Hildenbrand; pulled 2024-12-18, QEMU 10.0); undoes the effect of "
               "c009a311e939 \"virtio-mem: Use new Resettable framework instead of LegacyReset\" (9.2)",
-         reachable="yes over qtest, not by vmemcheck's driver: the bug unplugs all memory on a device "
-                   "cold reset (device_cold_reset: a PCIe function-level reset or a bus reset written "
-                   "into config space); vmemcheck resets the device only through the virtio status "
-                   "(virtio_reset, not a Resettable reset) and the whole system",
+         reachable="yes: the bug unplugs all memory on a device cold reset (device_cold_reset), which "
+                   "a PCIe function-level reset written into config space is; vmemcheck's driver sends "
+                   "one (virtio-reset ID flr) to a device behind its pcie-root-port",
          # 9.2's code: the device class's own Resettable hold phase unplugs
          # everything. Its ResettableState lived in VirtIOMEM (a header
          # change); here a static one stands in (one device per QEMU). The

@@ -129,14 +129,15 @@ TEST(Machine, RemovedDeviceReleasesItsBacking) {
 }
 
 // QEMU 10.0 refuses device_del of a legacy device (unplugged-inaccessible=
-// off), empty as it may be; the core follows (DESIGN §7: the real device
-// decides where §6 is silent). The device stays, and goes once it is on.
+// off), before it looks at the sizes; the core follows (DESIGN §7: the real
+// device decides where §6 is silent). The device stays.
 TEST(Machine, LegacyDeviceIsNotRemoved) {
   ShadowKvm kvm;
   SparseHostMemory host;
   Machine machine(MachineConfig{}, kvm, host);
   DeviceConfig config;
   config.region_size = GiB;
+  config.requested_size = 256 * MiB;  // refused for this too, but QEMU names the legacy setting
   config.unplugged_inaccessible = false;
   ASSERT_TRUE(machine.add_device(config));
   const Status refused = machine.remove_device("vmem0");

@@ -62,6 +62,15 @@ TEST(Scenario, ErrorsNameFileLineAndProblem) {
   EXPECT_EQ(error_of("poke 0x10 abc\n"), "t.vmem:1: HEXBYTES: an even number of hex digits, at most 4096 bytes");
   EXPECT_EQ(error_of("poke 0x10 zz\n"), "t.vmem:1: HEXBYTES: '0xzz' is not a number in range");
   EXPECT_EQ(error_of("queue vmem0 ring=0\n"), "t.vmem:1: unknown queue option 'ring' (size, desc, avail, used)");
+  EXPECT_EQ(error_of("virtio-reset vmem0 hard\n"),
+            "t.vmem:1: 'virtio-reset' takes an ID and, for a PCIe function-level reset, 'flr'; got 'hard'");
+}
+
+TEST(Scenario, FunctionLevelResetIsAVirtioResetByOtherMeans) {
+  const auto parsed = parse("virtio-reset vmem0 flr\nvirtio-reset vmem0\n", "t.vmem");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_TRUE(std::get<VirtioReset>(parsed->steps[0].op).function_level);
+  EXPECT_FALSE(std::get<VirtioReset>(parsed->steps[1].op).function_level);
 }
 
 TEST(Scenario, TextFormRoundTrips) {
@@ -78,7 +87,9 @@ TEST(Scenario, TextFormRoundTrips) {
       "read vmem1 +0\n"
       "queue vmem0 size=16 desc=0x1000 avail=0x2000 used=0x3000\n"
       "poke 0x1000 00ff7a\n"
-      "kick vmem0\n";
+      "kick vmem0\n"
+      "virtio-reset vmem0 flr\n"
+      "virtio-reset vmem1\n";
   const auto first = parse(text, "t.vmem");
   ASSERT_TRUE(first) << first.error().message;
   const auto second = parse(to_text(*first), "again.vmem");
