@@ -58,7 +58,33 @@ std::optional<scenario::Plant> plant_of(const char* value) {
   fail_setup(fmt::format("VMEMCHECK_PLANT='{}' is neither 'response' nor 'memslot'", text));
 }
 
-[[noreturn]] void report_finding(const scenario::Scenario& scenario, size_t last_step, const std::string& what) {
+// QEMU's start options (vmemcheck qemu --prealloc and the like), read from
+// the input's last byte without taking it from the ops decoder, so that the
+// corpus decodes as it did: 0xa0 to 0xaf, one byte value in 16, starts the
+// devices with the options of its low bits, any other with none.
+struct StartOptions {
+  bool prealloc = false, qemu_defaults = false, shared_memory = false, late_migration = false;
+
+  static StartOptions of(const uint8_t* data, size_t size) {
+    const uint8_t last = size ? data[size - 1] : 0;
+    if ((last & 0xf0) != 0xa0) return {};
+    return {(last & 1) != 0, (last & 2) != 0, (last & 4) != 0, (last & 8) != 0};
+  }
+  void apply(qemu::QemuDeviceUnderTest& qemu) const {
+    if (prealloc) qemu.preallocate();
+    if (qemu_defaults) qemu.use_qemu_defaults();
+    if (shared_memory) qemu.share_memory();
+    if (late_migration) qemu.migrate_late();
+  }
+  // As vmemcheck qemu's options, for the replay command.
+  std::string flags() const {
+    return fmt::format("{}{}{}{}", prealloc ? " --prealloc" : "", qemu_defaults ? " --qemu-defaults" : "",
+                       shared_memory ? " --shared-memory" : "", late_migration ? " --late-migration" : "");
+  }
+};
+
+[[noreturn]] void report_finding(const scenario::Scenario& scenario, size_t last_step, const std::string& what,
+                                 const StartOptions& options) {
   const auto end = scenario.steps.begin() + static_cast<long>(std::min(last_step + 1, scenario.steps.size()));
   fmt::print(stderr, "vmemcheck fuzz_qemu: QEMU {}: {}\nscenario so far:\n{}", fuzzed->profile.name, what,
              scenario::to_text(scenario::Scenario{scenario.name, {scenario.steps.begin(), end}}));
@@ -66,7 +92,7 @@ std::optional<scenario::Plant> plant_of(const char* value) {
                            : *fuzzed->planted.difference == scenario::Plant::Memslot ? " --plant-memslot-difference"
                                                                                       : " --plant-difference";
   fmt::print(stderr, "replay: save the scenario above as FILE.vmem (or `vmemcheck convert --target ops INPUT -o "
-             "FILE.vmem`) and run: vmemcheck qemu --qemu {}{} FILE.vmem\n", fuzzed->binary, plant_flag);
+             "FILE.vmem`) and run: vmemcheck qemu --qemu {}{}{} FILE.vmem\n", fuzzed->binary, plant_flag, options.flags());
   std::abort();
 }
 
@@ -100,10 +126,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const scenario::Scenario scenario = fuzz::decode(fuzz::Target::Ops, {data, size});
+  const StartOptions options = StartOptions::of(data, size);
   fuzzed->edges.before_input();
   scenario::ComparedRun result;
   {
     qemu::CoreBesideQemu compared(fuzzed->binary, fuzzed->profile, &fuzzed->pool, fuzzed->planted);
+    options.apply(compared.qemu());
     result = compared.run(scenario);
   }  // QEMU back to the pool, counted with this input
   fuzzed->edges.after_input();
@@ -111,18 +139,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fmt::print(stderr, "fuzz_qemu: warning: {} took no edges in 16 inputs: not an instrumented build "
                "(scripts/build-qemu); the feedback is the harness's coverage only\n", fuzzed->binary);
   }
-  if (result.difference) report_finding(scenario, result.difference->step, scenario::describe(*result.difference));
+  if (result.difference) {
+    report_finding(scenario, result.difference->step, scenario::describe(*result.difference), options);
+  }
   if (result.error && fuzzed->pool.reset_reported()) {
     // The QEMU of an earlier input reported while it was reset for reuse:
     // this input is not the cause; the message says what to rerun.
     report_finding(scenario, 0, "SANITIZER REPORT while resetting for reuse the QEMU of an earlier input of the same "
-                   "geometry (rerun the inputs before this one with -runs to find it): " + *result.error);
+                   "geometry (rerun the inputs before this one with -runs to find it): " + *result.error, options);
   }
   if (result.error) {
     report_finding(scenario, result.error_step,
                    fmt::format("step {}: {}{}", result.error_step + 1,
                                result.error_code == ErrorCode::QemuSanitizerReport ? "SANITIZER REPORT: " : "",
-                               *result.error));
+                               *result.error), options);
   }
   return 0;
 }

@@ -192,17 +192,20 @@ std::optional<std::string> QemuDeviceUnderTest::unsupported(const Op& op, const 
   if (const auto* rs = std::get_if<Resize>(&op)) return not_here(rs->device);
   if (const auto* rm = std::get_if<RemoveDevice>(&op)) {
     if (auto why = not_here(rm->device)) return why;
-    if (!profile_.removable) {
+    if (!geometry_.hotplug_slot) return "the device is on pcie.0, without a hotplug slot (a build without pcie-root-port)";
+    if (!rm->by_guest && !profile_.removable) {
       return "remove: QEMU " + std::string(profile_.name) + " does not remove a virtio-mem-pci device (device_del)";
     }
-    if (device_->busy()) return "a remove while QEMU's busy-making migration is held: QEMU refuses device_del during any migration";
+    if (device_->busy()) {
+      return "a removal while QEMU's busy-making migration is held: QEMU refuses device_del during any migration";
+    }
     return std::nullopt;
   }
   if (const auto* v = std::get_if<VirtioReset>(&op)) {
     if (auto why = not_here(v->device)) return why;
     if (v->function_level && !geometry_.hotplug_slot) {
-      return "virtio-reset flr: the device sits on pcie.0 (no hotplug slot on QEMU " + std::string(profile_.name) +
-             "), where virtio-pci has no PCI Express capability and so no FLR";
+      return "virtio-reset flr: the device sits on pcie.0 (a build without pcie-root-port), where virtio-pci has no "
+             "PCI Express capability and so no FLR";
     }
     return std::nullopt;
   }
@@ -333,7 +336,7 @@ Result<Outcome> QemuDeviceUnderTest::add_device(const DeviceConfig& wanted, cons
   g.qemu_defaults = qemu_defaults_;
   g.late_migration = late_migration_;
   g.shared_memory = shared_memory_;
-  g.hotplug_slot = profile_.removable;
+  g.hotplug_slot = profile_.hotplug_slots;
   if (device_) return add_to_machine(config, g);
   auto started = pool_ ? pool_->take(binary_, g) : VirtioMemPci::start(binary_, g);
   if (!started) {
@@ -461,10 +464,14 @@ Result<Outcome> QemuDeviceUnderTest::migrate(const Migrate& m) {
   return Outcome::ok();
 }
 
-Result<Outcome> QemuDeviceUnderTest::remove_device() {
-  auto refusal = device_->remove();
-  if (!refusal) return refusal.error();
-  if (*refusal) return Outcome::refused(Error{**refusal});
+Result<Outcome> QemuDeviceUnderTest::remove_device(bool by_guest) {
+  if (by_guest) {
+    if (auto ejected = device_->eject(); !ejected) return ejected.error();
+  } else {
+    auto refusal = device_->remove();
+    if (!refusal) return refusal.error();
+    if (*refusal) return Outcome::refused(Error{**refusal});
+  }
   removed_any_ = true;
   management_.reset();
   // Another device of the machine takes the removed one's place; without
@@ -599,7 +606,7 @@ Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* 
       return Outcome::ok();
     }
     if (const auto* mg = std::get_if<Migrate>(&op)) return migrate(*mg);
-    if (std::holds_alternative<RemoveDevice>(op)) return remove_device();
+    if (const auto* rm = std::get_if<RemoveDevice>(&op)) return remove_device(rm->by_guest);
     if (const auto* b = std::get_if<SetBusy>(&op)) {
       if (auto set = device_->set_busy(b->busy); !set) return set.error();
       return Outcome::ok();

@@ -73,7 +73,8 @@ class QemuDeviceUnderTest final : public scenario::DeviceUnderTest {
   Result<scenario::Outcome> configure_machine(const scenario::ConfigureMachine& machine,
                                               const scenario::FirstDevice* first);
   Result<scenario::Outcome> migrate(const scenario::Migrate& migrate);
-  Result<scenario::Outcome> remove_device();
+  // The host's device_del and the guest's eject, or (`by_guest`) the eject alone.
+  Result<scenario::Outcome> remove_device(bool by_guest);
   void mismatch(QemuGeometry& destination, const std::string& stream_edit) const;
   std::optional<std::string> raw_ring_unsupported(const scenario::Op& op) const;
   Result<scenario::Outcome> set_up_queue(const scenario::SetupQueue& queue, const scenario::FirstDevice* first);

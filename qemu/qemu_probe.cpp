@@ -48,6 +48,7 @@ Result<ProbedQemu> probe_qemu(const std::string& binary) {
   if (!defaults) return failed(defaults.error());
   ProbedQemu probed{*version, release_of(*version), profile_of(**device, *defaults)};
   // Last: a removed device is not driven any more.
+  probed.profile.hotplug_slots = geometry.hotplug_slot;
   if (geometry.hotplug_slot) {
     auto refusal = (*device)->remove();
     if (!refusal) return failed(refusal.error());

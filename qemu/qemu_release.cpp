@@ -12,8 +12,8 @@ bool QemuDeviceProfile::offers_persistent_suspend() const {
 
 const QemuDeviceProfile& qemu_profile(QemuVersion version) {
   constexpr uint64_t kOnQ35 = kFeatureAcpiPxm | kFeatureUnpluggedInaccessible;
-  static const QemuDeviceProfile kV7_2{"7.2", kOnQ35, false, false, "auto", false};
-  static const QemuDeviceProfile kV10_0{"10.0", kOnQ35 | kFeaturePersistentSuspend, true, true, "on", true};
+  static const QemuDeviceProfile kV7_2{"7.2", kOnQ35, false, false, "auto", true, false};
+  static const QemuDeviceProfile kV10_0{"10.0", kOnQ35 | kFeaturePersistentSuspend, true, true, "on", true, true};
   return version == QemuVersion::V7_2 ? kV7_2 : kV10_0;
 }
 
@@ -39,14 +39,16 @@ std::string profile_differences(const QemuDeviceProfile& probed, const QemuDevic
   differ("dynamic-memslots", probed.dynamic_memslots ? "present" : "absent", table.dynamic_memslots ? "present" : "absent");
   differ("ioeventfd", probed.ioeventfd ? "present" : "absent", table.ioeventfd ? "present" : "absent");
   differ("unplugged-inaccessible default", probed.unplugged_inaccessible_default, table.unplugged_inaccessible_default);
+  differ("hotplug slots", probed.hotplug_slots ? "present" : "absent", table.hotplug_slots ? "present" : "absent");
   differ("device_del", probed.removable ? "removes" : "does not remove", table.removable ? "removes" : "does not remove");
   return out;
 }
 
 std::string describe(const QemuDeviceProfile& profile) {
-  return fmt::format("features {:#x}{}{}, unplugged-inaccessible default {}{}", profile.offered_features,
+  return fmt::format("features {:#x}{}{}, unplugged-inaccessible default {}{}{}", profile.offered_features,
                      profile.dynamic_memslots ? ", dynamic-memslots" : "", profile.ioeventfd ? ", ioeventfd" : "",
-                     profile.unplugged_inaccessible_default, profile.removable ? ", device_del removes" : "");
+                     profile.unplugged_inaccessible_default, profile.hotplug_slots ? ", hotplug slots" : "",
+                     profile.removable ? ", device_del removes" : "");
 }
 
 Result<DeviceConfig> as_on_qemu(DeviceConfig config, const QemuDeviceProfile& profile) {

@@ -27,9 +27,12 @@ struct QemuDeviceProfile {
   bool ioeventfd = false;         // an ioeventfd property (10.0; not 7.2, which notifies synchronously)
   // "auto" (7.2), "on" (10.0): checked, not modelled (vmemcheck always passes the property).
   std::string unplugged_inaccessible_default;
+  // The build has pcie-root-port: each device sits on its own hotplug slot,
+  // behind which virtio-pci also offers a function-level reset.
+  bool hotplug_slots = false;
   // device_del removes an empty device on a hotplug slot (10.0; 7.2 answers
-  // "virtio based memory devices cannot be unplugged."). A build without
-  // pcie-root-port has no hotplug slot to try: false.
+  // "virtio based memory devices cannot be unplugged."). Without hotplug
+  // slots there is nothing to try: false.
   bool removable = false;
 
   bool offers_persistent_suspend() const;

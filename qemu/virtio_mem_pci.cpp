@@ -282,9 +282,16 @@ Result<std::optional<std::string>> VirtioMemPci::remove() {
   if (!reply) return reply.error();
   if (!reply->ok()) return std::optional<std::string>(reply->error);
   // The guest's part: QEMU's ACPI PCI hotplug (q35's default for root
-  // ports) asked it to eject the slot; its _EJ0 method selects the slot's
-  // bus by the number QEMU gave it (the bus's acpi-pcihp-bsel) and writes
-  // the slot's bit (device 0: bit 0) to the eject register.
+  // ports) asked it to eject the slot.
+  if (auto ejected = eject(); !ejected) return ejected.error();
+  return std::optional<std::string>();
+}
+
+Status VirtioMemPci::eject() {
+  if (!port_) return Error{fmt::format("{}: not on a hotplug slot, so there is no slot to eject", id_)};
+  // The guest's ACPI _EJ0 method selects the slot's bus by the number QEMU
+  // gave it (the bus's acpi-pcihp-bsel) and writes the slot's bit (device
+  // 0: bit 0) to the eject register.
   const std::string bus_path = fmt::format("/machine/peripheral/{}/{}", *port_, *port_);
   auto bsel = qmp_->execute("qom-get", {{"path", bus_path}, {"property", "acpi-pcihp-bsel"}});
   if (!bsel) return bsel.error();
@@ -298,8 +305,8 @@ Result<std::optional<std::string>> VirtioMemPci::remove() {
   // The eject unplugs at once: the device is gone from QOM, or it was not ejected.
   auto gone = qmp_->execute("qom-list", {{"path", "/machine/peripheral/" + id_}});
   if (!gone) return gone.error();
-  if (gone->ok()) return Error{fmt::format("{}: still present after device_del and the slot's eject (bsel {})", id_, selector), ErrorCode::QemuProtocol};
-  return std::optional<std::string>();
+  if (gone->ok()) return Error{fmt::format("{}: still present after the slot's eject (bsel {})", id_, selector), ErrorCode::QemuProtocol};
+  return ok_status();
 }
 
 namespace {

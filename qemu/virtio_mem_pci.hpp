@@ -79,6 +79,9 @@ class VirtioMemPci {
   // when the device is gone, or QEMU's refusal of device_del (not an
   // Error). The driver must not be used afterwards.
   Result<std::optional<std::string>> remove();
+  // The guest's part of a removal alone, unasked: its ACPI _EJ0 method
+  // ejecting the slot. Ok when the device is gone.
+  Status eject();
   // "vmem0 at 00:02.0": where query-pci found the device.
   const std::string& found_at() const { return found_at_; }
   // A driver that accepts exactly these device feature bits (plus VERSION_1):

@@ -189,6 +189,13 @@ Status Machine::remove_device(const std::string& id) {
     return Error{fmt::format("device '{}' cannot be removed: plugged size {:#x}, requested size "
                              "{:#x} (both must be 0)", id, (*it)->plugged_size(), (*it)->requested_size())};
   }
+  return eject_device(id);
+}
+
+Status Machine::eject_device(const std::string& id) {
+  const auto it = std::find_if(devices_.begin(), devices_.end(),
+                               [&](const auto& device) { return device->config().id == id; });
+  if (it == devices_.end()) return Error{fmt::format("no device '{}'", id)};
   const DeviceHandle handle = (*it)->handle_id();
   devices_.erase(it);
   list_devices();

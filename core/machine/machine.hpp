@@ -75,6 +75,10 @@ class Machine {
   Result<VirtioMemDevice*> add_device(DeviceConfig config);
   // Hot-remove: only with nothing plugged and requested-size 0.
   Status remove_device(const std::string& id);
+  // The guest ejects the device's hotplug slot without the host asking
+  // (ACPI _EJ0): it goes whatever it holds, as QEMU 10.0 lets it (the
+  // checks above are the host's device_del's).
+  Status eject_device(const std::string& id);
   Status add_vhost(VhostBackend vhost);
   // Replaces a device by a fresh one of `config` (same id and address) that
   // loads the migrated state of the old one: a migration whose destination

@@ -209,7 +209,7 @@ Result<Op> parse_features(const Words& w) {
   return Op{NegotiateFeatures{w.id(), *bits}};
 }
 
-Result<Op> parse_remove(const Words& w) { return Op{RemoveDevice{w.id()}}; }
+Result<Op> parse_remove(const Words& w) { return Op{RemoveDevice{w.id(), w.verb() == "eject"}}; }
 
 Result<Op> parse_migrate(const Words& w) {
   Migrate m;
@@ -410,6 +410,7 @@ constexpr Verb kGrammar[] = {
     {"busy", "busy ID on|off", 3, parse_busy},
     {"features", "features ID BITS", 3, parse_features},
     {"remove", "remove ID", 2, parse_remove},
+    {"eject", "eject ID", 2, parse_remove},
     {"migrate", "migrate ID [destination device options]", 2, parse_migrate},
     {"fail", "fail map|populate|discard|attach [device=ID] [skip=N]", 2, parse_fail},
     {"vhost", "vhost NAME max=N", 3, parse_vhost},
@@ -563,7 +564,7 @@ struct TextOf {
     return out;
   }
   std::string operator()(const AddDevice& a) const { return fmt::format("device {} {}", a.config.id, device_options(a.config)); }
-  std::string operator()(const RemoveDevice& r) const { return "remove " + r.device; }
+  std::string operator()(const RemoveDevice& r) const { return (r.by_guest ? "eject " : "remove ") + r.device; }
   std::string operator()(const GuestRequest& r) const {
     switch (r.type) {
       case RequestType::Plug: return fmt::format("plug {} {} {}", r.device, address_text(r.addr), r.nb_blocks);

@@ -71,6 +71,9 @@ struct AddDevice {
 };
 struct RemoveDevice {
   std::string device;
+  // `eject ID`: the guest ejects the device's hotplug slot, unasked, instead
+  // of the host's device_del (Machine::eject_device).
+  bool by_guest = false;
   friend bool operator==(const RemoveDevice&, const RemoveDevice&) = default;
 };
 struct GuestRequest {

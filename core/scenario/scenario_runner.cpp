@@ -268,9 +268,9 @@ void Runner::execute(const RemoveDevice& rm, StepReport& report) {
     return;
   }
   const ReferenceModel* model = model_of(rm.device);
-  const std::optional<bool> expected = model ? std::optional{model->removable()} : std::nullopt;
+  const std::optional<bool> expected = model ? std::optional{rm.by_guest || model->removable()} : std::nullopt;
   if (model && model->config_space().plugged_size != 0) census_.removed_with_plugged();
-  const Status removed = machine_->remove_device(rm.device);
+  const Status removed = rm.by_guest ? machine_->eject_device(rm.device) : machine_->remove_device(rm.device);
   if (expected && *expected != removed.ok() && options_.check_model) {
     report.problems.push_back(fmt::format("remove of '{}': core {}, model {}", rm.device,
                                           removed ? "removed it" : "refused", *expected ? "removes it" : "refuses"));

@@ -60,11 +60,11 @@ TEST(QemuRelease, ProbedProfileDifferencesNamed) {
             "not remove)");
   probed.name = "10.1.50";  // the name is no property of the device
   EXPECT_EQ(profile_differences(probed, qemu_profile(QemuVersion::V10_0)), "");
-  EXPECT_EQ(describe(probed),
-            "features 0x7, dynamic-memslots, ioeventfd, unplugged-inaccessible default on, device_del removes");
-  probed.removable = false;  // a build without pcie-root-port: no hotplug slot to remove from
+  EXPECT_EQ(describe(probed), "features 0x7, dynamic-memslots, ioeventfd, unplugged-inaccessible default on, "
+                              "hotplug slots, device_del removes");
+  probed.hotplug_slots = probed.removable = false;  // a build without pcie-root-port
   EXPECT_EQ(profile_differences(probed, qemu_profile(QemuVersion::V10_0)),
-            "device_del does not remove (table: removes)");
+            "hotplug slots absent (table: present), device_del does not remove (table: removes)");
 }
 
 TEST(QemuRelease, ProbedProfileRunsWithoutTableEntry) {
