@@ -151,7 +151,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (result.error) {
     report_finding(scenario, result.error_step,
                    fmt::format("step {}: {}{}", result.error_step + 1,
-                               result.error_code == ErrorCode::QemuSanitizerReport ? "SANITIZER REPORT: " : "",
+                               result.error_code == ErrorCode::QemuSanitizerReport ? "SANITIZER REPORT: "
+                               : result.error_code == ErrorCode::QemuCrashed       ? "QEMU CRASH: "
+                                                                                   : "",
                                *result.error), options);
   }
   return 0;

@@ -58,7 +58,7 @@ Result<std::unique_ptr<VirtioMemPci>> QemuPool::take(const std::string& binary, 
     if (entry.key != key || !entry.device) continue;
     std::unique_ptr<VirtioMemPci> device = std::move(entry.device);
     auto reset = reset_for_reuse(*device, entry);
-    if (!reset && reset.error().code == ErrorCode::QemuSanitizerReport) {
+    if (!reset && (reset.error().code == ErrorCode::QemuSanitizerReport || reset.error().code == ErrorCode::QemuCrashed)) {
       reset_reported_ = true;
       return reset.error();
     }

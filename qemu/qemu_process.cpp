@@ -271,6 +271,13 @@ Error QemuProcess::exited(int status, const std::string& what) const {
                  ErrorCode::QemuSanitizerReport};
   }
   const std::string log = log_tail();
+  // Signals QEMU raises itself; vmemcheck ends QEMUs with SIGKILL, as the OOM killer does.
+  if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGABRT || WTERMSIG(status) == SIGSEGV ||
+                              WTERMSIG(status) == SIGBUS || WTERMSIG(status) == SIGFPE || WTERMSIG(status) == SIGILL)) {
+    return Error{fmt::format("QEMU crashed ({}, {}) while {}:\n{}", exit_text(status), strsignal(WTERMSIG(status)), what,
+                             log),
+                 ErrorCode::QemuCrashed};
+  }
   // QEMU's stderr says what it refused, in its own words (not ours).
   const auto refusal = std::ranges::find_if(refusals_, [&](const LaunchOptions::Refusal& r) {
     return log.find(r.text) != std::string::npos;

@@ -81,8 +81,9 @@ class QemuProcess {
   // Why it stopped answering: it exited (see exited()) or did not answer in time.
   Error died(const std::string& what);
   // The error for an exit while doing `what`: QemuSanitizerReport (with the
-  // report) when a sanitizer ended it, else the code of the first of the
-  // launch's refusals its stderr holds, else QemuDied.
+  // report) when a sanitizer ended it, QemuCrashed (with its stderr) when a
+  // signal of its own did, else the code of the first of the launch's
+  // refusals its stderr holds, else QemuDied.
   Error exited(int status, const std::string& what) const;
 
   pid_t pid_ = -1;

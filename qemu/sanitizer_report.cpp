@@ -1,5 +1,6 @@
 #include "sanitizer_report.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace vmemcheck::qemu {
@@ -55,7 +56,9 @@ std::string report_summary(std::string_view report) {
     if (end == std::string_view::npos) end = report.size();
     const std::string_view line = report.substr(start, end - start);
     if (line.starts_with("SUMMARY: ")) return std::string(line);
-    if (first.empty() && line.find_first_not_of(" \t\r") != std::string_view::npos) first = line;
+    // Text, not a rule: GLib's assertions start with a line of "**".
+    const bool text = std::ranges::any_of(line, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
+    if (first.empty() && text) first = line;
     start = end + 1;
   }
   return std::string(first);

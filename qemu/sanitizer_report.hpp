@@ -9,7 +9,8 @@
 namespace vmemcheck::qemu {
 
 // The report's SUMMARY line (the sanitizers' one-line verdict: kind, file,
-// line, function), else its first non-empty line; "" for an empty report.
+// line, function), else its first line with a letter or digit (a crash's
+// assertion, past GLib's "**"); "" for an empty report.
 std::string report_summary(std::string_view report);
 // The summary without what differs between builds (module offsets, build
 // ids, folders) and with every number (hex first) masked as N: two reports

@@ -156,13 +156,22 @@ std::string steps_text(const scenario::Scenario& scenario, size_t last) {
   return scenario::to_text(scenario::Scenario{scenario.name, {scenario.steps.begin(), end}});
 }
 
-// A sanitizer report that ended QEMU: saved as a finding, once per distinct
-// report, and said. `scenario_text`: the ops that led to it.
-void report_sanitizer(const Options& o, const Target& target, const std::string& scenario_text,
-                      const std::string& error, const std::string& stem, const std::string& source) {
-  const auto finding = save_sanitizer_finding(o.findings, fmt::format("qemu-{}-sanitizer-{}", target.profile.name, stem),
-                                              scenario_text, report_of(error));
-  fmt::print("SANITIZER REPORT: {}: {}\n  {}: vmemcheck qemu {}{} {}\n", source, finding.key,
+// Whether an error is QEMU's own finding: a sanitizer report or a crash that ended it.
+bool qemu_finding(const scenario::ComparedRun& result) {
+  return result.error &&
+         (result.error_code == ErrorCode::QemuSanitizerReport || result.error_code == ErrorCode::QemuCrashed);
+}
+
+// A sanitizer report or crash that ended QEMU: saved as a finding, once per
+// distinct report (a crash's first line of stderr, its assertion), and said.
+// `scenario_text`: the ops that led to it.
+void report_qemu_finding(const Options& o, const Target& target, const std::string& scenario_text,
+                         const scenario::ComparedRun& result, const std::string& stem, const std::string& source) {
+  const bool crash = result.error_code == ErrorCode::QemuCrashed;
+  const auto finding = save_sanitizer_finding(
+      o.findings, fmt::format("qemu-{}-{}-{}", target.profile.name, crash ? "crash" : "sanitizer", stem), scenario_text,
+      report_of(*result.error));
+  fmt::print("{}: {}: {}\n  {}: vmemcheck qemu {}{} {}\n", crash ? "QEMU CRASH" : "SANITIZER REPORT", source, finding.key,
              finding.first_of_key ? "replay" : "seen before; replay", target.replay_option,
              std::string(o.plant_sanitizer ? " --plant-sanitizer-report" : "") + (o.prealloc ? " --prealloc" : "") +
                  (o.qemu_defaults ? " --qemu-defaults" : "") + (o.late_migration ? " --late-migration" : "") +
@@ -258,9 +267,9 @@ int run_scenario(const Options& o, const scenario::Scenario& parsed, const Targe
       fmt::print("{:>4}  {} -> vmemcheck {}\n", s.line, s.op_text, to_text(s.applied[0].outcome));
     }
   });
-  if (result.error && result.error_code == ErrorCode::QemuSanitizerReport) {
-    report_sanitizer(o, target, steps_text(parsed, result.error_step), *result.error,
-                     std::filesystem::path(o.file).stem().string(), o.file);
+  if (qemu_finding(result)) {
+    report_qemu_finding(o, target, steps_text(parsed, result.error_step), result,
+                        std::filesystem::path(o.file).stem().string(), o.file);
     return 1;
   }
   if (result.error) {
@@ -281,7 +290,7 @@ int run_scenario(const Options& o, const scenario::Scenario& parsed, const Targe
 
 // Figures over every sequence of a --fuzz run.
 struct FuzzTally {
-  uint64_t ops = 0, findings = 0, sanitizer_reports = 0, listings = 0, digest = 0;
+  uint64_t ops = 0, findings = 0, sanitizer_reports = 0, crashes = 0, listings = 0, digest = 0;
   uint64_t ops_with_several_devices = 0, sequences_with_several_devices = 0;
   std::string version;
   std::map<size_t, uint64_t> ops_per_geometry;
@@ -341,9 +350,10 @@ void print_fuzz_summary(const Options& o, const Target& target, const FuzzTally&
   fmt::print("  QEMU processes: {} started, {} reused after a reset, {} resets refused (not fresh); outcome digest {:016x}\n",
              o.no_reuse ? sequences : pool.started(), pool.reused(), pool.refused(), t.digest);
   fmt::print("qemu fuzz done: QEMU {}, {} sequences, {} ops in {:.1f}s ({:.0f} ops/s), {} memslot listings, {} "
-             "difference{}, {} sanitizer report{}\n",
+             "difference{}, {} sanitizer report{}, {} crash{}\n",
              t.version, sequences, t.ops, seconds, static_cast<double>(t.ops) / seconds, t.listings, t.findings,
-             t.findings == 1 ? "" : "s", t.sanitizer_reports, t.sanitizer_reports == 1 ? "" : "s");
+             t.findings == 1 ? "" : "s", t.sanitizer_reports, t.sanitizer_reports == 1 ? "" : "s", t.crashes,
+             t.crashes == 1 ? "" : "es");
 }
 
 // A sequence, then what the pool does to reuse its QEMU: its device's
@@ -383,14 +393,14 @@ int run_fuzz(const Options& o, const Target& target) {
     const auto result = duts->run(scenario);
     const std::string source = inputs.empty() ? fmt::format("seed {}", seed) : "corpus input " + inputs[i].string();
     if (!duts->version().empty()) t.version = duts->version();
-    if (result.error && result.error_code == ErrorCode::QemuSanitizerReport) {
-      ++t.sanitizer_reports;
+    if (qemu_finding(result)) {
+      ++(result.error_code == ErrorCode::QemuCrashed ? t.crashes : t.sanitizer_reports);
       // Reported while the QEMU of the sequence before on this geometry was
       // reset for reuse (qemu_pool.hpp): that sequence and the reset replay it.
       const scenario::Scenario& before = previous[inputs.empty() ? geometry : 0];
       const std::string text = pool.reset_reported() ? reset_replay(before) : steps_text(scenario, result.error_step);
-      report_sanitizer(o, target, text, *result.error, inputs.empty() ? fmt::format("{}", seed) : scenario.name,
-                       pool.reset_reported() ? "resetting for reuse after " + before.name : source);
+      report_qemu_finding(o, target, text, result, inputs.empty() ? fmt::format("{}", seed) : scenario.name,
+                          pool.reset_reported() ? "resetting for reuse after " + before.name : source);
       continue;
     }
     previous[inputs.empty() ? geometry : 0] = scenario;
@@ -425,7 +435,7 @@ int run_fuzz(const Options& o, const Target& target) {
   }
   const double seconds = std::max(std::chrono::duration<double>(Clock::now() - start).count(), 1e-9);
   print_fuzz_summary(o, target, t, pool, sequences, seconds);
-  return t.findings == 0 && t.sanitizer_reports == 0 ? 0 : 1;
+  return t.findings == 0 && t.sanitizer_reports == 0 && t.crashes == 0 ? 0 : 1;
 }
 
 }  // namespace

@@ -32,6 +32,9 @@ enum class ErrorCode : uint8_t {
   // qemu/: an instrumented QEMU's sanitizer (ASan, UBSan) reported, which
   // ended it: a finding, whatever the device answered before.
   QemuSanitizerReport,
+  // qemu/: QEMU ended by a signal of its own making (an assertion's abort,
+  // a segmentation fault): a finding as well, in any build.
+  QemuCrashed,
 };
 
 // A failure with a message meant for people: it names the offending value.

@@ -23,6 +23,9 @@ TEST(SanitizerReport, KeyMasksNumbers) {
   EXPECT_EQ(report_key(kAsan),
             "SUMMARY: AddressSanitizer: heap-buffer-overflow virtio-mem.c:N:N in virtio_mem_state_request");
   EXPECT_EQ(report_key("\n  x 0x1f at 12\n"), "  x N at N");  // no SUMMARY: the first line that has text
+  // A crash's stderr (QemuCrashed): GLib's "**" line, then the assertion.
+  EXPECT_EQ(report_key("**\nERROR:../../softmmu/memory.c:2049:memory_region_set_ram_discard_manager: assertion failed\n"),
+            "memory.c:N:memory_region_set_ram_discard_manager: assertion failed");  // folders go, as a path's do
 }
 
 // As the instrumented build prints it (frame 0 is ASan's allocator, known by module and offset).
