@@ -608,7 +608,7 @@ Result<Outcome> QemuDeviceUnderTest::apply(const Step& step, const FirstDevice* 
     if (const auto* mg = std::get_if<Migrate>(&op)) return migrate(*mg);
     if (const auto* rm = std::get_if<RemoveDevice>(&op)) return remove_device(rm->by_guest);
     if (const auto* b = std::get_if<SetBusy>(&op)) {
-      if (auto set = device_->set_busy(b->busy); !set) return set.error();
+      if (auto set = device_->set_busy(b->busy, config_.region_size); !set) return set.error();
       return Outcome::ok();
     }
     if (const auto* q = std::get_if<SetupQueue>(&op)) return set_up_queue(*q, first);

@@ -107,9 +107,10 @@ class VirtioMemPci {
   // and unplug-all requests with BUSY only while one is (virtio_mem_is_busy).
   // On: a migration into `cat >/dev/null` that the capability
   // pause-before-switchover holds in pre-switchover, where it stays running
-  // until cancelled (no destination QEMU, tens of milliseconds). Off:
+  // until cancelled (no destination QEMU, tens of milliseconds; `region_size`,
+  // the device's, sets the deadline: 20 s and 20 s per 128 GiB). Off:
   // migrate_cancel, and the capability off again.
-  Status set_busy(bool busy);
+  Status set_busy(bool busy, uint64_t region_size = 0);
   bool busy() const { return busy_; }
   // The memslots the device decided on (QOM children memslot-N[0] of its
   // virtio-backend, mapped or not): their sizes by index. None without
