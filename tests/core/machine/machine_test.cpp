@@ -146,6 +146,24 @@ TEST(Machine, LegacyDeviceIsNotRemoved) {
   EXPECT_NE(machine.find("vmem0"), nullptr);
 }
 
+// The guest's eject takes the device whatever the host's checks would say
+// (QEMU 10.0 removes it); a device that is not there is an error.
+TEST(Machine, GuestEjectTakesAnyDevice) {
+  ShadowKvm kvm;
+  SparseHostMemory host;
+  Machine machine(MachineConfig{}, kvm, host);
+  DeviceConfig config;
+  config.region_size = GiB;
+  config.requested_size = 256 * MiB;
+  config.unplugged_inaccessible = false;
+  ASSERT_TRUE(machine.add_device(config));
+  ASSERT_TRUE(machine.eject_device("vmem0"));
+  EXPECT_EQ(machine.find("vmem0"), nullptr);
+  const Status again = machine.eject_device("vmem0");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().message, "no device 'vmem0'");
+}
+
 // A device the machine refuses leaves no backing behind: not when realize
 // fails (its memslot cannot be mapped), not when no address is free. The
 // next device added still gets its own backing.
