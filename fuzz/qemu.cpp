@@ -58,33 +58,19 @@ std::optional<scenario::Plant> plant_of(const char* value) {
   fail_setup(fmt::format("VMEMCHECK_PLANT='{}' is neither 'response' nor 'memslot'", text));
 }
 
-// QEMU's start options (vmemcheck qemu --prealloc and the like), read from
-// the input's last byte without taking it from the ops decoder, so that the
-// corpus decodes as it did: 0xa0 to 0xaf, one byte value in 16, starts the
-// devices with the options of its low bits, any other with none.
-struct StartOptions {
-  bool prealloc = false, qemu_defaults = false, shared_memory = false, late_migration = false;
-
-  static StartOptions of(const uint8_t* data, size_t size) {
-    const uint8_t last = size ? data[size - 1] : 0;
-    if ((last & 0xf0) != 0xa0) return {};
-    return {(last & 1) != 0, (last & 2) != 0, (last & 4) != 0, (last & 8) != 0};
-  }
-  void apply(qemu::QemuDeviceUnderTest& qemu) const {
-    if (prealloc) qemu.preallocate();
-    if (qemu_defaults) qemu.use_qemu_defaults();
-    if (shared_memory) qemu.share_memory();
-    if (late_migration) qemu.migrate_late();
-  }
-  // As vmemcheck qemu's options, for the replay command.
-  std::string flags() const {
-    return fmt::format("{}{}{}{}", prealloc ? " --prealloc" : "", qemu_defaults ? " --qemu-defaults" : "",
-                       shared_memory ? " --shared-memory" : "", late_migration ? " --late-migration" : "");
-  }
-};
+// QEMU's start options, read from the input's last byte without taking it
+// from the ops decoder, so that the corpus decodes as it did: 0xa0 to 0xaf,
+// one byte value in 16, starts the devices with the options of its low
+// bits, any other with none.
+qemu::StartOptions start_options_of(const uint8_t* data, size_t size) {
+  const uint8_t last = size ? data[size - 1] : 0;
+  if ((last & 0xf0) != 0xa0) return {};
+  return {.prealloc = (last & 1) != 0, .qemu_defaults = (last & 2) != 0, .late_migration = (last & 8) != 0,
+          .shared_memory = (last & 4) != 0};
+}
 
 [[noreturn]] void report_finding(const scenario::Scenario& scenario, size_t last_step, const std::string& what,
-                                 const StartOptions& options) {
+                                 const qemu::StartOptions& options) {
   const auto end = scenario.steps.begin() + static_cast<long>(std::min(last_step + 1, scenario.steps.size()));
   fmt::print(stderr, "vmemcheck fuzz_qemu: QEMU {}: {}\nscenario so far:\n{}", fuzzed->profile.name, what,
              scenario::to_text(scenario::Scenario{scenario.name, {scenario.steps.begin(), end}}));
@@ -126,12 +112,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const scenario::Scenario scenario = fuzz::decode(fuzz::Target::Ops, {data, size});
-  const StartOptions options = StartOptions::of(data, size);
+  const qemu::StartOptions options = start_options_of(data, size);
   fuzzed->edges.before_input();
   scenario::ComparedRun result;
   {
     qemu::CoreBesideQemu compared(fuzzed->binary, fuzzed->profile, &fuzzed->pool, fuzzed->planted);
-    options.apply(compared.qemu());
+    compared.start_with(options);
     result = compared.run(scenario);
   }  // QEMU back to the pool, counted with this input
   fuzzed->edges.after_input();

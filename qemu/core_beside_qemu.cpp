@@ -11,6 +11,18 @@ CoreBesideQemu::CoreBesideQemu(const std::string& binary, const QemuDeviceProfil
   if (planted.sanitizer_report) qemu_.plant_sanitizer_report();
 }
 
+std::string StartOptions::flags() const {
+  return std::string(prealloc ? " --prealloc" : "") + (qemu_defaults ? " --qemu-defaults" : "") +
+         (late_migration ? " --late-migration" : "") + (shared_memory ? " --shared-memory" : "");
+}
+
+void CoreBesideQemu::start_with(const StartOptions& options) {
+  if (options.prealloc) qemu_.preallocate();
+  if (options.qemu_defaults) qemu_.use_qemu_defaults();
+  if (options.late_migration) qemu_.migrate_late();
+  if (options.shared_memory) qemu_.share_memory();
+}
+
 scenario::ComparedRun CoreBesideQemu::run(const scenario::Scenario& scenario,
                                           const std::function<void(const scenario::ComparedStep&)>& on_step) {
   scenario::DeviceUnderTest* first = planted_ ? static_cast<scenario::DeviceUnderTest*>(&*planted_) : &core_;

@@ -21,12 +21,27 @@ struct Planted {
   bool sanitizer_report = false;              // QEMU's (QemuDeviceUnderTest::plant_sanitizer_report)
 };
 
+// How QEMU's devices start: vmemcheck qemu's --prealloc, --qemu-defaults,
+// --late-migration and --shared-memory (QemuDeviceUnderTest's setters of
+// those names say what each does).
+struct StartOptions {
+  bool prealloc = false;
+  bool qemu_defaults = false;
+  bool late_migration = false;
+  bool shared_memory = false;
+
+  // The options as vmemcheck qemu takes them, each after a space ("" for none): to replay a finding.
+  std::string flags() const;
+};
+
 class CoreBesideQemu {
  public:
   // `pool`: where QEMU comes from and goes back to (null: one started for
   // this run); `platform`: the core's (null: the shadow model alone).
   CoreBesideQemu(const std::string& binary, const QemuDeviceProfile& profile, QemuPool* pool, Planted planted = {},
                  Platform* platform = nullptr);
+  // QEMU's devices start so from the next device added on.
+  void start_with(const StartOptions& options);
   // Not copied or moved: the planted difference holds the core by reference.
   CoreBesideQemu(const CoreBesideQemu&) = delete;
   CoreBesideQemu& operator=(const CoreBesideQemu&) = delete;

@@ -487,21 +487,15 @@ Result<Outcome> QemuDeviceUnderTest::remove_device(bool by_guest) {
   }
   removed_any_ = true;
   management_.reset();
-  // Another device of the machine takes the removed one's place; without
-  // one, the machine runs on empty.
+  // Another device of the machine takes the removed one's place (select()
+  // parks the removed one, which then goes); without one, the machine runs on empty.
   if (parked_.empty()) {
     emptied_machine_ = std::move(device_);
     device_id_.clear();
     return Outcome::ok();
   }
-  Parked next = std::move(parked_.back());
+  select(parked_.back().id);
   parked_.pop_back();
-  device_ = std::move(next.device);
-  device_id_ = std::move(next.id);
-  config_ = std::move(next.config);
-  geometry_ = std::move(next.geometry);
-  compare_memslots_ = next.compare_memslots;
-  needs_reset_ = next.needs_reset;
   return Outcome::ok();
 }
 

@@ -62,10 +62,7 @@ struct Options {
   bool plant_sanitizer = false;
   std::string accel = "tcg";
   bool plant_kvm = false;
-  bool prealloc = false;
-  bool qemu_defaults = false;
-  bool late_migration = false;
-  bool shared_memory = false;
+  qemu::StartOptions start;
   bool no_reuse = false;
   bool quiet = false;
   std::string corpus;
@@ -143,10 +140,7 @@ std::unique_ptr<qemu::CoreBesideQemu> compared(const Options& o, const Target& t
   qemu::Planted planted{.difference = std::nullopt, .sanitizer_report = o.plant_sanitizer};
   if (o.plant || o.plant_memslot) planted.difference = o.plant_memslot ? scenario::Plant::Memslot : scenario::Plant::Response;
   auto duts = std::make_unique<qemu::CoreBesideQemu>(target.binary, target.profile, pool, planted, platform);
-  if (o.prealloc) duts->qemu().preallocate();
-  if (o.qemu_defaults) duts->qemu().use_qemu_defaults();
-  if (o.late_migration) duts->qemu().migrate_late();
-  if (o.shared_memory) duts->qemu().share_memory();
+  duts->start_with(o.start);
   return duts;
 }
 
@@ -173,9 +167,7 @@ void report_qemu_finding(const Options& o, const Target& target, const std::stri
       report_of(*result.error));
   fmt::print("{}: {}: {}\n  {}: vmemcheck qemu {}{} {}\n", crash ? "QEMU CRASH" : "SANITIZER REPORT", source, finding.key,
              finding.first_of_key ? "replay" : "seen before; replay", target.replay_option,
-             std::string(o.plant_sanitizer ? " --plant-sanitizer-report" : "") + (o.prealloc ? " --prealloc" : "") +
-                 (o.qemu_defaults ? " --qemu-defaults" : "") + (o.late_migration ? " --late-migration" : "") +
-                 (o.shared_memory ? " --shared-memory" : ""),
+             std::string(o.plant_sanitizer ? " --plant-sanitizer-report" : "") + o.start.flags(),
              finding.scenario.string());
 }
 
@@ -320,16 +312,15 @@ void save_finding(const Options& o, const Target& target, const scenario::Scenar
   for (size_t at = described.find('\n'); at != std::string::npos; at = described.find('\n', at + 1)) {
     described.replace(at, 1, "\n#   ");
   }
-  const std::string plant_flag = std::string(o.plant_memslot ? "--plant-memslot-difference " : o.plant ? "--plant-difference " : "") +
-                                 (o.prealloc ? "--prealloc " : "") + (o.qemu_defaults ? "--qemu-defaults " : "") +
-                                 (o.late_migration ? "--late-migration " : "") + (o.shared_memory ? "--shared-memory " : "");
+  const std::string replay_flags =
+      std::string(o.plant_memslot ? " --plant-memslot-difference" : o.plant ? " --plant-difference" : "") + o.start.flags();
   std::ofstream out(path);
   out << fmt::format("# vmemcheck qemu finding on QEMU {}, {}{}:\n#   {}\n", target.profile.name, source,
-                     plant_flag.empty() ? "" : " (replay with " + plant_flag + ")", described);
+                     replay_flags.empty() ? "" : " (replay with" + replay_flags + ")", described);
   const auto end = scenario.steps.begin() + static_cast<long>(difference.step) + 1;
   out << scenario::to_text(scenario::Scenario{scenario.name, {scenario.steps.begin(), end}});
-  fmt::print("finding: {}: {}\n  replay: vmemcheck qemu {} {}{}\n", source, scenario::describe(difference),
-             target.replay_option, plant_flag, path.string());
+  fmt::print("finding: {}: {}\n  replay: vmemcheck qemu {}{} {}\n", source, scenario::describe(difference),
+             target.replay_option, replay_flags, path.string());
 }
 
 void print_fuzz_summary(const Options& o, const Target& target, const FuzzTally& t, const qemu::QemuPool& pool,
@@ -465,14 +456,14 @@ Command add_qemu_command(CLI::App& app) {
   cmd->add_option("--seed", options->seed, "--fuzz: first seed; sequence i uses seed + i")->capture_default_str();
   cmd->add_option("--findings", options->findings, "--fuzz: directory for findings")->capture_default_str();
   cmd->add_flag("--no-reuse", options->no_reuse, "--fuzz: start a fresh QEMU for every sequence");
-  cmd->add_flag("--prealloc", options->prealloc,
+  cmd->add_flag("--prealloc", options->start.prealloc,
                 "Start QEMU's devices with prealloc=on (plugged blocks preallocated; the driver sees the same answers); "
                 "only devices of at most 4G with blocks of at most 4M");
-  cmd->add_flag("--qemu-defaults", options->qemu_defaults,
+  cmd->add_flag("--qemu-defaults", options->start.qemu_defaults,
                 "Leave QEMU's defaults where they agree: no block-size= for 2M, unplugged-inaccessible=auto for off");
-  cmd->add_flag("--late-migration", options->late_migration,
+  cmd->add_flag("--late-migration", options->start.late_migration,
                 "Start QEMU's devices with x-early-migration=off (their state migrates after the RAM, as before 8.2)");
-  cmd->add_flag("--shared-memory", options->shared_memory,
+  cmd->add_flag("--shared-memory", options->start.shared_memory,
                 "QEMU's device backends with share=on, migrated with x-ignore-shared (their RAM is not sent)");
   cmd->add_flag("--plant-difference", options->plant,
                 "Plant a difference on the model side (an acknowledged STATE over unplugged blocks is expected "

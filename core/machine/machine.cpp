@@ -177,17 +177,16 @@ Result<VirtioMemDevice*> Machine::add_device(DeviceConfig config) {
 }
 
 Status Machine::remove_device(const std::string& id) {
-  const auto it = std::find_if(devices_.begin(), devices_.end(),
-                               [&](const auto& device) { return device->config().id == id; });
-  if (it == devices_.end()) return Error{fmt::format("no device '{}'", id)};
+  const VirtioMemDevice* device = find(id);
+  if (!device) return Error{fmt::format("no device '{}'", id)};
   // QEMU 10.0 refuses a legacy device, whose unplugged memory the guest
   // may still read, first (docs/qemu.md, "Decided by QEMU").
-  if (!(*it)->config().unplugged_inaccessible) {
+  if (!device->config().unplugged_inaccessible) {
     return Error{fmt::format("device '{}' cannot be removed: unplugged-inaccessible is off", id)};
   }
-  if ((*it)->plugged_size() != 0 || (*it)->requested_size() != 0) {
+  if (device->plugged_size() != 0 || device->requested_size() != 0) {
     return Error{fmt::format("device '{}' cannot be removed: plugged size {:#x}, requested size "
-                             "{:#x} (both must be 0)", id, (*it)->plugged_size(), (*it)->requested_size())};
+                             "{:#x} (both must be 0)", id, device->plugged_size(), device->requested_size())};
   }
   return eject_device(id);
 }

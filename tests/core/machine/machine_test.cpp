@@ -130,8 +130,9 @@ TEST(Machine, RemovedDeviceReleasesItsBacking) {
 
 // QEMU 10.0 refuses device_del of a legacy device (unplugged-inaccessible=
 // off), before it looks at the sizes; the core follows (DESIGN §7: the real
-// device decides where §6 is silent). The device stays.
-TEST(Machine, LegacyDeviceIsNotRemoved) {
+// device decides where §6 is silent). The guest's eject takes it all the
+// same (QEMU 10.0 removes it); a device that is not there is an error.
+TEST(Machine, LegacyDeviceIsNotRemovedButAGuestsEjectTakesIt) {
   ShadowKvm kvm;
   SparseHostMemory host;
   Machine machine(MachineConfig{}, kvm, host);
@@ -144,24 +145,15 @@ TEST(Machine, LegacyDeviceIsNotRemoved) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().message, "device 'vmem0' cannot be removed: unplugged-inaccessible is off");
   EXPECT_NE(machine.find("vmem0"), nullptr);
-}
 
-// The guest's eject takes the device whatever the host's checks would say
-// (QEMU 10.0 removes it); a device that is not there is an error.
-TEST(Machine, GuestEjectTakesAnyDevice) {
-  ShadowKvm kvm;
-  SparseHostMemory host;
-  Machine machine(MachineConfig{}, kvm, host);
-  DeviceConfig config;
-  config.region_size = GiB;
-  config.requested_size = 256 * MiB;
-  config.unplugged_inaccessible = false;
-  ASSERT_TRUE(machine.add_device(config));
   ASSERT_TRUE(machine.eject_device("vmem0"));
   EXPECT_EQ(machine.find("vmem0"), nullptr);
   const Status again = machine.eject_device("vmem0");
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().message, "no device 'vmem0'");
+  const Status removed_again = machine.remove_device("vmem0");
+  ASSERT_FALSE(removed_again);
+  EXPECT_EQ(removed_again.error().message, "no device 'vmem0'");
 }
 
 // A device the machine refuses leaves no backing behind: not when realize
